@@ -1,0 +1,496 @@
+//! The decision engine: a pure function of policy, state, metric samples and the time.
+//!
+//! # Sustained conditions
+//! A condition is *sustained* for a window `D` when
+//! 1. every sample of the signal in `[now − D, now]` satisfies it,
+//! 2. the samples cover the window: the oldest sample in it lies no later than
+//!    `now − D + sample_interval`, and
+//! 3. there is no hole: consecutive samples, and the newest sample and `now`, are at most
+//!    `2 × sample_interval` apart (one missed scrape is tolerated, a longer outage is not).
+//!
+//! A "latest" value is the newest sample no older than `2 × sample_interval`; an older one
+//! is stale and counts as unknown. Unknown is never zero: unknown CPU or memory blocks every
+//! action (`no_data`), an unknown custom metric (queue, latency, error rate) neither triggers
+//! nor blocks, and unknown pending pods can trigger nothing and block a scale-down.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Sample, Signal};
+use crate::policy::{Policy, SCALE_DOWN_STEP};
+use crate::state::ScaleAction;
+use crate::timefmt::duration;
+
+/// What the engine needs to know about the cluster's scaling state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionState {
+    pub node_count: u32,
+    #[serde(default)]
+    pub last_scale_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_scale_action: Option<ScaleAction>,
+    #[serde(default)]
+    pub lock_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    ScaleUp,
+    ScaleDown,
+    None,
+}
+
+/// Why a decision that had a reason to act did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockedBy {
+    Cooldown,
+    MaxNodes,
+    MinNodes,
+    LockHeld,
+    NoData,
+}
+
+/// What moved the engine, as a short machine-readable code (the `Reason` metric dimension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Cpu,
+    PendingPods,
+    Memory,
+    QueueDepth,
+    P95Latency,
+    ErrorRate,
+    BelowMin,
+    AboveMax,
+    LowUtilization,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Cpu => "cpu",
+            Trigger::PendingPods => "pending_pods",
+            Trigger::Memory => "memory",
+            Trigger::QueueDepth => "queue_depth",
+            Trigger::P95Latency => "p95_latency",
+            Trigger::ErrorRate => "error_rate",
+            Trigger::BelowMin => "below_min",
+            Trigger::AboveMax => "above_max",
+            Trigger::LowUtilization => "low_utilization",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub action: Action,
+    pub delta: i32,
+    pub target_nodes: u32,
+    pub reasons: Vec<String>,
+    pub blocked_by: Option<BlockedBy>,
+    /// The triggers behind the action or the blocked action; empty when nothing applied.
+    #[serde(skip)]
+    pub triggers: Vec<Trigger>,
+}
+
+impl Decision {
+    fn none(
+        node_count: u32,
+        blocked_by: Option<BlockedBy>,
+        reasons: Vec<String>,
+        triggers: Vec<Trigger>,
+    ) -> Self {
+        Decision {
+            action: Action::None,
+            delta: 0,
+            target_nodes: node_count,
+            reasons,
+            blocked_by,
+            triggers,
+        }
+    }
+
+    fn scale(node_count: u32, target: u32, reasons: Vec<String>, triggers: Vec<Trigger>) -> Self {
+        let action = if target > node_count {
+            Action::ScaleUp
+        } else {
+            Action::ScaleDown
+        };
+        Decision {
+            action,
+            delta: target as i32 - node_count as i32,
+            target_nodes: target,
+            reasons,
+            blocked_by: None,
+            triggers,
+        }
+    }
+
+    /// The first trigger's code, or `none`.
+    pub fn primary_reason(&self) -> &'static str {
+        self.triggers.first().map(|t| t.as_str()).unwrap_or("none")
+    }
+}
+
+/// Decides what to do now. Pure: same inputs, same output.
+pub fn decide(
+    policy: &Policy,
+    state: &DecisionState,
+    samples: &[Sample],
+    now: DateTime<Utc>,
+) -> Decision {
+    let n = state.node_count;
+
+    if let Some(expires) = state.lock_expires_at.filter(|e| *e > now) {
+        let reason = format!(
+            "scaling lock held by another run for {} more",
+            duration((expires - now).num_seconds())
+        );
+        return Decision::none(n, Some(BlockedBy::LockHeld), vec![reason], vec![]);
+    }
+
+    if n < policy.min_nodes {
+        let reason = format!("below_min: {n} nodes < min_nodes {}", policy.min_nodes);
+        return Decision::scale(n, policy.min_nodes, vec![reason], vec![Trigger::BelowMin]);
+    }
+
+    let view = SignalView::new(samples, now, policy);
+    let missing: Vec<String> = [Signal::Cpu, Signal::Memory]
+        .into_iter()
+        .filter(|s| view.latest(*s).is_none())
+        .map(|s| {
+            format!(
+                "{} unknown: no sample in the last {}",
+                s.name(),
+                duration(view.stale_after_s())
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Decision::none(n, Some(BlockedBy::NoData), missing, vec![]);
+    }
+
+    let ups = scale_up_triggers(policy, &view);
+    if !ups.is_empty() {
+        let triggers: Vec<Trigger> = ups.iter().map(|(t, _)| *t).collect();
+        let mut reasons: Vec<String> = ups.into_iter().map(|(_, r)| r).collect();
+        let urgent = triggers.contains(&Trigger::PendingPods) || triggers.len() >= 2;
+        let step = if urgent {
+            policy.scale_up_step_urgent
+        } else {
+            policy.scale_up_step
+        };
+        if n >= policy.max_nodes {
+            reasons.push(format!("at max_nodes ({n} of {})", policy.max_nodes));
+            return Decision::none(n, Some(BlockedBy::MaxNodes), reasons, triggers);
+        }
+        if let Some(since) = cooling_down(
+            state,
+            now,
+            Some(ScaleAction::ScaleUp),
+            policy.cooldown_scale_up_s,
+        ) {
+            reasons.push(format!(
+                "scale-up cooldown: last scale-up {} ago < {}",
+                duration(since),
+                duration(policy.cooldown_scale_up_s.into())
+            ));
+            return Decision::none(n, Some(BlockedBy::Cooldown), reasons, triggers);
+        }
+        let target = (n + step).min(policy.max_nodes);
+        if urgent {
+            reasons.push(format!("urgent: +{step}"));
+        }
+        return Decision::scale(n, target, reasons, triggers);
+    }
+
+    let (reasons, trigger) = if n > policy.max_nodes {
+        (
+            vec![format!(
+                "above_max: {n} nodes > max_nodes {}",
+                policy.max_nodes
+            )],
+            Trigger::AboveMax,
+        )
+    } else {
+        match scale_down_check(policy, &view) {
+            Ok(reasons) => (reasons, Trigger::LowUtilization),
+            Err(unmet) => {
+                let mut reasons = vec!["no scale-up trigger".to_string()];
+                reasons.extend(unmet.into_iter().map(|u| format!("no scale-down: {u}")));
+                return Decision::none(n, None, reasons, vec![]);
+            }
+        }
+    };
+    let mut reasons = reasons;
+    if n <= policy.min_nodes {
+        reasons.push(format!("at min_nodes ({n})"));
+        return Decision::none(n, Some(BlockedBy::MinNodes), reasons, vec![trigger]);
+    }
+    if let Some(since) = cooling_down(state, now, None, policy.cooldown_scale_down_s) {
+        let last = match state.last_scale_action {
+            Some(ScaleAction::ScaleUp) => "scale-up",
+            _ => "scale-down",
+        };
+        reasons.push(format!(
+            "scale-down cooldown: last {last} {} ago < {}",
+            duration(since),
+            duration(policy.cooldown_scale_down_s.into())
+        ));
+        return Decision::none(n, Some(BlockedBy::Cooldown), reasons, vec![trigger]);
+    }
+    Decision::scale(n, n - SCALE_DOWN_STEP, reasons, vec![trigger])
+}
+
+/// Seconds since the last scale action when it is within `cooldown_s`. `action: None` matches
+/// either direction.
+fn cooling_down(
+    state: &DecisionState,
+    now: DateTime<Utc>,
+    action: Option<ScaleAction>,
+    cooldown_s: u32,
+) -> Option<i64> {
+    let last = state.last_scale_at?;
+    if action.is_some() && state.last_scale_action != action {
+        return None;
+    }
+    let since = (now - last).num_seconds();
+    (since < i64::from(cooldown_s)).then_some(since)
+}
+
+fn scale_up_triggers(policy: &Policy, view: &SignalView) -> Vec<(Trigger, String)> {
+    let mut ups = Vec::new();
+    let cpu_limit = policy.cpu_scale_up_pct;
+    if let Some(held) = view.sustained(Signal::Cpu, policy.cpu_scale_up_window_s, |v| v > cpu_limit)
+    {
+        ups.push((
+            Trigger::Cpu,
+            format!(
+                "cpu {:.1}% > {cpu_limit}% for {}",
+                held.latest,
+                duration(held.for_s)
+            ),
+        ));
+    }
+    if let Some(held) = view.sustained(Signal::PendingPods, policy.pending_pods_window_s, |v| {
+        v > 0.0
+    }) {
+        ups.push((
+            Trigger::PendingPods,
+            format!(
+                "{} pending pods for {} (> {})",
+                held.latest,
+                duration(held.for_s),
+                duration(policy.pending_pods_window_s.into())
+            ),
+        ));
+    }
+    if let Some(mem) = view
+        .latest(Signal::Memory)
+        .filter(|v| *v > policy.mem_scale_up_pct)
+    {
+        ups.push((
+            Trigger::Memory,
+            format!("memory {mem:.1}% > {}%", policy.mem_scale_up_pct),
+        ));
+    }
+    if let Some(queue) = view
+        .latest(Signal::QueueDepth)
+        .filter(|v| *v > policy.queue_scale_up)
+    {
+        ups.push((
+            Trigger::QueueDepth,
+            format!("queue depth {queue:.0} > {}", policy.queue_scale_up),
+        ));
+    }
+    if let Some(p95) = view
+        .latest(Signal::P95Latency)
+        .filter(|v| *v > policy.p95_latency_scale_up_s)
+    {
+        ups.push((
+            Trigger::P95Latency,
+            format!("p95 latency {p95:.2}s > {}s", policy.p95_latency_scale_up_s),
+        ));
+    }
+    let err_limit = policy.error_rate_scale_up_pct;
+    if let Some(held) = view.sustained(Signal::ErrorRate, policy.error_rate_window_s, |v| {
+        v > err_limit
+    }) {
+        ups.push((
+            Trigger::ErrorRate,
+            format!(
+                "error rate {:.1}% > {err_limit}% for {}",
+                held.latest,
+                duration(held.for_s)
+            ),
+        ));
+    }
+    ups
+}
+
+/// `Ok(reasons)` when every scale-down condition holds, else `Err(the unmet ones)`.
+fn scale_down_check(policy: &Policy, view: &SignalView) -> Result<Vec<String>, Vec<String>> {
+    let window = policy.scale_down_window_s;
+    let mut met = Vec::new();
+    let mut unmet = Vec::new();
+
+    let cpu_limit = policy.cpu_scale_down_pct;
+    match view.sustained(Signal::Cpu, window, |v| v < cpu_limit) {
+        Some(held) => met.push(format!(
+            "cpu {:.1}% < {cpu_limit}% for {}",
+            held.latest,
+            duration(held.for_s)
+        )),
+        None => unmet.push(format!(
+            "cpu {:.1}% not < {cpu_limit}% for {}",
+            view.latest(Signal::Cpu).unwrap_or(f64::NAN),
+            duration(window.into())
+        )),
+    }
+    match view.latest(Signal::PendingPods) {
+        Some(0.0) => met.push("no pending pods".to_string()),
+        Some(p) => unmet.push(format!("{p} pending pods")),
+        None => unmet.push("pending pods unknown".to_string()),
+    }
+    match view.latest(Signal::Memory) {
+        Some(m) if m < policy.mem_scale_down_pct => {
+            met.push(format!("memory {m:.1}% < {}%", policy.mem_scale_down_pct))
+        }
+        m => unmet.push(format!(
+            "memory {:.1}% not < {}%",
+            m.unwrap_or(f64::NAN),
+            policy.mem_scale_down_pct
+        )),
+    }
+    let queue_limit = policy.queue_scale_down;
+    if view.has_any(Signal::QueueDepth) {
+        match view.sustained(Signal::QueueDepth, window, |v| v < queue_limit) {
+            Some(held) => met.push(format!(
+                "queue depth {:.0} < {queue_limit} for {}",
+                held.latest,
+                duration(held.for_s)
+            )),
+            None => unmet.push(format!(
+                "queue depth not < {queue_limit} for {}",
+                duration(window.into())
+            )),
+        }
+    }
+    if unmet.is_empty() {
+        Ok(met)
+    } else {
+        Err(unmet)
+    }
+}
+
+struct Held {
+    latest: f64,
+    /// How long the condition has held, back to the start of the current unbroken run.
+    for_s: i64,
+}
+
+/// Samples split per signal: only points where the signal is known, at or before `now`, oldest first.
+struct SignalView {
+    now: DateTime<Utc>,
+    interval_ms: i64,
+    series: Vec<(Signal, Points)>,
+}
+
+type Points = Vec<(DateTime<Utc>, f64)>;
+
+impl SignalView {
+    fn new(samples: &[Sample], now: DateTime<Utc>, policy: &Policy) -> Self {
+        let mut sorted: Vec<&Sample> = samples.iter().filter(|s| s.at <= now).collect();
+        sorted.sort_by_key(|s| s.at);
+        let series = Signal::ALL
+            .into_iter()
+            .map(|signal| {
+                let points = sorted
+                    .iter()
+                    .filter_map(|s| signal.value(s).filter(|v| v.is_finite()).map(|v| (s.at, v)))
+                    .collect();
+                (signal, points)
+            })
+            .collect();
+        SignalView {
+            now,
+            interval_ms: i64::from(policy.sample_interval_s) * 1000,
+            series,
+        }
+    }
+
+    fn points(&self, signal: Signal) -> &[(DateTime<Utc>, f64)] {
+        self.series
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, p)| p.as_slice())
+            .unwrap_or(&[])
+    }
+
+    fn max_gap_ms(&self) -> i64 {
+        2 * self.interval_ms
+    }
+
+    fn stale_after_s(&self) -> i64 {
+        self.max_gap_ms() / 1000
+    }
+
+    fn has_any(&self, signal: Signal) -> bool {
+        self.latest(signal).is_some()
+    }
+
+    /// The newest value, unless it is stale.
+    fn latest(&self, signal: Signal) -> Option<f64> {
+        let (at, value) = self.points(signal).last()?;
+        ((self.now - *at).num_milliseconds() <= self.max_gap_ms()).then_some(*value)
+    }
+
+    /// `Some` when `holds` is sustained over the last `window_s` (see the module docs).
+    fn sustained(
+        &self,
+        signal: Signal,
+        window_s: u32,
+        holds: impl Fn(f64) -> bool,
+    ) -> Option<Held> {
+        let points = self.points(signal);
+        let window_ms = i64::from(window_s) * 1000;
+        let age_ms = |at: &DateTime<Utc>| (self.now - *at).num_milliseconds();
+        let first_in_window = points.iter().position(|(at, _)| age_ms(at) <= window_ms)?;
+        let in_window = &points[first_in_window..];
+        if !in_window.iter().all(|(_, v)| holds(*v)) {
+            return None;
+        }
+        if age_ms(&in_window[0].0) < window_ms - self.interval_ms {
+            return None;
+        }
+        let newest = in_window.last()?;
+        if age_ms(&newest.0) > self.max_gap_ms()
+            || in_window
+                .windows(2)
+                .any(|w| (w[1].0 - w[0].0).num_milliseconds() > self.max_gap_ms())
+        {
+            return None;
+        }
+        // Extend back past the window while the run continues unbroken, for the explanation.
+        let mut start = first_in_window;
+        while start > 0 {
+            let (prev_at, prev_v) = points[start - 1];
+            if !holds(prev_v) || (points[start].0 - prev_at).num_milliseconds() > self.max_gap_ms()
+            {
+                break;
+            }
+            start -= 1;
+        }
+        Some(Held {
+            latest: newest.1,
+            for_s: (age_ms(&points[start].0) / 1000).max(i64::from(window_s)),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

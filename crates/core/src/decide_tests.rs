@@ -1,0 +1,645 @@
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+
+use super::*;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T12:00:00Z".parse().unwrap()
+}
+
+/// Samples every 30 s covering the last `span_s` seconds (inclusive of both ends), each built by `f(age_s)`.
+fn series(span_s: i64, f: impl Fn(i64) -> Sample) -> Vec<Sample> {
+    (0..=span_s / 30).map(|i| f(span_s - i * 30)).collect()
+}
+
+fn at(age_s: i64) -> Sample {
+    Sample::at(now() - Duration::seconds(age_s))
+}
+
+/// A calm cluster: nothing triggers either way.
+fn calm(age_s: i64) -> Sample {
+    Sample {
+        cpu_pct: Some(50.0),
+        mem_pct: Some(60.0),
+        pending_pods: Some(0),
+        ..at(age_s)
+    }
+}
+
+/// A quiet cluster: every scale-down condition holds.
+fn quiet(age_s: i64) -> Sample {
+    Sample {
+        cpu_pct: Some(12.0),
+        mem_pct: Some(35.0),
+        pending_pods: Some(0),
+        queue_depth: Some(20.0),
+        ..at(age_s)
+    }
+}
+
+fn state(nodes: u32) -> DecisionState {
+    DecisionState {
+        node_count: nodes,
+        ..Default::default()
+    }
+}
+
+fn after(action: ScaleAction, secs_ago: i64, nodes: u32) -> DecisionState {
+    DecisionState {
+        node_count: nodes,
+        last_scale_at: Some(now() - Duration::seconds(secs_ago)),
+        last_scale_action: Some(action),
+        lock_expires_at: None,
+    }
+}
+
+struct Case {
+    name: &'static str,
+    state: DecisionState,
+    samples: Vec<Sample>,
+    action: Action,
+    delta: i32,
+    blocked_by: Option<BlockedBy>,
+    reason_contains: &'static str,
+}
+
+type SampleFn = Box<dyn Fn(i64) -> Sample>;
+
+fn check(case: Case) {
+    let d = decide(&Policy::default(), &case.state, &case.samples, now());
+    assert_eq!(d.action, case.action, "{}: {d:?}", case.name);
+    assert_eq!(d.delta, case.delta, "{}: {d:?}", case.name);
+    assert_eq!(d.blocked_by, case.blocked_by, "{}: {d:?}", case.name);
+    assert_eq!(
+        d.target_nodes as i64,
+        case.state.node_count as i64 + d.delta as i64,
+        "{}",
+        case.name
+    );
+    assert!(
+        d.reasons.iter().any(|r| r.contains(case.reason_contains)),
+        "{}: no reason contains {:?}: {:?}",
+        case.name,
+        case.reason_contains,
+        d.reasons
+    );
+}
+
+#[test]
+fn spec_table() {
+    let hot_cpu = |age| Sample {
+        cpu_pct: Some(78.2),
+        ..calm(age)
+    };
+    let cases = vec![
+        Case {
+            name: "cpu high for 4 min scales up by one",
+            state: state(4),
+            samples: series(240, hot_cpu),
+            action: Action::ScaleUp,
+            delta: 1,
+            blocked_by: None,
+            reason_contains: "cpu 78.2% > 70% for 4m00s",
+        },
+        Case {
+            name: "cpu low for 10 min with every other condition scales down by one",
+            state: state(5),
+            samples: series(630, quiet),
+            action: Action::ScaleDown,
+            delta: -1,
+            blocked_by: None,
+            reason_contains: "cpu 12.0% < 30% for 10m30s",
+        },
+        Case {
+            name: "no scale-up within the scale-up cooldown",
+            state: after(ScaleAction::ScaleUp, 200, 4),
+            samples: series(240, hot_cpu),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::Cooldown),
+            reason_contains: "scale-up cooldown: last scale-up 3m20s ago",
+        },
+        Case {
+            name: "scale-up allowed right after a scale-down",
+            state: after(ScaleAction::ScaleDown, 30, 4),
+            samples: series(240, hot_cpu),
+            action: Action::ScaleUp,
+            delta: 1,
+            blocked_by: None,
+            reason_contains: "cpu 78.2%",
+        },
+        Case {
+            name: "no scale-down within 600 s of a scale-down",
+            state: after(ScaleAction::ScaleDown, 599, 5),
+            samples: series(630, quiet),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::Cooldown),
+            reason_contains: "last scale-down 9m59s ago",
+        },
+        Case {
+            name: "no scale-down within 600 s of a scale-up",
+            state: after(ScaleAction::ScaleUp, 400, 5),
+            samples: series(630, quiet),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::Cooldown),
+            reason_contains: "last scale-up 6m40s ago",
+        },
+        Case {
+            name: "scale-down allowed 600 s after a scale-up",
+            state: after(ScaleAction::ScaleUp, 600, 5),
+            samples: series(630, quiet),
+            action: Action::ScaleDown,
+            delta: -1,
+            blocked_by: None,
+            reason_contains: "no pending pods",
+        },
+        Case {
+            name: "min-node constraint",
+            state: state(2),
+            samples: series(630, quiet),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::MinNodes),
+            reason_contains: "at min_nodes (2)",
+        },
+        Case {
+            name: "max-node constraint",
+            state: state(10),
+            samples: series(240, hot_cpu),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::MaxNodes),
+            reason_contains: "at max_nodes (10 of 10)",
+        },
+        Case {
+            name: "urgent step is clamped at max",
+            state: state(9),
+            samples: series(240, |a| Sample {
+                pending_pods: Some(3),
+                ..hot_cpu(a)
+            }),
+            action: Action::ScaleUp,
+            delta: 1,
+            blocked_by: None,
+            reason_contains: "3 pending pods for 4m00s",
+        },
+        Case {
+            name: "lock held exits gracefully",
+            state: DecisionState {
+                lock_expires_at: Some(now() + Duration::seconds(120)),
+                ..state(4)
+            },
+            samples: series(240, hot_cpu),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::LockHeld),
+            reason_contains: "lock held by another run for 2m00s more",
+        },
+        Case {
+            name: "an expired lock is no lock",
+            state: DecisionState {
+                lock_expires_at: Some(now() - Duration::seconds(1)),
+                ..state(4)
+            },
+            samples: series(240, hot_cpu),
+            action: Action::ScaleUp,
+            delta: 1,
+            blocked_by: None,
+            reason_contains: "cpu",
+        },
+        Case {
+            name: "below min scales to min whatever the metrics say",
+            state: state(0),
+            samples: vec![],
+            action: Action::ScaleUp,
+            delta: 2,
+            blocked_by: None,
+            reason_contains: "below_min: 0 nodes < min_nodes 2",
+        },
+        Case {
+            name: "no cpu data blocks everything",
+            state: state(4),
+            samples: series(240, |a| Sample {
+                cpu_pct: None,
+                ..hot_cpu(a)
+            }),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::NoData),
+            reason_contains: "cpu unknown",
+        },
+        Case {
+            name: "no memory data blocks everything",
+            state: state(4),
+            samples: series(240, |a| Sample {
+                mem_pct: None,
+                ..hot_cpu(a)
+            }),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::NoData),
+            reason_contains: "memory unknown",
+        },
+        Case {
+            name: "stale data is no data",
+            state: state(4),
+            samples: series(240, hot_cpu)
+                .into_iter()
+                .filter(|s| s.at < now() - Duration::seconds(61))
+                .collect(),
+            action: Action::None,
+            delta: 0,
+            blocked_by: Some(BlockedBy::NoData),
+            reason_contains: "no sample in the last 1m00s",
+        },
+        Case {
+            name: "calm cluster does nothing and says why",
+            state: state(4),
+            samples: series(630, calm),
+            action: Action::None,
+            delta: 0,
+            blocked_by: None,
+            reason_contains: "no scale-down: cpu 50.0% not < 30% for 10m00s",
+        },
+    ];
+    for case in cases {
+        check(case);
+    }
+}
+
+#[test]
+fn every_trigger_fires_on_its_own() {
+    let cases: Vec<(&str, SampleFn, u32, &str)> = vec![
+        (
+            "cpu",
+            Box::new(|a| Sample {
+                cpu_pct: Some(71.0),
+                ..calm(a)
+            }),
+            1,
+            "cpu 71.0% > 70%",
+        ),
+        (
+            "pending",
+            Box::new(|a| Sample {
+                pending_pods: Some(2),
+                ..calm(a)
+            }),
+            2,
+            "2 pending pods for",
+        ),
+        (
+            "memory",
+            Box::new(|a| Sample {
+                mem_pct: Some(75.5),
+                ..calm(a)
+            }),
+            1,
+            "memory 75.5% > 75%",
+        ),
+        (
+            "queue",
+            Box::new(|a| Sample {
+                queue_depth: Some(1500.0),
+                ..calm(a)
+            }),
+            1,
+            "queue depth 1500 > 1000",
+        ),
+        (
+            "latency",
+            Box::new(|a| Sample {
+                p95_latency_s: Some(2.4),
+                ..calm(a)
+            }),
+            1,
+            "p95 latency 2.40s > 2s",
+        ),
+        (
+            "errors",
+            Box::new(|a| Sample {
+                error_rate_pct: Some(6.2),
+                ..calm(a)
+            }),
+            1,
+            "error rate 6.2% > 5% for",
+        ),
+    ];
+    for (name, f, delta, reason) in cases {
+        let d = decide(&Policy::default(), &state(4), &series(240, f), now());
+        assert_eq!(
+            (d.action, d.delta),
+            (Action::ScaleUp, delta as i32),
+            "{name}: {d:?}"
+        );
+        assert!(
+            d.reasons.iter().any(|r| r.contains(reason)),
+            "{name}: {:?}",
+            d.reasons
+        );
+    }
+}
+
+#[test]
+fn two_triggers_are_urgent() {
+    let d = decide(
+        &Policy::default(),
+        &state(4),
+        &series(240, |a| Sample {
+            mem_pct: Some(80.0),
+            queue_depth: Some(5000.0),
+            ..calm(a)
+        }),
+        now(),
+    );
+    assert_eq!((d.action, d.delta), (Action::ScaleUp, 2), "{d:?}");
+    assert_eq!(d.triggers, vec![Trigger::Memory, Trigger::QueueDepth]);
+    assert_eq!(d.primary_reason(), "memory");
+}
+
+/// Latest-sample triggers use the newest sample only.
+#[test]
+fn latest_sample_triggers_ignore_history() {
+    let samples = series(240, |a| Sample {
+        mem_pct: Some(if a == 0 { 40.0 } else { 90.0 }),
+        ..calm(a)
+    });
+    let d = decide(&Policy::default(), &state(4), &samples, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+}
+
+#[test]
+fn window_edge_2m59s_vs_3m00s() {
+    // Every 30 s back to 3 min, plus one sample a second later than the window start.
+    let samples_from = |first_high_age: i64| {
+        let mut v = vec![Sample {
+            cpu_pct: Some(if first_high_age >= 180 { 80.0 } else { 40.0 }),
+            ..calm(180)
+        }];
+        v.push(Sample {
+            cpu_pct: Some(80.0),
+            ..calm(179)
+        });
+        v.extend(series(150, |a| Sample {
+            cpu_pct: Some(80.0),
+            ..calm(a)
+        }));
+        v
+    };
+    let held_2m59 = decide(&Policy::default(), &state(4), &samples_from(179), now());
+    assert_eq!(held_2m59.action, Action::None, "{held_2m59:?}");
+    let held_3m00 = decide(&Policy::default(), &state(4), &samples_from(180), now());
+    assert_eq!(held_3m00.action, Action::ScaleUp, "{held_3m00:?}");
+    assert!(
+        held_3m00.reasons[0].contains("for 3m00s"),
+        "{:?}",
+        held_3m00.reasons
+    );
+}
+
+#[test]
+fn window_must_be_covered() {
+    // High for the last 2 min only: nothing older, so the 3 min window is not covered.
+    let short = series(120, |a| Sample {
+        cpu_pct: Some(90.0),
+        ..calm(a)
+    });
+    assert_eq!(
+        decide(&Policy::default(), &state(4), &short, now()).action,
+        Action::None
+    );
+    // Oldest sample one interval late still covers the window.
+    let late_start = series(150, |a| Sample {
+        cpu_pct: Some(90.0),
+        ..calm(a)
+    });
+    assert_eq!(
+        decide(&Policy::default(), &state(4), &late_start, now()).action,
+        Action::ScaleUp
+    );
+}
+
+#[test]
+fn a_gap_in_the_samples_breaks_sustain() {
+    let gappy: Vec<Sample> = series(240, |a| Sample {
+        cpu_pct: Some(90.0),
+        ..calm(a)
+    })
+    .into_iter()
+    .filter(|s| {
+        let age = (now() - s.at).num_seconds();
+        !(30..=120).contains(&age) || age == 120
+    })
+    .collect();
+    let d = decide(&Policy::default(), &state(4), &gappy, now());
+    assert_eq!(
+        d.action,
+        Action::None,
+        "a 90 s hole must not count as sustained: {d:?}"
+    );
+    // One missed scrape (a 60 s step) is tolerated.
+    let one_missed: Vec<Sample> = series(240, |a| Sample {
+        cpu_pct: Some(90.0),
+        ..calm(a)
+    })
+    .into_iter()
+    .filter(|s| (now() - s.at).num_seconds() != 90)
+    .collect();
+    assert_eq!(
+        decide(&Policy::default(), &state(4), &one_missed, now()).action,
+        Action::ScaleUp
+    );
+}
+
+#[test]
+fn absent_custom_metrics_neither_trigger_nor_block() {
+    // Queue depth absent: scale-down still happens on the other conditions.
+    let d = decide(
+        &Policy::default(),
+        &state(5),
+        &series(630, |a| Sample {
+            queue_depth: None,
+            ..quiet(a)
+        }),
+        now(),
+    );
+    assert_eq!(d.action, Action::ScaleDown, "{d:?}");
+    // Latency and error rate absent on a hot cluster: CPU still triggers alone (+1, not urgent).
+    let d = decide(
+        &Policy::default(),
+        &state(5),
+        &series(240, |a| Sample {
+            cpu_pct: Some(85.0),
+            ..calm(a)
+        }),
+        now(),
+    );
+    assert_eq!((d.action, d.delta), (Action::ScaleUp, 1));
+}
+
+#[test]
+fn scale_down_needs_every_condition() {
+    let blockers: Vec<(&str, SampleFn)> = vec![
+        (
+            "pending pods",
+            Box::new(|a| Sample {
+                pending_pods: Some(if a == 0 { 1 } else { 0 }),
+                ..quiet(a)
+            }),
+        ),
+        (
+            "pending unknown",
+            Box::new(|a| Sample {
+                pending_pods: None,
+                ..quiet(a)
+            }),
+        ),
+        (
+            "memory",
+            Box::new(|a| Sample {
+                mem_pct: Some(55.0),
+                ..quiet(a)
+            }),
+        ),
+        (
+            "queue",
+            Box::new(|a| Sample {
+                queue_depth: Some(if a == 300 { 150.0 } else { 20.0 }),
+                ..quiet(a)
+            }),
+        ),
+        (
+            "cpu blip",
+            Box::new(|a| Sample {
+                cpu_pct: Some(if a == 510 { 35.0 } else { 12.0 }),
+                ..quiet(a)
+            }),
+        ),
+    ];
+    for (name, f) in blockers {
+        let d = decide(&Policy::default(), &state(5), &series(630, f), now());
+        assert_eq!(d.action, Action::None, "{name}: {d:?}");
+        assert_eq!(d.blocked_by, None, "{name}");
+    }
+}
+
+#[test]
+fn above_max_steps_down_towards_max() {
+    let d = decide(&Policy::default(), &state(12), &series(630, calm), now());
+    assert_eq!(
+        (d.action, d.delta, d.target_nodes),
+        (Action::ScaleDown, -1, 11),
+        "{d:?}"
+    );
+    assert_eq!(d.triggers, vec![Trigger::AboveMax]);
+}
+
+#[test]
+fn decisions_serialize_in_the_documented_shape() {
+    let d = decide(
+        &Policy::default(),
+        &state(10),
+        &series(240, |a| Sample {
+            cpu_pct: Some(90.0),
+            ..calm(a)
+        }),
+        now(),
+    );
+    let json = serde_json::to_value(&d).unwrap();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec!["action", "blocked_by", "delta", "reasons", "target_nodes"]
+    );
+    assert_eq!(json["action"], "none");
+    assert_eq!(json["blocked_by"], "max_nodes");
+}
+
+fn arb_sample_value() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![1 => Just(None), 6 => (0.0f64..100.0).prop_map(Some)]
+}
+
+prop_compose! {
+    fn arb_samples()(
+        len in 0usize..30,
+        cpu in arb_sample_value(),
+        mem in arb_sample_value(),
+        cpu_jitter in proptest::collection::vec(-40.0f64..40.0, 30),
+        pending in proptest::option::of(0u32..5),
+        queue in proptest::option::of(0.0f64..3000.0),
+        p95 in proptest::option::of(0.0f64..4.0),
+        err in proptest::option::of(0.0f64..10.0),
+    ) -> Vec<Sample> {
+        (0..len).map(|i| Sample {
+            at: now() - Duration::seconds(i as i64 * 30),
+            cpu_pct: cpu.map(|c| (c + cpu_jitter[i]).clamp(0.0, 100.0)),
+            mem_pct: mem,
+            pending_pods: pending,
+            queue_depth: queue,
+            p95_latency_s: p95,
+            error_rate_pct: err,
+        }).collect()
+    }
+}
+
+prop_compose! {
+    fn arb_state()(
+        nodes in 0u32..14,
+        last in proptest::option::of((0i64..2000, prop_oneof![Just(ScaleAction::ScaleUp), Just(ScaleAction::ScaleDown)])),
+        lock in proptest::option::of(-400i64..400),
+    ) -> DecisionState {
+        DecisionState {
+            node_count: nodes,
+            last_scale_at: last.map(|(ago, _)| now() - Duration::seconds(ago)),
+            last_scale_action: last.map(|(_, a)| a),
+            lock_expires_at: lock.map(|s| now() + Duration::seconds(s)),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn target_stays_within_limits(state in arb_state(), samples in arb_samples()) {
+        let p = Policy::default();
+        let d = decide(&p, &state, &samples, now());
+        prop_assert_eq!(d.target_nodes as i64, state.node_count as i64 + d.delta as i64);
+        if (p.min_nodes..=p.max_nodes).contains(&state.node_count) {
+            prop_assert!((p.min_nodes..=p.max_nodes).contains(&d.target_nodes), "{:?}", d);
+        } else if state.node_count < p.min_nodes && d.action != Action::None {
+            prop_assert_eq!(d.target_nodes, p.min_nodes);
+        } else if state.node_count > p.max_nodes {
+            prop_assert!(d.target_nodes <= state.node_count && d.target_nodes >= p.max_nodes);
+        }
+        prop_assert_eq!(d.action == Action::None, d.delta == 0);
+    }
+
+    #[test]
+    fn step_is_at_most_two_up_or_one_down(state in arb_state(), samples in arb_samples()) {
+        let d = decide(&Policy::default(), &state, &samples, now());
+        prop_assert!(d.delta <= 2 && d.delta >= -1, "{:?}", d);
+    }
+
+    #[test]
+    fn no_scale_down_within_600s_of_a_scale_up(ago in 0i64..600, nodes in 2u32..14, samples in arb_samples()) {
+        let state = after(ScaleAction::ScaleUp, ago, nodes);
+        let d = decide(&Policy::default(), &state, &samples, now());
+        prop_assert_ne!(d.action, Action::ScaleDown, "{:?}", d);
+    }
+
+    #[test]
+    fn never_panics_and_always_explains(state in arb_state(), samples in arb_samples()) {
+        let d = decide(&Policy::default(), &state, &samples, now());
+        prop_assert!(!d.reasons.is_empty());
+        if d.action == Action::None && d.blocked_by.is_some() {
+            prop_assert!(!d.reasons.is_empty());
+        }
+    }
+}

@@ -1,0 +1,262 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{lock, FakeClock, Faults, Recorder};
+use crate::ports::{Clock, Cluster, EvictOutcome, Node, Pdb, Pod};
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClusterOp {
+    ListNodes,
+    ListPods,
+    ListPdbs,
+    SetUnschedulable,
+    Evict,
+    DeleteNode,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterCall {
+    ListNodes,
+    ListPods,
+    ListPdbs,
+    SetUnschedulable { node: String, unschedulable: bool },
+    Evict { namespace: String, pod: String },
+    DeleteNode { node: String },
+}
+
+/// Grace period used when a pod does not set one (Kubernetes' default).
+const DEFAULT_GRACE_S: u32 = 30;
+
+#[derive(Debug, Default)]
+struct ClusterState {
+    nodes: BTreeMap<String, Node>,
+    pods: BTreeMap<String, Pod>,
+    /// Evicted pods and when their termination grace period ends.
+    terminating: BTreeMap<String, DateTime<Utc>>,
+    pdbs: BTreeMap<String, Pdb>,
+}
+
+impl ClusterState {
+    /// Removes pods whose grace period has ended, as the kubelet would.
+    fn reap(&mut self, now: DateTime<Utc>) {
+        let done: Vec<String> = self
+            .terminating
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in done {
+            self.terminating.remove(&key);
+            self.pods.remove(&key);
+        }
+    }
+}
+
+/// A Kubernetes API in memory. Eviction honours PDBs (a matched PDB with no disruption left
+/// answers `Blocked`, like the API's 429) and each evicted pod lingers, `terminating`, for its
+/// grace period on the fake clock.
+#[derive(Debug, Clone)]
+pub struct FakeCluster {
+    clock: FakeClock,
+    state: Arc<Mutex<ClusterState>>,
+    pub calls: Arc<Recorder<ClusterCall>>,
+    pub faults: Arc<Faults<ClusterOp>>,
+}
+
+impl FakeCluster {
+    pub fn new(clock: FakeClock) -> Self {
+        FakeCluster {
+            clock,
+            state: Arc::default(),
+            calls: Arc::default(),
+            faults: Arc::default(),
+        }
+    }
+
+    pub fn add_node(&self, node: Node) {
+        lock(&self.state).nodes.insert(node.name.clone(), node);
+    }
+
+    pub fn add_pod(&self, pod: Pod) {
+        lock(&self.state).pods.insert(pod.key(), pod);
+    }
+
+    pub fn add_pdb(&self, pdb: Pdb) {
+        lock(&self.state)
+            .pdbs
+            .insert(format!("{}/{}", pdb.namespace, pdb.name), pdb);
+    }
+
+    pub fn node(&self, name: &str) -> Option<Node> {
+        lock(&self.state).nodes.get(name).cloned()
+    }
+
+    pub fn set_node_ready(&self, name: &str, ready: bool) {
+        if let Some(n) = lock(&self.state).nodes.get_mut(name) {
+            n.ready = ready;
+        }
+    }
+
+    pub fn pods(&self) -> Vec<Pod> {
+        let mut state = lock(&self.state);
+        state.reap(self.clock.now());
+        state.pods.values().cloned().collect()
+    }
+
+    pub fn set_disruptions_allowed(&self, namespace: &str, name: &str, allowed: i32) {
+        if let Some(p) = lock(&self.state)
+            .pdbs
+            .get_mut(&format!("{namespace}/{name}"))
+        {
+            p.disruptions_allowed = allowed;
+        }
+    }
+}
+
+impl Cluster for FakeCluster {
+    async fn list_nodes(&self) -> Result<Vec<Node>> {
+        self.calls.record(ClusterCall::ListNodes);
+        self.faults.check(ClusterOp::ListNodes)?;
+        Ok(lock(&self.state).nodes.values().cloned().collect())
+    }
+
+    async fn list_pods(&self) -> Result<Vec<Pod>> {
+        self.calls.record(ClusterCall::ListPods);
+        self.faults.check(ClusterOp::ListPods)?;
+        Ok(self.pods())
+    }
+
+    async fn list_pdbs(&self) -> Result<Vec<Pdb>> {
+        self.calls.record(ClusterCall::ListPdbs);
+        self.faults.check(ClusterOp::ListPdbs)?;
+        Ok(lock(&self.state).pdbs.values().cloned().collect())
+    }
+
+    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
+        self.calls.record(ClusterCall::SetUnschedulable {
+            node: node.into(),
+            unschedulable,
+        });
+        self.faults.check(ClusterOp::SetUnschedulable)?;
+        match lock(&self.state).nodes.get_mut(node) {
+            Some(n) => {
+                n.unschedulable = unschedulable;
+                Ok(())
+            }
+            None => Err(crate::Error::NotFound {
+                what: "node",
+                name: node.into(),
+            }),
+        }
+    }
+
+    async fn evict(&self, namespace: &str, pod: &str) -> Result<EvictOutcome> {
+        self.calls.record(ClusterCall::Evict {
+            namespace: namespace.into(),
+            pod: pod.into(),
+        });
+        self.faults.check(ClusterOp::Evict)?;
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        state.reap(now);
+        let key = format!("{namespace}/{pod}");
+        let Some(target) = state.pods.get(&key).cloned() else {
+            return Ok(EvictOutcome::NotFound);
+        };
+        if target.terminating {
+            return Ok(EvictOutcome::Evicted);
+        }
+        let matching: Vec<String> = state
+            .pdbs
+            .iter()
+            .filter(|(_, p)| p.matches(&target))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if let Some(blocking) = matching
+            .iter()
+            .find(|k| state.pdbs[*k].disruptions_allowed < 1)
+        {
+            return Ok(EvictOutcome::Blocked {
+                message: format!(
+                    "Cannot evict pod as it would violate the pod's disruption budget {blocking}"
+                ),
+            });
+        }
+        for k in matching {
+            if let Some(p) = state.pdbs.get_mut(&k) {
+                p.disruptions_allowed -= 1;
+            }
+        }
+        let grace = target.termination_grace_s.unwrap_or(DEFAULT_GRACE_S);
+        state
+            .terminating
+            .insert(key.clone(), now + Duration::seconds(i64::from(grace)));
+        if let Some(p) = state.pods.get_mut(&key) {
+            p.terminating = true;
+            p.ready = false;
+        }
+        Ok(EvictOutcome::Evicted)
+    }
+
+    async fn delete_node(&self, node: &str) -> Result<bool> {
+        self.calls
+            .record(ClusterCall::DeleteNode { node: node.into() });
+        self.faults.check(ClusterOp::DeleteNode)?;
+        Ok(lock(&self.state).nodes.remove(node).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OwnerRef;
+
+    #[tokio::test]
+    async fn eviction_honours_pdbs_and_grace_periods() {
+        let clock = FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap());
+        let cluster = FakeCluster::new(clock.clone());
+        let labels: BTreeMap<String, String> = [("app".to_string(), "shop".to_string())].into();
+        for name in ["a", "b"] {
+            cluster.add_pod(Pod {
+                namespace: "shop".into(),
+                name: name.into(),
+                node: Some("n1".into()),
+                labels: labels.clone(),
+                owner: Some(OwnerRef {
+                    kind: "ReplicaSet".into(),
+                    name: "shop-1".into(),
+                }),
+                termination_grace_s: Some(20),
+                ..Default::default()
+            });
+        }
+        cluster.add_pdb(Pdb {
+            namespace: "shop".into(),
+            name: "shop".into(),
+            match_labels: labels,
+            disruptions_allowed: 1,
+        });
+
+        assert_eq!(
+            cluster.evict("shop", "a").await.unwrap(),
+            EvictOutcome::Evicted
+        );
+        assert!(matches!(
+            cluster.evict("shop", "b").await.unwrap(),
+            EvictOutcome::Blocked { .. }
+        ));
+        assert_eq!(
+            cluster.evict("shop", "zzz").await.unwrap(),
+            EvictOutcome::NotFound
+        );
+        assert!(cluster
+            .pods()
+            .iter()
+            .any(|p| p.name == "a" && p.terminating));
+        clock.advance(20);
+        assert!(cluster.pods().iter().all(|p| p.name != "a"));
+    }
+}

@@ -1,0 +1,56 @@
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::{lock, Faults, Recorder};
+use crate::metrics::Sample;
+use crate::ports::MetricsSource;
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FetchOp;
+
+/// `(start, end, step_s)` of one fetch.
+pub type FetchCall = (DateTime<Utc>, DateTime<Utc>, u32);
+
+/// A metrics source holding a series of samples; `fetch` returns those within the range.
+#[derive(Debug, Clone, Default)]
+pub struct FakeMetrics {
+    samples: Arc<Mutex<Vec<Sample>>>,
+    pub calls: Arc<Recorder<FetchCall>>,
+    pub faults: Arc<Faults<FetchOp>>,
+}
+
+impl FakeMetrics {
+    pub fn new(samples: Vec<Sample>) -> Self {
+        FakeMetrics {
+            samples: Arc::new(Mutex::new(samples)),
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&self, sample: Sample) {
+        lock(&self.samples).push(sample);
+    }
+
+    pub fn replace(&self, samples: Vec<Sample>) {
+        *lock(&self.samples) = samples;
+    }
+}
+
+impl MetricsSource for FakeMetrics {
+    async fn fetch(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_s: u32,
+    ) -> Result<Vec<Sample>> {
+        self.calls.record((start, end, step_s));
+        self.faults.check(FetchOp)?;
+        Ok(lock(&self.samples)
+            .iter()
+            .filter(|s| s.at >= start && s.at <= end)
+            .cloned()
+            .collect())
+    }
+}

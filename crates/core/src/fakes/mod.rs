@@ -1,0 +1,147 @@
+//! Stateful in-memory fakes of every port, in the manner of Karpenter's cloudprovider fake:
+//! they keep state, record their calls, can be told to fail the next call of an operation,
+//! and read time from a steppable [`FakeClock`]. Each fake is a cheap clonable handle on
+//! shared state, so a test keeps one handle while the handler under test owns another.
+
+mod cluster;
+mod fleet;
+mod messaging;
+mod metrics;
+mod state;
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+
+pub use cluster::{ClusterCall, ClusterOp, FakeCluster};
+pub use fleet::{FakeFleet, FleetCall, FleetOp};
+pub use messaging::{FakeNotifier, FakeQueue, PublishOp, QueuedMessage, SendOp};
+pub use metrics::{FakeMetrics, FetchOp};
+pub use state::{FakeStateStore, StateCall, StateOp};
+
+use crate::ports::Clock;
+use crate::{Error, Result};
+
+/// A clock that moves only when told to.
+#[derive(Debug, Clone)]
+pub struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl FakeClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        FakeClock(Arc::new(Mutex::new(start)))
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        *lock(&self.0) += Duration::seconds(seconds);
+    }
+
+    pub fn set(&self, to: DateTime<Utc>) {
+        *lock(&self.0) = to;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}
+
+/// Calls a fake has seen, in order.
+#[derive(Debug)]
+pub struct Recorder<C>(Mutex<Vec<C>>);
+
+impl<C: Clone> Recorder<C> {
+    pub fn record(&self, call: C) {
+        lock(&self.0).push(call);
+    }
+
+    pub fn calls(&self) -> Vec<C> {
+        lock(&self.0).clone()
+    }
+}
+
+impl<C> Default for Recorder<C> {
+    fn default() -> Self {
+        Recorder(Mutex::new(Vec::new()))
+    }
+}
+
+/// Errors queued per operation: the next call of that operation fails with the next error.
+/// A *sticky* error fails every call until cleared (a dependency that is down).
+#[derive(Debug)]
+pub struct Faults<Op> {
+    next: Mutex<HashMap<Op, VecDeque<Error>>>,
+    sticky: Mutex<HashMap<Op, Error>>,
+}
+
+impl<Op> Default for Faults<Op> {
+    fn default() -> Self {
+        Faults {
+            next: Mutex::new(HashMap::new()),
+            sticky: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<Op: Eq + Hash + Copy> Faults<Op> {
+    pub fn fail_next(&self, op: Op, error: Error) {
+        lock(&self.next).entry(op).or_default().push_back(error);
+    }
+
+    pub fn fail_always(&self, op: Op, error: Error) {
+        lock(&self.sticky).insert(op, error);
+    }
+
+    pub fn clear(&self, op: Op) {
+        lock(&self.sticky).remove(&op);
+        lock(&self.next).remove(&op);
+    }
+
+    /// `Err` if a failure is due for `op`.
+    pub fn check(&self, op: Op) -> Result<()> {
+        if let Some(error) = lock(&self.next).get_mut(&op).and_then(VecDeque::pop_front) {
+            return Err(error);
+        }
+        match lock(&self.sticky).get(&op) {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Locks a fake's mutex. A poisoned mutex means a test already panicked; carry on with its data.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_fire_once_or_until_cleared() {
+        let faults: Faults<&str> = Faults::default();
+        faults.fail_next("op", Error::unavailable("svc", "once"));
+        assert!(faults.check("op").is_err());
+        assert!(faults.check("op").is_ok());
+        faults.fail_always("op", Error::unavailable("svc", "down"));
+        assert!(faults.check("op").is_err());
+        assert!(faults.check("op").is_err());
+        faults.clear("op");
+        assert!(faults.check("op").is_ok());
+    }
+
+    #[test]
+    fn clock_steps() {
+        let clock = FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap());
+        clock.advance(90);
+        assert_eq!(
+            clock.now(),
+            "2026-11-23T10:01:30Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+}

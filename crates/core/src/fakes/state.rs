@@ -1,0 +1,202 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{lock, Faults, Recorder};
+use crate::ports::StateStore;
+use crate::state::{LockOutcome, ReleaseOutcome, StateItem, StateUpdate};
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateOp {
+    Get,
+    Acquire,
+    Release,
+    Update,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateCall {
+    Get {
+        cluster_id: String,
+    },
+    Acquire {
+        cluster_id: String,
+        owner: String,
+        now: DateTime<Utc>,
+        ttl_s: u32,
+    },
+    Release {
+        cluster_id: String,
+        owner: String,
+        update: StateUpdate,
+    },
+    Update {
+        cluster_id: String,
+        update: StateUpdate,
+    },
+}
+
+/// The state table in memory, with DynamoDB's conditional-write semantics for the lock:
+/// acquire succeeds only when `attribute_not_exists(scaling_in_progress) OR lock_expiry < :now`,
+/// release only when the owner token matches.
+#[derive(Debug, Clone, Default)]
+pub struct FakeStateStore {
+    items: Arc<Mutex<BTreeMap<String, StateItem>>>,
+    pub calls: Arc<Recorder<StateCall>>,
+    pub faults: Arc<Faults<StateOp>>,
+}
+
+impl FakeStateStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&self, item: StateItem) {
+        lock(&self.items).insert(item.cluster_id.clone(), item);
+    }
+
+    pub fn item(&self, cluster_id: &str) -> Option<StateItem> {
+        lock(&self.items).get(cluster_id).cloned()
+    }
+}
+
+impl StateStore for FakeStateStore {
+    async fn get(&self, cluster_id: &str) -> Result<Option<StateItem>> {
+        self.calls.record(StateCall::Get {
+            cluster_id: cluster_id.into(),
+        });
+        self.faults.check(StateOp::Get)?;
+        Ok(self.item(cluster_id))
+    }
+
+    async fn try_acquire_lock(
+        &self,
+        cluster_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl_s: u32,
+    ) -> Result<LockOutcome> {
+        self.calls.record(StateCall::Acquire {
+            cluster_id: cluster_id.into(),
+            owner: owner.into(),
+            now,
+            ttl_s,
+        });
+        self.faults.check(StateOp::Acquire)?;
+        let mut items = lock(&self.items);
+        let item = items
+            .entry(cluster_id.to_string())
+            .or_insert_with(|| StateItem::new(cluster_id));
+        // A lock record without an expiry never expires, as in DynamoDB: `lock_expiry < :now`
+        // is false when the attribute is missing.
+        let free = !item.scaling_in_progress || item.lock_expiry.is_some_and(|e| e < now);
+        if !free {
+            return Ok(LockOutcome::Held);
+        }
+        let expires_at = now + Duration::seconds(i64::from(ttl_s));
+        item.scaling_in_progress = true;
+        item.lock_expiry = Some(expires_at);
+        item.lock_owner = Some(owner.to_string());
+        Ok(LockOutcome::Acquired { expires_at })
+    }
+
+    async fn release_lock(
+        &self,
+        cluster_id: &str,
+        owner: &str,
+        update: &StateUpdate,
+    ) -> Result<ReleaseOutcome> {
+        self.calls.record(StateCall::Release {
+            cluster_id: cluster_id.into(),
+            owner: owner.into(),
+            update: update.clone(),
+        });
+        self.faults.check(StateOp::Release)?;
+        let mut items = lock(&self.items);
+        match items.get_mut(cluster_id) {
+            Some(item) if item.scaling_in_progress && item.lock_owner.as_deref() == Some(owner) => {
+                update.apply_to(item);
+                item.scaling_in_progress = false;
+                item.lock_expiry = None;
+                item.lock_owner = None;
+                Ok(ReleaseOutcome::Released)
+            }
+            _ => Ok(ReleaseOutcome::NotOwner),
+        }
+    }
+
+    async fn update(&self, cluster_id: &str, update: &StateUpdate) -> Result<()> {
+        self.calls.record(StateCall::Update {
+            cluster_id: cluster_id.into(),
+            update: update.clone(),
+        });
+        self.faults.check(StateOp::Update)?;
+        let mut items = lock(&self.items);
+        update.apply_to(
+            items
+                .entry(cluster_id.to_string())
+                .or_insert_with(|| StateItem::new(cluster_id)),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_owner_at_a_time_until_expiry() {
+        let store = FakeStateStore::new();
+        let now = t("2026-11-23T10:00:00Z");
+        assert!(matches!(
+            store.try_acquire_lock("c", "a", now, 300).await.unwrap(),
+            LockOutcome::Acquired { .. }
+        ));
+        assert_eq!(
+            store.try_acquire_lock("c", "b", now, 300).await.unwrap(),
+            LockOutcome::Held
+        );
+        // Exactly at expiry the condition `lock_expiry < :now` is still false.
+        assert_eq!(
+            store
+                .try_acquire_lock("c", "b", t("2026-11-23T10:05:00Z"), 300)
+                .await
+                .unwrap(),
+            LockOutcome::Held
+        );
+        assert!(matches!(
+            store
+                .try_acquire_lock("c", "b", t("2026-11-23T10:05:01Z"), 300)
+                .await
+                .unwrap(),
+            LockOutcome::Acquired { .. }
+        ));
+        // The first owner is late: its release must not free b's lock.
+        assert_eq!(
+            store
+                .release_lock("c", "a", &StateUpdate::default())
+                .await
+                .unwrap(),
+            ReleaseOutcome::NotOwner
+        );
+        assert!(store.item("c").unwrap().scaling_in_progress);
+        let update = StateUpdate {
+            node_count: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(
+            store.release_lock("c", "b", &update).await.unwrap(),
+            ReleaseOutcome::Released
+        );
+        let item = store.item("c").unwrap();
+        assert!(!item.scaling_in_progress);
+        assert_eq!(item.node_count, 4);
+    }
+}

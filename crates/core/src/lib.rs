@@ -1,0 +1,26 @@
+//! SmartScale core: pure decision logic, the state and message types, and the ports
+//! (traits) that the AWS, Kubernetes and Prometheus adapters implement.
+//!
+//! Nothing in this crate performs I/O. The `fakes` feature adds stateful in-memory
+//! implementations of every port, used by handler tests and by the simulator.
+
+pub mod config;
+pub mod decide;
+pub mod error;
+pub mod messages;
+pub mod metrics;
+pub mod notification;
+pub mod policy;
+pub mod ports;
+pub mod scenario;
+pub mod state;
+pub mod tags;
+mod timefmt;
+
+#[cfg(feature = "fakes")]
+pub mod fakes;
+
+pub use decide::{decide, Action, BlockedBy, Decision, DecisionState, Trigger};
+pub use error::{Error, Result};
+pub use metrics::Sample;
+pub use policy::Policy;

@@ -1,0 +1,120 @@
+//! The per-cluster state item (the spec's DynamoDB schema) and the lock's outcomes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::decide::DecisionState;
+use crate::metrics::Sample;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleAction {
+    ScaleUp,
+    ScaleDown,
+}
+
+impl ScaleAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleAction::ScaleUp => "scale_up",
+            ScaleAction::ScaleDown => "scale_down",
+        }
+    }
+}
+
+/// One item per cluster, keyed by `cluster_id`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StateItem {
+    pub cluster_id: String,
+    pub node_count: u32,
+    pub last_scale_time: Option<DateTime<Utc>>,
+    /// True while a lock is taken; the lock is free again once `lock_expiry` has passed.
+    pub scaling_in_progress: bool,
+    pub lock_expiry: Option<DateTime<Utc>>,
+    /// The token of whoever holds the lock; release is conditional on it.
+    pub lock_owner: Option<String>,
+    pub last_scale_action: Option<ScaleAction>,
+    pub last_scale_reason: Option<String>,
+    /// The last good metrics, for riding out a short Prometheus outage.
+    pub metrics_snapshot: Option<MetricsSnapshot>,
+}
+
+impl StateItem {
+    pub fn new(cluster_id: impl Into<String>) -> Self {
+        StateItem {
+            cluster_id: cluster_id.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Whether someone holds an unexpired lock at `now`.
+    pub fn lock_held_at(&self, now: DateTime<Utc>) -> bool {
+        self.scaling_in_progress && self.lock_expiry.is_some_and(|e| e > now)
+    }
+
+    /// The view the decision engine needs.
+    pub fn decision_state(&self, now: DateTime<Utc>) -> DecisionState {
+        DecisionState {
+            node_count: self.node_count,
+            last_scale_at: self.last_scale_time,
+            last_scale_action: self.last_scale_action,
+            lock_expires_at: if self.lock_held_at(now) {
+                self.lock_expiry
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// The samples of one successful metrics fetch, with when they were taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    pub taken_at: DateTime<Utc>,
+    pub samples: Vec<Sample>,
+}
+
+/// Fields to set on the state item; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateUpdate {
+    pub node_count: Option<u32>,
+    pub last_scale_time: Option<DateTime<Utc>>,
+    pub last_scale_action: Option<ScaleAction>,
+    pub last_scale_reason: Option<String>,
+    pub metrics_snapshot: Option<MetricsSnapshot>,
+}
+
+impl StateUpdate {
+    pub fn apply_to(&self, item: &mut StateItem) {
+        if let Some(v) = self.node_count {
+            item.node_count = v;
+        }
+        if let Some(v) = self.last_scale_time {
+            item.last_scale_time = Some(v);
+        }
+        if let Some(v) = self.last_scale_action {
+            item.last_scale_action = Some(v);
+        }
+        if let Some(v) = &self.last_scale_reason {
+            item.last_scale_reason = Some(v.clone());
+        }
+        if let Some(v) = &self.metrics_snapshot {
+            item.metrics_snapshot = Some(v.clone());
+        }
+    }
+}
+
+/// The result of a conditional lock acquisition. Losing the race is an outcome, not an error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LockOutcome {
+    Acquired { expires_at: DateTime<Utc> },
+    Held,
+}
+
+/// The result of a conditional lock release.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReleaseOutcome {
+    Released,
+    /// The lock is held by another token (ours expired and was taken over) or by nobody.
+    NotOwner,
+}
