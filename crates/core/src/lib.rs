@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod decide;
+pub mod emf;
 pub mod error;
 pub mod messages;
 pub mod metrics;

@@ -10,6 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::emf::MetricBatch;
 use crate::messages::WorkMessage;
 use crate::metrics::Sample;
 use crate::notification::Notification;
@@ -328,4 +329,21 @@ pub trait WorkQueue: Send + Sync {
 
 pub trait Notifier: Send + Sync {
     fn publish(&self, notification: &Notification) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Where an invocation's CloudWatch metrics go.
+pub trait MetricsSink: Send + Sync {
+    fn emit(&self, batch: &MetricBatch);
+}
+
+/// Production sink: EMF lines on stdout, which CloudWatch Logs turns into metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdoutMetricsSink;
+
+impl MetricsSink for StdoutMetricsSink {
+    fn emit(&self, batch: &MetricBatch) {
+        for line in batch.lines() {
+            println!("{line}");
+        }
+    }
 }

@@ -37,6 +37,8 @@ pub struct StateItem {
     pub last_scale_reason: Option<String>,
     /// The last good metrics, for riding out a short Prometheus outage.
     pub metrics_snapshot: Option<MetricsSnapshot>,
+    /// When the at-max-capacity alert last went out, so it repeats only now and then.
+    pub max_capacity_alerted_at: Option<DateTime<Utc>>,
 }
 
 impl StateItem {
@@ -82,6 +84,7 @@ pub struct StateUpdate {
     pub last_scale_action: Option<ScaleAction>,
     pub last_scale_reason: Option<String>,
     pub metrics_snapshot: Option<MetricsSnapshot>,
+    pub max_capacity_alerted_at: Option<DateTime<Utc>>,
 }
 
 impl StateUpdate {
@@ -100,6 +103,9 @@ impl StateUpdate {
         }
         if let Some(v) = &self.metrics_snapshot {
             item.metrics_snapshot = Some(v.clone());
+        }
+        if let Some(v) = self.max_capacity_alerted_at {
+            item.max_capacity_alerted_at = Some(v);
         }
     }
 }

@@ -3,9 +3,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{lock, FakeClock, Faults, Recorder};
+use crate::emf::{Metric, MetricBatch};
 use crate::messages::{QueueName, WorkMessage};
 use crate::notification::Notification;
-use crate::ports::{Clock, Notifier, WorkQueue};
+use crate::ports::{Clock, MetricsSink, Notifier, WorkQueue};
 use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,5 +112,35 @@ impl Notifier for FakeNotifier {
         let decoded = Notification::decode(&notification.encode())?;
         lock(&self.published).push(decoded);
         Ok(())
+    }
+}
+
+/// Keeps every metric batch emitted.
+#[derive(Debug, Clone, Default)]
+pub struct FakeMetricsSink {
+    batches: Arc<Mutex<Vec<MetricBatch>>>,
+}
+
+impl FakeMetricsSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn batches(&self) -> Vec<MetricBatch> {
+        lock(&self.batches).clone()
+    }
+
+    /// The sum of `metric` over every batch emitted.
+    pub fn total(&self, metric: Metric) -> f64 {
+        lock(&self.batches)
+            .iter()
+            .filter_map(|b| b.value(metric))
+            .sum()
+    }
+}
+
+impl MetricsSink for FakeMetricsSink {
+    fn emit(&self, batch: &MetricBatch) {
+        lock(&self.batches).push(batch.clone());
     }
 }

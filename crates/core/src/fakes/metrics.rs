@@ -33,6 +33,11 @@ impl FakeMetrics {
         lock(&self.samples).push(sample);
     }
 
+    /// Every sample held.
+    pub fn fetch_all(&self) -> Vec<Sample> {
+        lock(&self.samples).clone()
+    }
+
     pub fn replace(&self, samples: Vec<Sample>) {
         *lock(&self.samples) = samples;
     }

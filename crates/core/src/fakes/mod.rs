@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 
 pub use cluster::{ClusterCall, ClusterOp, FakeCluster};
 pub use fleet::{FakeFleet, FleetCall, FleetOp};
-pub use messaging::{FakeNotifier, FakeQueue, PublishOp, QueuedMessage, SendOp};
+pub use messaging::{FakeMetricsSink, FakeNotifier, FakeQueue, PublishOp, QueuedMessage, SendOp};
 pub use metrics::{FakeMetrics, FetchOp};
 pub use state::{FakeStateStore, StateCall, StateOp};
 

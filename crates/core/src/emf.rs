@@ -1,0 +1,213 @@
+//! CloudWatch Embedded Metric Format: metrics as JSON log lines, which CloudWatch Logs turns
+//! into metrics with no API call. Every Lambda records through this one helper.
+//!
+//! One line is written per dimension set: `[ClusterId]` for most metrics, `[ClusterId, Reason]`
+//! or `[ClusterId, ErrorType]` where the spec gives a dimension.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+pub const NAMESPACE: &str = "SmartScale";
+
+/// The spec's CloudWatch metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    AutoscalerInvocations,
+    ScaleUpEvents,
+    ScaleDownEvents,
+    ScalingFailures,
+    NodeJoinLatency,
+    LambdaExecutionTime,
+    CurrentNodeCount,
+    ClusterCpuUtilization,
+    ClusterMemoryUtilization,
+    PendingPods,
+    SpotInterruptions,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::AutoscalerInvocations => "AutoscalerInvocations",
+            Metric::ScaleUpEvents => "ScaleUpEvents",
+            Metric::ScaleDownEvents => "ScaleDownEvents",
+            Metric::ScalingFailures => "ScalingFailures",
+            Metric::NodeJoinLatency => "NodeJoinLatency",
+            Metric::LambdaExecutionTime => "LambdaExecutionTime",
+            Metric::CurrentNodeCount => "CurrentNodeCount",
+            Metric::ClusterCpuUtilization => "ClusterCPUUtilization",
+            Metric::ClusterMemoryUtilization => "ClusterMemoryUtilization",
+            Metric::PendingPods => "PendingPods",
+            Metric::SpotInterruptions => "SpotInterruptions",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::NodeJoinLatency => "Seconds",
+            Metric::LambdaExecutionTime => "Milliseconds",
+            Metric::ClusterCpuUtilization | Metric::ClusterMemoryUtilization => "Percent",
+            _ => "Count",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Group {
+    dimension: Option<(&'static str, String)>,
+    values: Vec<(Metric, f64)>,
+}
+
+/// The metrics of one invocation, rendered as EMF lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricBatch {
+    pub cluster_id: String,
+    pub at: DateTime<Utc>,
+    groups: Vec<Group>,
+}
+
+impl MetricBatch {
+    pub fn new(cluster_id: impl Into<String>, at: DateTime<Utc>) -> Self {
+        MetricBatch {
+            cluster_id: cluster_id.into(),
+            at,
+            groups: Vec::new(),
+        }
+    }
+
+    /// Records `metric` with the `ClusterId` dimension only.
+    pub fn put(&mut self, metric: Metric, value: f64) -> &mut Self {
+        self.put_in(None, metric, value)
+    }
+
+    /// Records `metric` with `ClusterId` and one more dimension (`Reason`, `ErrorType`).
+    pub fn put_with(
+        &mut self,
+        dimension: &'static str,
+        dimension_value: &str,
+        metric: Metric,
+        value: f64,
+    ) -> &mut Self {
+        self.put_in(
+            Some((dimension, dimension_value.to_string())),
+            metric,
+            value,
+        )
+    }
+
+    fn put_in(
+        &mut self,
+        dimension: Option<(&'static str, String)>,
+        metric: Metric,
+        value: f64,
+    ) -> &mut Self {
+        if !value.is_finite() {
+            return self; // unknown is not recorded as a number
+        }
+        match self.groups.iter_mut().find(|g| g.dimension == dimension) {
+            Some(group) => group.values.push((metric, value)),
+            None => self.groups.push(Group {
+                dimension,
+                values: vec![(metric, value)],
+            }),
+        }
+        self
+    }
+
+    /// The value recorded for `metric`, if any (first one), for tests and summaries.
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.values.iter())
+            .find(|(m, _)| *m == metric)
+            .map(|(_, v)| *v)
+    }
+
+    /// The dimension value `metric` was recorded with, if any.
+    pub fn dimension(&self, metric: Metric) -> Option<(&'static str, &str)> {
+        self.groups
+            .iter()
+            .find(|g| g.values.iter().any(|(m, _)| *m == metric))
+            .and_then(|g| g.dimension.as_ref().map(|(k, v)| (*k, v.as_str())))
+    }
+
+    /// One JSON line per dimension set.
+    pub fn lines(&self) -> Vec<String> {
+        self.groups
+            .iter()
+            .map(|g| self.line(g).to_string())
+            .collect()
+    }
+
+    fn line(&self, group: &Group) -> Value {
+        let mut dims = vec!["ClusterId"];
+        let mut root = Map::new();
+        root.insert("ClusterId".into(), self.cluster_id.clone().into());
+        if let Some((name, value)) = &group.dimension {
+            dims.push(name);
+            root.insert((*name).into(), value.clone().into());
+        }
+        let metrics: Vec<Value> = group
+            .values
+            .iter()
+            .map(|(m, _)| json!({"Name": m.name(), "Unit": m.unit()}))
+            .collect();
+        for (metric, value) in &group.values {
+            root.insert(metric.name().into(), json!(value));
+        }
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": self.at.timestamp_millis(),
+                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": metrics}],
+            }),
+        );
+        Value::Object(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_one_line_per_dimension_set() {
+        let mut batch = MetricBatch::new("prod", "2026-11-23T12:00:00Z".parse().unwrap());
+        batch
+            .put(Metric::AutoscalerInvocations, 1.0)
+            .put(Metric::ClusterCpuUtilization, 81.5)
+            .put(Metric::PendingPods, f64::NAN)
+            .put_with("Reason", "cpu", Metric::ScaleUpEvents, 1.0);
+        let lines = batch.lines();
+        assert_eq!(lines.len(), 2);
+        let first: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["ClusterCPUUtilization"], 81.5);
+        assert_eq!(
+            first["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "SmartScale"
+        );
+        assert_eq!(
+            first["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["ClusterId"])
+        );
+        assert_eq!(
+            first["_aws"]["CloudWatchMetrics"][0]["Metrics"][1],
+            json!({"Name": "ClusterCPUUtilization", "Unit": "Percent"})
+        );
+        assert!(
+            first.get("PendingPods").is_none(),
+            "unknown values are not recorded"
+        );
+        let second: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(second["Reason"], "cpu");
+        assert_eq!(
+            second["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["ClusterId", "Reason"])
+        );
+        assert_eq!(second["_aws"]["Timestamp"], 1_795_435_200_000i64);
+        assert_eq!(
+            batch.dimension(Metric::ScaleUpEvents),
+            Some(("Reason", "cpu"))
+        );
+    }
+}

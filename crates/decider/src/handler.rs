@@ -1,0 +1,473 @@
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use smartscale_core::decide::{decide, Action, BlockedBy, Decision};
+use smartscale_core::emf::{Metric, MetricBatch};
+use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
+use smartscale_core::metrics::{Sample, Signal};
+use smartscale_core::notification::{FailureType, Notification, NotificationEvent};
+use smartscale_core::ports::{
+    Clock, Fleet, MetricsSink, MetricsSource, Notifier, StateStore, WorkQueue,
+};
+use smartscale_core::state::{
+    LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate,
+};
+use tracing::{error, info, instrument, warn};
+
+use crate::{DeciderConfig, Result, ScheduledEvent};
+
+/// The ports the decider works through.
+pub struct Deps<S, M, F, Q, N, C, K> {
+    pub config: DeciderConfig,
+    pub state: S,
+    pub metrics: M,
+    pub fleet: F,
+    pub queue: Q,
+    pub notifier: N,
+    pub clock: C,
+    pub sink: K,
+}
+
+/// Where the metrics behind a decision came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum MetricsOrigin {
+    Live,
+    /// Prometheus was unreachable; the decision used the snapshot cached in the state item.
+    CachedSnapshot {
+        age_s: i64,
+    },
+    /// Prometheus was unreachable and no fresh snapshot existed: decided on no data.
+    Unavailable {
+        error: String,
+    },
+}
+
+/// What the invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "taken", rename_all = "snake_case")]
+pub enum Taken {
+    NoAction,
+    ScaleUpRequested {
+        count: u32,
+    },
+    DrainRequested,
+    /// Another run took the lock between our read and our write.
+    LockLost,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub decision_id: String,
+    pub cluster_id: String,
+    pub node_count: u32,
+    pub metrics: MetricsOrigin,
+    pub decision: Option<Decision>,
+    #[serde(flatten)]
+    pub taken: Taken,
+}
+
+/// One decider run. Errors are for failures that a retry of the same event may fix (the state
+/// table unreachable, the work queue refusing); every expected outcome is an `Ok`.
+#[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, event_id = event.payload.id.as_deref().unwrap_or("")))]
+pub async fn handle<S, M, F, Q, N, C, K>(
+    event: LambdaEvent<ScheduledEvent>,
+    deps: &Deps<S, M, F, Q, N, C, K>,
+) -> Result<Outcome>
+where
+    S: StateStore,
+    M: MetricsSource,
+    F: Fleet,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    K: MetricsSink,
+{
+    let started = Instant::now();
+    let now = deps.clock.now();
+    let cfg = &deps.config;
+    let cluster = cfg.cluster_id.as_str();
+    let decision_id = decision_id(&event, now);
+    let mut emf = MetricBatch::new(cluster, now);
+    emf.put(Metric::AutoscalerInvocations, 1.0);
+
+    let result = run(deps, &decision_id, now, &mut emf).await;
+    if let Ok(outcome) = &result {
+        emf.put(Metric::CurrentNodeCount, f64::from(outcome.node_count));
+        info!(decision_id, outcome = %serde_json::to_string(outcome).unwrap_or_default(), "decider finished");
+    }
+    emf.put(
+        Metric::LambdaExecutionTime,
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+    deps.sink.emit(&emf);
+    result
+}
+
+async fn run<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    decision_id: &str,
+    now: DateTime<Utc>,
+    emf: &mut MetricBatch,
+) -> Result<Outcome>
+where
+    S: StateStore,
+    M: MetricsSource,
+    F: Fleet,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    K: MetricsSink,
+{
+    let cfg = &deps.config;
+    let cluster = cfg.cluster_id.as_str();
+    let stored = deps.state.get(cluster).await?;
+    let mut item = stored.clone().unwrap_or_else(|| StateItem::new(cluster));
+    let mut update = StateUpdate::default();
+
+    // EC2 is the truth for the node count; a stored count is only a fallback when EC2 cannot
+    // answer, and a missing item with EC2 down is an error (unknown is never zero).
+    match deps.fleet.describe_managed().await {
+        Ok(instances) => {
+            let active = instances.iter().filter(|i| i.state.is_active()).count() as u32;
+            if stored.is_none() || active != item.node_count {
+                if stored.is_some() {
+                    warn!(
+                        stored = item.node_count,
+                        ec2 = active,
+                        "node count drift; correcting to EC2"
+                    );
+                }
+                item.node_count = active;
+                update.node_count = Some(active);
+            }
+        }
+        Err(e) if stored.is_some() => {
+            warn!(error = %e, stored = item.node_count, "EC2 describe failed; using the stored node count");
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let lookback = Duration::seconds(i64::from(cfg.policy.lookback_s()));
+    let (samples, judged_at, origin) = match deps
+        .metrics
+        .fetch(now - lookback, now, cfg.policy.sample_interval_s)
+        .await
+    {
+        Ok(samples) => {
+            update.metrics_snapshot = Some(MetricsSnapshot {
+                taken_at: now,
+                samples: samples.clone(),
+            });
+            (samples, now, MetricsOrigin::Live)
+        }
+        Err(e) => {
+            let fresh = item.metrics_snapshot.take().filter(|s| {
+                now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s))
+                    && s.taken_at <= now
+            });
+            match fresh {
+                Some(snapshot) => {
+                    let age_s = (now - snapshot.taken_at).num_seconds();
+                    warn!(error = %e, age_s, "metrics unavailable; deciding on the cached snapshot");
+                    // Judged as of the snapshot: cooldowns and the lock then look no more
+                    // permissive than they did at that time.
+                    (
+                        snapshot.samples,
+                        snapshot.taken_at,
+                        MetricsOrigin::CachedSnapshot { age_s },
+                    )
+                }
+                None => {
+                    error!(error = %e, "metrics unavailable and no fresh snapshot; deciding on no data");
+                    emf.put_with(
+                        "ErrorType",
+                        FailureType::PrometheusUnavailable.as_str(),
+                        Metric::ScalingFailures,
+                        1.0,
+                    );
+                    notify(
+                        deps,
+                        now,
+                        NotificationEvent::ScalingFailure {
+                            decision_id: Some(decision_id.to_string()),
+                            error_type: FailureType::PrometheusUnavailable,
+                            message: format!("Prometheus unavailable: {e}; no metric-driven scaling until it is back"),
+                            recommendation: Some("check the Prometheus endpoint and the network path from the Lambda".into()),
+                        },
+                    )
+                    .await;
+                    // No samples: the engine answers `no_data`, except that it still restores
+                    // the min_nodes floor, which needs no metrics.
+                    (
+                        Vec::new(),
+                        now,
+                        MetricsOrigin::Unavailable {
+                            error: e.to_string(),
+                        },
+                    )
+                }
+            }
+        }
+    };
+    record_cluster_metrics(emf, &samples, judged_at, cfg.policy.sample_interval_s);
+
+    let decision = decide(&cfg.policy, &item.decision_state(now), &samples, judged_at);
+    info!(decision_id, action = ?decision.action, delta = decision.delta, blocked_by = ?decision.blocked_by, reasons = ?decision.reasons, "decided");
+
+    let taken = match decision.action {
+        Action::None => {
+            if decision.blocked_by == Some(BlockedBy::MaxNodes) {
+                alert_at_max(deps, &item, &decision, now, &mut update).await;
+            }
+            save(deps, &update).await;
+            Taken::NoAction
+        }
+        Action::ScaleUp | Action::ScaleDown => {
+            save(deps, &update).await;
+            act(deps, decision_id, &item, &decision, now, emf).await?
+        }
+    };
+    Ok(outcome(
+        cfg,
+        decision_id,
+        &item,
+        origin,
+        Some(decision),
+        taken,
+    ))
+}
+
+/// Takes the lock, sends the work, records the action and announces it.
+async fn act<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    decision_id: &str,
+    item: &StateItem,
+    decision: &Decision,
+    now: DateTime<Utc>,
+    emf: &mut MetricBatch,
+) -> Result<Taken>
+where
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+{
+    let cfg = &deps.config;
+    let cluster = cfg.cluster_id.as_str();
+    let token = decision_id.to_string();
+    match deps
+        .state
+        .try_acquire_lock(cluster, &token, now, cfg.lock_ttl_s)
+        .await?
+    {
+        LockOutcome::Held => {
+            info!(decision_id, "lost the lock race; another run is scaling");
+            return Ok(Taken::LockLost);
+        }
+        LockOutcome::Acquired { .. } => {}
+    }
+    let reason = decision.reasons.join("; ");
+    let (message, action, taken) = if decision.action == Action::ScaleUp {
+        let count = decision.delta.unsigned_abs();
+        let request = ScaleUpRequest {
+            decision_id: decision_id.into(),
+            cluster_id: cluster.into(),
+            lock_token: Some(token.clone()),
+            count,
+            reason: reason.clone(),
+            requested_at: now,
+            avoid: Vec::new(),
+        };
+        (
+            WorkMessage::ScaleUpRequest(request),
+            ScaleAction::ScaleUp,
+            Taken::ScaleUpRequested { count },
+        )
+    } else {
+        let request = DrainRequest {
+            decision_id: decision_id.into(),
+            cluster_id: cluster.into(),
+            lock_token: Some(token.clone()),
+            node: None,
+            reason: reason.clone(),
+            requested_at: now,
+            deadline: None,
+        };
+        (
+            WorkMessage::DrainRequest(request),
+            ScaleAction::ScaleDown,
+            Taken::DrainRequested,
+        )
+    };
+
+    if let Err(e) = deps.queue.send(&message, 0).await {
+        // Nobody will do the work, so nobody else would release the lock for 5 minutes.
+        match deps
+            .state
+            .release_lock(cluster, &token, &StateUpdate::default())
+            .await
+        {
+            Ok(ReleaseOutcome::Released) => {}
+            Ok(ReleaseOutcome::NotOwner) => {
+                warn!(decision_id, "lock was no longer ours to release")
+            }
+            Err(release_err) => {
+                error!(decision_id, error = %release_err, "could not release the lock after a failed send")
+            }
+        }
+        return Err(e.into());
+    }
+
+    let recorded = StateUpdate {
+        last_scale_time: Some(now),
+        last_scale_action: Some(action),
+        last_scale_reason: Some(reason),
+        ..Default::default()
+    };
+    save(deps, &recorded).await;
+
+    let (metric, event) = match action {
+        ScaleAction::ScaleUp => (
+            Metric::ScaleUpEvents,
+            NotificationEvent::ScaleUpStarted {
+                decision_id: decision_id.into(),
+                from_nodes: item.node_count,
+                to_nodes: decision.target_nodes,
+                reasons: decision.reasons.clone(),
+            },
+        ),
+        ScaleAction::ScaleDown => (
+            Metric::ScaleDownEvents,
+            NotificationEvent::ScaleDownStarted {
+                decision_id: decision_id.into(),
+                from_nodes: item.node_count,
+                to_nodes: decision.target_nodes,
+                reasons: decision.reasons.clone(),
+            },
+        ),
+    };
+    emf.put_with("Reason", decision.primary_reason(), metric, 1.0);
+    notify(deps, now, event).await;
+    Ok(taken)
+}
+
+/// The at-max-capacity alert, at most once per configured interval.
+async fn alert_at_max<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    item: &StateItem,
+    decision: &Decision,
+    now: DateTime<Utc>,
+    update: &mut StateUpdate,
+) where
+    N: Notifier,
+{
+    let interval = Duration::seconds(i64::from(deps.config.max_capacity_alert_interval_s));
+    if item
+        .max_capacity_alerted_at
+        .is_some_and(|at| now - at < interval && at <= now)
+    {
+        return;
+    }
+    let event = NotificationEvent::AtMaxCapacity {
+        node_count: item.node_count,
+        max_nodes: deps.config.policy.max_nodes,
+        reasons: decision.reasons.clone(),
+    };
+    if notify(deps, now, event).await {
+        update.max_capacity_alerted_at = Some(now);
+    }
+}
+
+/// Publishes a notification. A failure is logged, not raised: the scaling work is already
+/// under way and must not be retried because an alert could not be sent.
+async fn notify<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    now: DateTime<Utc>,
+    event: NotificationEvent,
+) -> bool
+where
+    N: Notifier,
+{
+    let kind = event.kind();
+    let notification = Notification::new(deps.config.cluster_id.clone(), now, event);
+    match deps.notifier.publish(&notification).await {
+        Ok(()) => true,
+        Err(e) => {
+            error!(kind, error = %e, "could not publish the notification");
+            false
+        }
+    }
+}
+
+/// Writes state that helps later runs (drift correction, the metrics snapshot). A failure is
+/// logged: the next run recomputes all of it.
+async fn save<S, M, F, Q, N, C, K>(deps: &Deps<S, M, F, Q, N, C, K>, update: &StateUpdate)
+where
+    S: StateStore,
+{
+    if *update == StateUpdate::default() {
+        return;
+    }
+    if let Err(e) = deps.state.update(&deps.config.cluster_id, update).await {
+        error!(error = %e, "could not update the state item");
+    }
+}
+
+fn record_cluster_metrics(
+    emf: &mut MetricBatch,
+    samples: &[Sample],
+    at: DateTime<Utc>,
+    interval_s: u32,
+) {
+    let fresh = Duration::seconds(2 * i64::from(interval_s));
+    let latest = |signal: Signal| {
+        samples
+            .iter()
+            .filter(|s| s.at <= at && at - s.at <= fresh)
+            .max_by_key(|s| s.at)
+            .and_then(|s| signal.value(s))
+            .unwrap_or(f64::NAN)
+    };
+    emf.put(Metric::ClusterCpuUtilization, latest(Signal::Cpu))
+        .put(Metric::ClusterMemoryUtilization, latest(Signal::Memory))
+        .put(Metric::PendingPods, latest(Signal::PendingPods));
+}
+
+fn outcome(
+    cfg: &DeciderConfig,
+    decision_id: &str,
+    item: &StateItem,
+    metrics: MetricsOrigin,
+    decision: Option<Decision>,
+    taken: Taken,
+) -> Outcome {
+    Outcome {
+        decision_id: decision_id.into(),
+        cluster_id: cfg.cluster_id.clone(),
+        node_count: item.node_count,
+        metrics,
+        decision,
+        taken,
+    }
+}
+
+/// The decision id comes from the scheduled event's id, so a redelivered event maps to the
+/// same decision (and the workers' idempotency tokens stop a second launch).
+fn decision_id(event: &LambdaEvent<ScheduledEvent>, now: DateTime<Utc>) -> String {
+    let id = event
+        .payload
+        .id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .or(Some(event.context.request_id.as_str()).filter(|id| !id.is_empty()));
+    match id {
+        Some(id) => format!("dec-{id}"),
+        None => format!("dec-{}", now.timestamp_millis()),
+    }
+}
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

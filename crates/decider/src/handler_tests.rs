@@ -1,0 +1,435 @@
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use smartscale_core::config::MapConfig;
+use smartscale_core::decide::{Action, BlockedBy};
+use smartscale_core::emf::Metric;
+use smartscale_core::fakes::{
+    FakeClock, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
+    FetchOp, FleetOp, SendOp,
+};
+use smartscale_core::messages::{QueueName, WorkMessage};
+use smartscale_core::metrics::Sample;
+use smartscale_core::ports::{Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle};
+use smartscale_core::state::{MetricsSnapshot, ScaleAction, StateItem};
+use smartscale_core::{tags, Error};
+
+use super::*;
+use crate::DeciderConfig;
+
+type TestDeps = Deps<
+    FakeStateStore,
+    FakeMetrics,
+    FakeFleet,
+    FakeQueue,
+    FakeNotifier,
+    FakeClock,
+    FakeMetricsSink,
+>;
+
+const EVENT: &str = include_str!("../../../events/eventbridge-scheduled.json");
+
+fn t0() -> DateTime<Utc> {
+    "2026-11-23T12:00:00Z".parse().unwrap()
+}
+
+fn event() -> LambdaEvent<ScheduledEvent> {
+    LambdaEvent::new(serde_json::from_str(EVENT).unwrap(), Context::default())
+}
+
+struct World {
+    deps: TestDeps,
+}
+
+impl World {
+    async fn new(nodes: usize) -> Self {
+        let clock = FakeClock::new(t0());
+        let fleet = FakeFleet::new("prod", clock.clone());
+        for i in 0..nodes {
+            let request = LaunchRequest {
+                client_token: format!("seed-{i}"),
+                instance_type: "t3.small".into(),
+                subnet_id: "subnet-a".into(),
+                availability_zone: "us-east-1a".into(),
+                lifecycle: Lifecycle::OnDemand,
+                tags: tags::launch_tags("prod", "seed", Lifecycle::OnDemand),
+            };
+            let LaunchOutcome::Launched(instance) = fleet.launch(&request).await.unwrap() else {
+                panic!("seed launch")
+            };
+            fleet.set_state(&instance.instance_id, InstanceState::Running);
+        }
+        let config =
+            DeciderConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod")).unwrap();
+        World {
+            deps: Deps {
+                config,
+                state: FakeStateStore::new(),
+                metrics: FakeMetrics::default(),
+                fleet,
+                queue: FakeQueue::new(clock.clone()),
+                notifier: FakeNotifier::new(),
+                clock,
+                sink: FakeMetricsSink::new(),
+            },
+        }
+    }
+
+    /// Samples every 30 s for the last 11 minutes, built by `f`.
+    fn metrics(&self, f: impl Fn(i64) -> Sample) {
+        let now = self.deps.clock.now();
+        self.deps.metrics.replace(
+            (0..=22)
+                .map(|i| Sample {
+                    at: now - Duration::seconds(660 - i * 30),
+                    ..f(i)
+                })
+                .collect(),
+        );
+    }
+
+    async fn run(&self) -> Outcome {
+        handle(event(), &self.deps).await.expect("decider run")
+    }
+
+    fn sent(&self) -> Vec<WorkMessage> {
+        self.deps
+            .queue
+            .queued()
+            .iter()
+            .map(|q| q.message())
+            .collect()
+    }
+}
+
+fn hot(_: i64) -> Sample {
+    Sample {
+        cpu_pct: Some(85.0),
+        mem_pct: Some(60.0),
+        pending_pods: Some(0),
+        ..Default::default()
+    }
+}
+
+fn quiet(_: i64) -> Sample {
+    Sample {
+        cpu_pct: Some(10.0),
+        mem_pct: Some(30.0),
+        pending_pods: Some(0),
+        queue_depth: Some(3.0),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn cpu_high_takes_the_lock_and_requests_one_node() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    let outcome = world.run().await;
+
+    assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 1 });
+    assert_eq!(outcome.metrics, MetricsOrigin::Live);
+    assert_eq!(
+        outcome.decision_id,
+        "dec-cdc73f9d-aea9-11e3-9d5a-835b769c0d9c"
+    );
+    let sent = world.sent();
+    let [WorkMessage::ScaleUpRequest(request)] = sent.as_slice() else {
+        panic!("expected one scale-up request: {sent:?}")
+    };
+    assert_eq!(request.count, 1);
+    assert_eq!(
+        request.lock_token.as_deref(),
+        Some(outcome.decision_id.as_str())
+    );
+    assert!(
+        request.reason.contains("cpu 85.0% > 70%"),
+        "{}",
+        request.reason
+    );
+    assert_eq!(world.deps.queue.queued()[0].queue, QueueName::ScaleUp);
+
+    let item = world.deps.state.item("prod").unwrap();
+    assert!(item.lock_held_at(t0()));
+    assert_eq!(
+        item.lock_owner.as_deref(),
+        Some(outcome.decision_id.as_str())
+    );
+    assert_eq!(item.lock_expiry, Some(t0() + Duration::seconds(300)));
+    assert_eq!(item.last_scale_action, Some(ScaleAction::ScaleUp));
+    assert_eq!(item.last_scale_time, Some(t0()));
+    assert_eq!(item.node_count, 4);
+    assert!(item.metrics_snapshot.is_some());
+
+    assert_eq!(world.deps.notifier.kinds(), vec!["scale_up_started"]);
+    let batch = &world.deps.sink.batches()[0];
+    assert_eq!(batch.value(Metric::ScaleUpEvents), Some(1.0));
+    assert_eq!(
+        batch.dimension(Metric::ScaleUpEvents),
+        Some(("Reason", "cpu"))
+    );
+    assert_eq!(batch.value(Metric::ClusterCpuUtilization), Some(85.0));
+    assert_eq!(batch.value(Metric::CurrentNodeCount), Some(4.0));
+    assert_eq!(batch.value(Metric::AutoscalerInvocations), Some(1.0));
+    assert!(batch.value(Metric::LambdaExecutionTime).is_some());
+}
+
+#[tokio::test]
+async fn quiet_cluster_requests_a_drain() {
+    let world = World::new(5).await;
+    world.metrics(quiet);
+    let outcome = world.run().await;
+    assert_eq!(outcome.taken, Taken::DrainRequested);
+    let sent = world.sent();
+    let [WorkMessage::DrainRequest(request)] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(request.node, None);
+    assert_eq!(world.deps.notifier.kinds(), vec!["scale_down_started"]);
+    assert_eq!(world.deps.sink.total(Metric::ScaleDownEvents), 1.0);
+}
+
+#[tokio::test]
+async fn at_max_alerts_once_per_interval_and_sends_nothing() {
+    let world = World::new(10).await;
+    world.metrics(hot);
+    let outcome = world.run().await;
+    assert_eq!(outcome.taken, Taken::NoAction);
+    assert_eq!(
+        outcome.decision.as_ref().unwrap().blocked_by,
+        Some(BlockedBy::MaxNodes)
+    );
+    assert!(world.sent().is_empty());
+    assert_eq!(world.deps.notifier.kinds(), vec!["at_max_capacity"]);
+
+    world.deps.clock.advance(120);
+    world.metrics(hot);
+    world.run().await;
+    assert_eq!(
+        world.deps.notifier.kinds().len(),
+        1,
+        "a second alert within 30 min is noise"
+    );
+
+    world.deps.clock.advance(1800);
+    world.metrics(hot);
+    world.run().await;
+    assert_eq!(
+        world.deps.notifier.kinds(),
+        vec!["at_max_capacity", "at_max_capacity"]
+    );
+}
+
+#[tokio::test]
+async fn held_lock_exits_gracefully() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        scaling_in_progress: true,
+        lock_expiry: Some(t0() + Duration::seconds(100)),
+        lock_owner: Some("someone-else".into()),
+        ..Default::default()
+    });
+    let outcome = world.run().await;
+    assert_eq!(outcome.taken, Taken::NoAction);
+    assert_eq!(
+        outcome.decision.unwrap().blocked_by,
+        Some(BlockedBy::LockHeld)
+    );
+    assert!(world.sent().is_empty());
+    assert_eq!(
+        world.deps.state.item("prod").unwrap().lock_owner.as_deref(),
+        Some("someone-else")
+    );
+}
+
+#[tokio::test]
+async fn losing_the_lock_race_is_an_outcome() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    // A lock record with no expiry: the engine cannot see it, the conditional write can.
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        scaling_in_progress: true,
+        ..Default::default()
+    });
+    let outcome = world.run().await;
+    assert_eq!(outcome.taken, Taken::LockLost);
+    assert!(world.sent().is_empty());
+    assert!(world.deps.notifier.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_event_does_not_send_twice() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    world.run().await;
+    world.deps.clock.advance(5);
+    let again = handle(event(), &world.deps).await.unwrap();
+    assert_eq!(
+        again.decision.unwrap().blocked_by,
+        Some(BlockedBy::LockHeld)
+    );
+    assert_eq!(world.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn drift_is_corrected_to_ec2() {
+    let world = World::new(4).await;
+    world.metrics(|_| Sample {
+        cpu_pct: Some(50.0),
+        mem_pct: Some(60.0),
+        pending_pods: Some(0),
+        ..Default::default()
+    });
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 7,
+        ..Default::default()
+    });
+    let outcome = world.run().await;
+    assert_eq!(outcome.node_count, 4);
+    assert_eq!(world.deps.state.item("prod").unwrap().node_count, 4);
+}
+
+#[tokio::test]
+async fn ec2_down_with_no_stored_count_is_an_error_not_zero() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    world.deps.fleet.faults.fail_next(
+        FleetOp::Describe,
+        Error::unavailable("ec2", "connection refused"),
+    );
+    let err = handle(event(), &world.deps).await.unwrap_err();
+    assert!(err.to_string().contains("ec2 unavailable"), "{err}");
+    assert!(world.sent().is_empty());
+    assert_eq!(
+        world.deps.sink.total(Metric::AutoscalerInvocations),
+        1.0,
+        "metrics still go out"
+    );
+
+    // With a stored count, the run goes on with it.
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        ..Default::default()
+    });
+    world.deps.fleet.faults.fail_next(
+        FleetOp::Describe,
+        Error::unavailable("ec2", "connection refused"),
+    );
+    assert_eq!(
+        world.run().await.taken,
+        Taken::ScaleUpRequested { count: 1 }
+    );
+}
+
+#[tokio::test]
+async fn prometheus_down_uses_a_fresh_snapshot() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    let snapshot_samples = world.deps.metrics.fetch_all();
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        metrics_snapshot: Some(MetricsSnapshot {
+            taken_at: t0() - Duration::seconds(120),
+            samples: snapshot_samples,
+        }),
+        ..Default::default()
+    });
+    world.deps.metrics.faults.fail_always(
+        FetchOp,
+        Error::unavailable("prometheus", "connection refused"),
+    );
+    let outcome = world.run().await;
+    assert_eq!(
+        outcome.metrics,
+        MetricsOrigin::CachedSnapshot { age_s: 120 }
+    );
+    assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 1 });
+}
+
+#[tokio::test]
+async fn prometheus_down_without_a_fresh_snapshot_takes_no_action_and_says_so() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    let old = world.deps.metrics.fetch_all();
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        metrics_snapshot: Some(MetricsSnapshot {
+            taken_at: t0() - Duration::seconds(301),
+            samples: old,
+        }),
+        ..Default::default()
+    });
+    world.deps.metrics.faults.fail_always(
+        FetchOp,
+        Error::unavailable("prometheus", "connection refused"),
+    );
+    let outcome = world.run().await;
+    assert!(
+        matches!(outcome.metrics, MetricsOrigin::Unavailable { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.taken, Taken::NoAction);
+    assert_eq!(
+        outcome.decision.as_ref().unwrap().blocked_by,
+        Some(BlockedBy::NoData)
+    );
+    assert!(world.sent().is_empty());
+    let published = world.deps.notifier.published();
+    assert!(matches!(
+        &published[0].event,
+        NotificationEvent::ScalingFailure {
+            error_type: FailureType::PrometheusUnavailable,
+            ..
+        }
+    ));
+    let batch = &world.deps.sink.batches()[0];
+    assert_eq!(
+        batch.dimension(Metric::ScalingFailures),
+        Some(("ErrorType", "PrometheusUnavailable"))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_send_releases_the_lock_and_fails_the_run() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    world
+        .deps
+        .queue
+        .faults
+        .fail_next(SendOp, Error::unavailable("sqs", "throttled"));
+    let err = handle(event(), &world.deps).await.unwrap_err();
+    assert!(err.to_string().contains("sqs unavailable"), "{err}");
+    let item = world.deps.state.item("prod").unwrap();
+    assert!(
+        !item.scaling_in_progress,
+        "the lock must not outlive a failed send"
+    );
+    assert_eq!(item.last_scale_action, None);
+}
+
+#[tokio::test]
+async fn below_min_is_restored_even_while_prometheus_is_down() {
+    let world = World::new(0).await;
+    world
+        .deps
+        .metrics
+        .faults
+        .fail_always(FetchOp, Error::unavailable("prometheus", "down"));
+    let outcome = world.run().await;
+    assert!(matches!(outcome.metrics, MetricsOrigin::Unavailable { .. }));
+    assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 2 });
+    assert_eq!(outcome.decision.unwrap().action, Action::ScaleUp);
+    assert_eq!(
+        world.deps.notifier.kinds(),
+        vec!["scaling_failure", "scale_up_started"]
+    );
+}

@@ -1,0 +1,69 @@
+//! Production wiring: the decider's ports on DynamoDB, EC2, SQS, SNS and Prometheus.
+
+use aws_config::SdkConfig;
+use smartscale_aws::{DynamoStateStore, Ec2Fleet, SecretsClient, SnsNotifier, SqsWorkQueue};
+use smartscale_core::config::{self, ConfigSource};
+use smartscale_core::ports::{Clock, MetricsSink};
+use smartscale_core::Error;
+use smartscale_prometheus::{BasicAuth, PrometheusConfig, PrometheusSource};
+
+use crate::{DeciderConfig, Deps, Result};
+
+pub type AwsDeps<C, K> =
+    Deps<DynamoStateStore, PrometheusSource, Ec2Fleet, SqsWorkQueue, SnsNotifier, C, K>;
+
+/// Builds every adapter from configuration, validating it all up front so that a bad
+/// deployment fails at cold start with the variable's name, not on the first tick.
+///
+/// Variables: `CLUSTER_ID`, `DYNAMODB_TABLE`, `SCALE_UP_QUEUE_URL`, `DRAIN_QUEUE_URL`,
+/// `SNS_TOPIC_ARN`, `PROMETHEUS_URL`, optional `PROMETHEUS_AUTH_SECRET_ID` (a Secrets Manager
+/// secret `{"username": …, "password": …}`), plus the policy and query variables.
+pub async fn aws_deps<C: Clock, K: MetricsSink>(
+    sdk: &SdkConfig,
+    source: &dyn ConfigSource,
+    clock: C,
+    sink: K,
+) -> Result<AwsDeps<C, K>> {
+    let config = DeciderConfig::from_config(source)?;
+    let table = config::required(source, "DYNAMODB_TABLE")?;
+    let scale_up_url = url(source, "SCALE_UP_QUEUE_URL")?;
+    let drain_url = url(source, "DRAIN_QUEUE_URL")?;
+    let topic_arn = config::required(source, "SNS_TOPIC_ARN")?;
+    if !topic_arn.starts_with("arn:") {
+        return Err(Error::config(
+            "SNS_TOPIC_ARN",
+            format!("must be an SNS topic ARN, got {topic_arn:?}"),
+        )
+        .into());
+    }
+    let prometheus = PrometheusConfig::from_config(source)?;
+    let auth = match config::optional(source, "PROMETHEUS_AUTH_SECRET_ID") {
+        Some(secret_id) => {
+            let secrets = SecretsClient::new(sdk);
+            Some(BasicAuth {
+                username: secrets.json_field(&secret_id, "username").await?,
+                password: secrets.json_field(&secret_id, "password").await?,
+            })
+        }
+        None => None,
+    };
+    Ok(Deps {
+        state: DynamoStateStore::new(sdk, table),
+        metrics: PrometheusSource::new(prometheus, auth)?,
+        fleet: Ec2Fleet::new(sdk, config.cluster_id.clone(), None),
+        queue: SqsWorkQueue::new(sdk, scale_up_url, drain_url),
+        notifier: SnsNotifier::new(sdk, topic_arn),
+        clock,
+        sink,
+        config,
+    })
+}
+
+fn url(source: &dyn ConfigSource, var: &str) -> Result<String> {
+    let value = config::required(source, var)?;
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value)
+    } else {
+        Err(Error::config(var, format!("must be a queue URL, got {value:?}")).into())
+    }
+}

@@ -1,0 +1,155 @@
+//! The Prometheus metrics source: runs one PromQL query per signal over `query_range` and
+//! merges the results into samples. A query that returns no series leaves that signal unknown
+//! (`None`), never zero; an unreachable server is retried, then reported as unavailable.
+
+mod api;
+mod queries;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use smartscale_core::config::{self, ConfigSource};
+use smartscale_core::metrics::{Sample, Signal};
+use smartscale_core::ports::MetricsSource;
+use smartscale_core::{Error, Result};
+use tracing::instrument;
+
+pub use api::BasicAuth;
+pub use queries::{Queries, CPU_BUSY, CPU_SPEC_ORIGINAL};
+
+#[derive(Debug, Clone)]
+pub struct PrometheusConfig {
+    pub url: String,
+    pub queries: Queries,
+    pub timeout: Duration,
+    /// Extra attempts after the first for a transient failure (unreachable, timeout, 5xx).
+    pub retries: u32,
+    /// Pause before the first retry; doubled before each later one.
+    pub backoff: Duration,
+}
+
+impl PrometheusConfig {
+    /// `PROMETHEUS_URL` (required), `PROMETHEUS_TIMEOUT_S` (5), `PROMETHEUS_RETRIES` (2) and the
+    /// `PROMQL_*` query overrides.
+    pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
+        let url = config::required(source, "PROMETHEUS_URL")?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::config(
+                "PROMETHEUS_URL",
+                format!("must be an http:// or https:// URL, got {url:?}"),
+            ));
+        }
+        let timeout_s: u64 = config::parsed(source, "PROMETHEUS_TIMEOUT_S")?.unwrap_or(5);
+        if timeout_s == 0 || timeout_s > 60 {
+            return Err(Error::config(
+                "PROMETHEUS_TIMEOUT_S",
+                format!("must be between 1 and 60, got {timeout_s}"),
+            ));
+        }
+        let retries: u32 = config::parsed(source, "PROMETHEUS_RETRIES")?.unwrap_or(2);
+        if retries > 5 {
+            return Err(Error::config(
+                "PROMETHEUS_RETRIES",
+                format!("must be at most 5, got {retries}"),
+            ));
+        }
+        Ok(PrometheusConfig {
+            url: url.trim_end_matches('/').to_string(),
+            queries: Queries::from_config(source),
+            timeout: Duration::from_secs(timeout_s),
+            retries,
+            backoff: Duration::from_millis(250),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PrometheusSource {
+    api: api::Api,
+    queries: Queries,
+}
+
+impl PrometheusSource {
+    pub fn new(config: PrometheusConfig, auth: Option<BasicAuth>) -> Result<Self> {
+        Ok(PrometheusSource {
+            api: api::Api::new(&config, auth)?,
+            queries: config.queries,
+        })
+    }
+
+    /// Nodes registered in the cluster at `at` (`count(kube_node_info)` by default); `None` when
+    /// the query returns no series.
+    pub async fn registered_nodes(&self, at: DateTime<Utc>) -> Result<Option<u32>> {
+        let value = self
+            .api
+            .instant("node_count", &self.queries.node_count, at)
+            .await?;
+        Ok(value.map(|v| v.round().max(0.0) as u32))
+    }
+
+    /// One instant query, by the same retry rules (for tests and diagnostics).
+    pub async fn instant(
+        &self,
+        name: &str,
+        promql: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<f64>> {
+        self.api.instant(name, promql, at).await
+    }
+}
+
+impl MetricsSource for PrometheusSource {
+    #[instrument(skip(self), fields(start = %start, end = %end))]
+    async fn fetch(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_s: u32,
+    ) -> Result<Vec<Sample>> {
+        let q = &self.queries;
+        let range = |name: &'static str, promql: &str| {
+            let promql = promql.to_string();
+            async move { self.api.range(name, &promql, start, end, step_s).await }
+        };
+        let (cpu, mem, pending, queue, p95, errors) = tokio::join!(
+            range("cpu", &q.cpu),
+            range("memory", &q.memory),
+            range("pending_pods", &q.pending_pods),
+            range("queue_depth", &q.queue_depth),
+            range("p95_latency", &q.p95_latency),
+            range("error_rate", &q.error_rate),
+        );
+        let series = [
+            (Signal::Cpu, cpu?),
+            (Signal::Memory, mem?),
+            (Signal::PendingPods, pending?),
+            (Signal::QueueDepth, queue?),
+            (Signal::P95Latency, p95?),
+            (Signal::ErrorRate, errors?),
+        ];
+        Ok(merge(start, end, step_s, &series))
+    }
+}
+
+/// One sample per step from `start` to `end`, each signal filled where its series has a point.
+fn merge(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step_s: u32,
+    series: &[(Signal, Vec<(i64, f64)>)],
+) -> Vec<Sample> {
+    let step = i64::from(step_s.max(1));
+    let mut samples: Vec<Sample> = (0..)
+        .map(|i| start.timestamp() + i * step)
+        .take_while(|t| *t <= end.timestamp())
+        .filter_map(|t| DateTime::from_timestamp(t, 0).map(Sample::at))
+        .collect();
+    for (signal, points) in series {
+        for (t, v) in points {
+            if let Some(sample) = samples.iter_mut().find(|s| s.at.timestamp() == *t) {
+                signal.set(sample, Some(*v));
+            }
+        }
+    }
+    samples
+}
