@@ -8,6 +8,7 @@
 mod dynamo;
 mod ec2;
 mod secrets;
+mod settings;
 mod sns;
 mod sqs;
 
@@ -22,6 +23,7 @@ use smartscale_core::Error;
 pub use dynamo::DynamoStateStore;
 pub use ec2::{Ec2Fleet, LaunchTemplate};
 pub use secrets::SecretsClient;
+pub use settings::{launch_template, SharedResources};
 pub use sns::SnsNotifier;
 pub use sqs::SqsWorkQueue;
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod messages;
 pub mod metrics;
 pub mod notification;
+pub mod placement;
 pub mod policy;
 pub mod ports;
 pub mod scenario;

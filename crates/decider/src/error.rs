@@ -10,19 +10,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<Error> for Diagnostic {
     fn from(error: Error) -> Self {
-        let error_type = match &error {
-            Error::Core(e) => match e {
-                smartscale_core::Error::Config { .. } => "Config",
-                smartscale_core::Error::Invalid { .. } => "InvalidInput",
-                smartscale_core::Error::UnsupportedVersion { .. }
-                | smartscale_core::Error::UnknownKind { .. } => "UnsupportedMessage",
-                smartscale_core::Error::Unavailable { .. } => "DependencyUnavailable",
-                smartscale_core::Error::Rejected { .. } => "DependencyRejected",
-                smartscale_core::Error::NotFound { .. } => "NotFound",
-            },
-        };
+        let Error::Core(core) = &error;
         Diagnostic {
-            error_type: error_type.into(),
+            error_type: smartscale_lambda::error_type(core).into(),
             error_message: error.to_string(),
         }
     }

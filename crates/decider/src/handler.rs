@@ -7,7 +7,7 @@ use smartscale_core::decide::{decide, Action, BlockedBy, Decision};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
 use smartscale_core::metrics::{Sample, Signal};
-use smartscale_core::notification::{FailureType, Notification, NotificationEvent};
+use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{
     Clock, Fleet, MetricsSink, MetricsSource, Notifier, StateStore, WorkQueue,
 };
@@ -380,8 +380,6 @@ async fn alert_at_max<S, M, F, Q, N, C, K>(
     }
 }
 
-/// Publishes a notification. A failure is logged, not raised: the scaling work is already
-/// under way and must not be retried because an alert could not be sent.
 async fn notify<S, M, F, Q, N, C, K>(
     deps: &Deps<S, M, F, Q, N, C, K>,
     now: DateTime<Utc>,
@@ -390,15 +388,7 @@ async fn notify<S, M, F, Q, N, C, K>(
 where
     N: Notifier,
 {
-    let kind = event.kind();
-    let notification = Notification::new(deps.config.cluster_id.clone(), now, event);
-    match deps.notifier.publish(&notification).await {
-        Ok(()) => true,
-        Err(e) => {
-            error!(kind, error = %e, "could not publish the notification");
-            false
-        }
-    }
+    smartscale_lambda::notify(&deps.notifier, &deps.config.cluster_id, now, event).await
 }
 
 /// Writes state that helps later runs (drift correction, the metrics snapshot). A failure is

@@ -1,10 +1,11 @@
 //! Production wiring: the decider's ports on DynamoDB, EC2, SQS, SNS and Prometheus.
 
 use aws_config::SdkConfig;
-use smartscale_aws::{DynamoStateStore, Ec2Fleet, SecretsClient, SnsNotifier, SqsWorkQueue};
+use smartscale_aws::{
+    DynamoStateStore, Ec2Fleet, SecretsClient, SharedResources, SnsNotifier, SqsWorkQueue,
+};
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::ports::{Clock, MetricsSink};
-use smartscale_core::Error;
 use smartscale_prometheus::{BasicAuth, PrometheusConfig, PrometheusSource};
 
 use crate::{DeciderConfig, Deps, Result};
@@ -25,17 +26,7 @@ pub async fn aws_deps<C: Clock, K: MetricsSink>(
     sink: K,
 ) -> Result<AwsDeps<C, K>> {
     let config = DeciderConfig::from_config(source)?;
-    let table = config::required(source, "DYNAMODB_TABLE")?;
-    let scale_up_url = url(source, "SCALE_UP_QUEUE_URL")?;
-    let drain_url = url(source, "DRAIN_QUEUE_URL")?;
-    let topic_arn = config::required(source, "SNS_TOPIC_ARN")?;
-    if !topic_arn.starts_with("arn:") {
-        return Err(Error::config(
-            "SNS_TOPIC_ARN",
-            format!("must be an SNS topic ARN, got {topic_arn:?}"),
-        )
-        .into());
-    }
+    let resources = SharedResources::from_config(source)?;
     let prometheus = PrometheusConfig::from_config(source)?;
     let auth = match config::optional(source, "PROMETHEUS_AUTH_SECRET_ID") {
         Some(secret_id) => {
@@ -48,22 +39,13 @@ pub async fn aws_deps<C: Clock, K: MetricsSink>(
         None => None,
     };
     Ok(Deps {
-        state: DynamoStateStore::new(sdk, table),
+        state: DynamoStateStore::new(sdk, resources.table),
         metrics: PrometheusSource::new(prometheus, auth)?,
         fleet: Ec2Fleet::new(sdk, config.cluster_id.clone(), None),
-        queue: SqsWorkQueue::new(sdk, scale_up_url, drain_url),
-        notifier: SnsNotifier::new(sdk, topic_arn),
+        queue: SqsWorkQueue::new(sdk, resources.scale_up_queue_url, resources.drain_queue_url),
+        notifier: SnsNotifier::new(sdk, resources.topic_arn),
         clock,
         sink,
         config,
     })
-}
-
-fn url(source: &dyn ConfigSource, var: &str) -> Result<String> {
-    let value = config::required(source, var)?;
-    if value.starts_with("https://") || value.starts_with("http://") {
-        Ok(value)
-    } else {
-        Err(Error::config(var, format!("must be a queue URL, got {value:?}")).into())
-    }
 }

@@ -231,3 +231,45 @@ pub async fn secret(sdk: &SdkConfig, value: &str) -> String {
         .expect("create a secret");
     name
 }
+
+/// A launch template on moto for worker nodes; returns its id.
+pub async fn launch_template(sdk: &SdkConfig) -> String {
+    use aws_sdk_ec2::types::RequestLaunchTemplateData;
+    aws_sdk_ec2::Client::new(sdk)
+        .create_launch_template()
+        .launch_template_name(unique("k3s-workers"))
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create a launch template")
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .unwrap()
+        .to_string()
+}
+
+/// The default VPC's subnets in the first `count` AZs, in AZ order.
+pub async fn subnets(sdk: &SdkConfig, count: usize) -> Vec<smartscale_core::placement::Subnet> {
+    let out = aws_sdk_ec2::Client::new(sdk)
+        .describe_subnets()
+        .send()
+        .await
+        .expect("describe subnets");
+    let mut subnets: Vec<smartscale_core::placement::Subnet> = out
+        .subnets()
+        .iter()
+        .filter(|s| s.default_for_az() == Some(true))
+        .map(|s| smartscale_core::placement::Subnet {
+            subnet_id: s.subnet_id().unwrap().to_string(),
+            availability_zone: s.availability_zone().unwrap().to_string(),
+        })
+        .collect();
+    subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+    subnets.truncate(count);
+    subnets
+}

@@ -1,0 +1,140 @@
+//! What every SmartScale Lambda handler shares: per-message SQS batch handling, the
+//! runtime's error classification, and notifications that never fail the work.
+
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
+use smartscale_core::messages::WorkMessage;
+use smartscale_core::notification::{Notification, NotificationEvent};
+use smartscale_core::ports::Notifier;
+use smartscale_core::{Error, Result};
+use tracing::{error, info_span, Instrument};
+
+/// The `errorType` Lambda reports for a failed invocation.
+pub fn error_type(error: &Error) -> &'static str {
+    match error {
+        Error::Config { .. } => "Config",
+        Error::Invalid { .. } => "InvalidInput",
+        Error::UnsupportedVersion { .. } | Error::UnknownKind { .. } => "UnsupportedMessage",
+        Error::Unavailable { .. } => "DependencyUnavailable",
+        Error::Rejected { .. } => "DependencyRejected",
+        Error::NotFound { .. } => "NotFound",
+    }
+}
+
+/// Handles each SQS record on its own: a record whose body is not a valid work message, or
+/// whose handling fails, is reported as a batch item failure (so SQS retries it alone and, after
+/// `maxReceiveCount`, moves it to the dead-letter queue) and logged with the reason.
+pub async fn process_messages<F, Fut>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    F: FnMut(WorkMessage) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let receive_count = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .cloned()
+            .unwrap_or_default();
+        let result = match record.body.as_deref() {
+            None => Err(Error::invalid("body", "the SQS record has no body")),
+            Some(body) => match WorkMessage::decode(body) {
+                Ok(message) => {
+                    let span = info_span!("message", message_id = %id, kind = message.kind(), decision_id = message.decision_id(), receive_count = %receive_count);
+                    handle(message).instrument(span).await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = result {
+            error!(message_id = %id, receive_count = %receive_count, error = %e, error_type = error_type(&e), "message failed; SQS will retry it, then dead-letter it");
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+/// Publishes a notification; a failure is logged and reported as `false`, never raised, so an
+/// alert that cannot go out never undoes or repeats scaling work.
+pub async fn notify<N: Notifier>(
+    notifier: &N,
+    cluster_id: &str,
+    at: DateTime<Utc>,
+    event: NotificationEvent,
+) -> bool {
+    let kind = event.kind();
+    match notifier
+        .publish(&Notification::new(cluster_id, at, event))
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            error!(kind, error = %e, "could not publish the notification");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use smartscale_core::fakes::{FakeClock, FakeQueue};
+    use smartscale_core::messages::DrainRequest;
+
+    use super::*;
+
+    fn event(bodies: &[(&str, Option<&str>)]) -> SqsEvent {
+        let records: Vec<serde_json::Value> = bodies
+            .iter()
+            .map(|(id, body)| serde_json::json!({"messageId": id, "body": body, "attributes": {"ApproximateReceiveCount": "1"}}))
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    #[tokio::test]
+    async fn bad_records_fail_alone() {
+        let good = WorkMessage::DrainRequest(DrainRequest {
+            decision_id: "d".into(),
+            cluster_id: "c".into(),
+            lock_token: None,
+            node: None,
+            reason: "r".into(),
+            requested_at: "2026-11-23T12:00:00Z".parse().unwrap(),
+            deadline: None,
+        })
+        .encode();
+        let unknown_version = good.replace("\"version\":1", "\"version\":9");
+        let failing = good.replace("\"decision_id\":\"d\"", "\"decision_id\":\"boom\"");
+        let event = event(&[
+            ("ok", Some(&good)),
+            ("garbage", Some("{not json")),
+            ("v9", Some(&unknown_version)),
+            ("empty", None),
+            ("boom", Some(&failing)),
+        ]);
+        let queue = FakeQueue::new(FakeClock::new("2026-11-23T12:00:00Z".parse().unwrap()));
+        let mut handled = Vec::new();
+        let response = process_messages(event, |m| {
+            handled.push(m.decision_id().to_string());
+            let queue = queue.clone();
+            async move {
+                if m.decision_id() == "boom" {
+                    return Err(Error::unavailable("ec2", "throttled"));
+                }
+                use smartscale_core::ports::WorkQueue;
+                queue.send(&m, 0).await
+            }
+        })
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, vec!["garbage", "v9", "empty", "boom"]);
+        assert_eq!(handled, vec!["d", "boom"]);
+        assert_eq!(queue.queued().len(), 1);
+    }
+}

@@ -1,0 +1,64 @@
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::LambdaEvent;
+use smartscale_core::messages::WorkMessage;
+use smartscale_core::ports::{Clock, Cluster, Fleet, MetricsSink, Notifier, StateStore, WorkQueue};
+use smartscale_core::Error;
+use tracing::instrument;
+
+use crate::{join, launch, Result, ScaleUpConfig};
+
+/// The ports the scale-up worker works through.
+pub struct Deps<F, K8s, S, Q, N, C, M> {
+    pub config: ScaleUpConfig,
+    pub fleet: F,
+    pub cluster: K8s,
+    pub state: S,
+    pub queue: Q,
+    pub notifier: N,
+    pub clock: C,
+    pub sink: M,
+}
+
+/// Handles a batch from the scale-up queue; each message succeeds or fails on its own.
+#[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, records = event.payload.records.len()))]
+pub async fn handle<F, K8s, S, Q, N, C, M>(
+    event: LambdaEvent<SqsEvent>,
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+) -> Result<SqsBatchResponse>
+where
+    F: Fleet,
+    K8s: Cluster,
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    M: MetricsSink,
+{
+    Ok(
+        smartscale_lambda::process_messages(event.payload, |message| handle_message(deps, message))
+            .await,
+    )
+}
+
+async fn handle_message<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    message: WorkMessage,
+) -> smartscale_core::Result<()>
+where
+    F: Fleet,
+    K8s: Cluster,
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    M: MetricsSink,
+{
+    match message {
+        WorkMessage::ScaleUpRequest(request) => launch::launch(deps, &request).await,
+        WorkMessage::JoinCheck(check) => join::check(deps, &check).await,
+        other => Err(Error::invalid(
+            "kind",
+            format!("{} does not belong on the scale-up queue", other.kind()),
+        )),
+    }
+}

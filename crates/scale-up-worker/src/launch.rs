@@ -1,0 +1,240 @@
+//! A scale-up request becomes launches.
+
+use chrono::Duration;
+use smartscale_core::emf::{Metric, MetricBatch};
+use smartscale_core::messages::{JoinCheck, ScaleUpRequest, WorkMessage};
+use smartscale_core::notification::{FailureType, NotificationEvent};
+use smartscale_core::placement::{launch_plan, next_lifecycle, FleetCounts};
+use smartscale_core::ports::{
+    Clock, Fleet, Instance, LaunchOutcome, LaunchRequest, MetricsSink, Notifier, StateStore,
+    WorkQueue,
+};
+use smartscale_core::state::{ReleaseOutcome, StateUpdate};
+use smartscale_core::{tags, Result};
+use tracing::{info, warn};
+
+use crate::handler::Deps;
+
+/// The tag that says which slot of a decision an instance fills, so a redelivered request
+/// never launches a slot twice.
+pub const SLOT_TAG: &str = "Slot";
+
+enum SlotResult {
+    Launched(Instance),
+    NoCapacity,
+    Quota { code: String, message: String },
+}
+
+pub async fn launch<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    request: &ScaleUpRequest,
+) -> Result<()>
+where
+    F: Fleet,
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    M: MetricsSink,
+{
+    let cfg = &deps.config;
+    let now = deps.clock.now();
+    let managed = deps.fleet.describe_managed().await?;
+    let ours = |i: &Instance| i.tags.get(tags::DECISION_ID) == Some(&request.decision_id);
+    // Plan as the fleet stood before this decision, so a redelivery plans the same launches.
+    let others: Vec<Instance> = managed.iter().filter(|i| !ours(i)).cloned().collect();
+    let mut counts = FleetCounts::of(&others);
+    let mut launched = Vec::new();
+    let mut no_capacity = 0;
+    let mut quota = None;
+
+    for slot in 0..request.count {
+        let existing = managed.iter().find(|i| {
+            ours(i) && i.tags.get(SLOT_TAG) == Some(&slot.to_string()) && i.state.is_active()
+        });
+        let result = match existing {
+            Some(instance) => SlotResult::Launched(instance.clone()),
+            None => launch_slot(deps, request, slot, &counts).await?,
+        };
+        match result {
+            SlotResult::Launched(instance) => {
+                counts.add(&instance.availability_zone, instance.lifecycle);
+                launched.push(instance);
+            }
+            SlotResult::NoCapacity => no_capacity += 1,
+            SlotResult::Quota { code, message } => {
+                quota = Some((code, message));
+                break;
+            }
+        }
+    }
+
+    let mut emf = MetricBatch::new(&cfg.cluster_id, now);
+    if !launched.is_empty() {
+        let check = JoinCheck {
+            decision_id: request.decision_id.clone(),
+            cluster_id: cfg.cluster_id.clone(),
+            lock_token: request.lock_token.clone(),
+            instance_ids: launched.iter().map(|i| i.instance_id.clone()).collect(),
+            launched_at: now,
+            deadline: now + Duration::seconds(i64::from(cfg.join_timeout_s)),
+            attempt: 1,
+        };
+        deps.queue
+            .send(&WorkMessage::JoinCheck(check), cfg.join_check_delay_s)
+            .await?;
+        info!(instances = ?launched.iter().map(|i| &i.instance_id).collect::<Vec<_>>(), "launched; join check enqueued");
+    }
+    let shortfall = request.count - launched.len() as u32;
+    if let Some((code, message)) = quota {
+        emf.put_with(
+            "ErrorType",
+            FailureType::Ec2QuotaExceeded.as_str(),
+            Metric::ScalingFailures,
+            1.0,
+        );
+        let event = NotificationEvent::ScalingFailure {
+            decision_id: Some(request.decision_id.clone()),
+            error_type: FailureType::Ec2QuotaExceeded,
+            message: format!("{code}: {message}; launched {} of {} nodes", launched.len(), request.count),
+            recommendation: Some("request an EC2 vCPU quota increase, or enable Spot (SPOT_SHARE) to use the Spot quota".into()),
+        };
+        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+    } else if no_capacity > 0 {
+        emf.put_with(
+            "ErrorType",
+            FailureType::LaunchFailed.as_str(),
+            Metric::ScalingFailures,
+            1.0,
+        );
+        let event = NotificationEvent::ScalingFailure {
+            decision_id: Some(request.decision_id.clone()),
+            error_type: FailureType::LaunchFailed,
+            message: format!(
+                "no capacity in any configured pool for {no_capacity} of {} nodes",
+                request.count
+            ),
+            recommendation: Some("add instance types or subnets in more AZs".into()),
+        };
+        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+    }
+    if launched.is_empty() {
+        // Nothing to track: the work ends here, so the lock is ours to free now.
+        release(deps, request.lock_token.as_deref()).await?;
+    } else if shortfall > 0 {
+        warn!(
+            shortfall,
+            "partial launch; the join check will finish the work and release the lock"
+        );
+    }
+    deps.sink.emit(&emf);
+    Ok(())
+}
+
+/// Tries the plan's offerings in order until one launches.
+async fn launch_slot<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    request: &ScaleUpRequest,
+    slot: u32,
+    counts: &FleetCounts,
+) -> Result<SlotResult>
+where
+    F: Fleet,
+    N: Notifier,
+    C: Clock,
+{
+    let cfg = &deps.config;
+    let wanted = next_lifecycle(counts, cfg.min_on_demand, cfg.spot_share);
+    let plan = launch_plan(
+        &cfg.subnets,
+        counts,
+        &cfg.instance_types,
+        wanted,
+        &request.avoid,
+    );
+    let mut shortages = Vec::new();
+    for (index, attempt) in plan.iter().enumerate() {
+        let mut instance_tags =
+            tags::launch_tags(&cfg.cluster_id, &request.decision_id, attempt.lifecycle);
+        instance_tags.insert(SLOT_TAG.into(), slot.to_string());
+        let launch = LaunchRequest {
+            client_token: client_token(&request.decision_id, slot, index),
+            instance_type: attempt.instance_type.clone(),
+            subnet_id: attempt.subnet.subnet_id.clone(),
+            availability_zone: attempt.subnet.availability_zone.clone(),
+            lifecycle: attempt.lifecycle,
+            tags: instance_tags,
+        };
+        match deps.fleet.launch(&launch).await? {
+            LaunchOutcome::Launched(instance) => {
+                if attempt.lifecycle != wanted {
+                    let event =
+                        smartscale_core::notification::NotificationEvent::CapacityFallback {
+                            decision_id: request.decision_id.clone(),
+                            wanted: format!("{} in any configured pool", wanted.as_str()),
+                            launched: format!(
+                                "{} {} in {}",
+                                attempt.lifecycle.as_str(),
+                                attempt.instance_type,
+                                attempt.subnet.availability_zone
+                            ),
+                            reason: shortages.join("; "),
+                        };
+                    smartscale_lambda::notify(
+                        &deps.notifier,
+                        &cfg.cluster_id,
+                        deps.clock.now(),
+                        event,
+                    )
+                    .await;
+                }
+                return Ok(SlotResult::Launched(instance));
+            }
+            LaunchOutcome::InsufficientCapacity { code, .. } => {
+                warn!(slot, instance_type = %attempt.instance_type, az = %attempt.subnet.availability_zone, lifecycle = attempt.lifecycle.as_str(), code, "no capacity; trying the next pool");
+                shortages.push(format!(
+                    "{code} for {} {} in {}",
+                    attempt.lifecycle.as_str(),
+                    attempt.instance_type,
+                    attempt.subnet.availability_zone
+                ));
+            }
+            LaunchOutcome::QuotaExceeded { code, message } => {
+                return Ok(SlotResult::Quota { code, message })
+            }
+        }
+    }
+    Ok(SlotResult::NoCapacity)
+}
+
+/// RunInstances' idempotency token: one per (decision, slot, attempt), at most 64 characters.
+pub fn client_token(decision_id: &str, slot: u32, attempt: usize) -> String {
+    let suffix = format!("-s{slot}-a{attempt}");
+    let keep = 64 - suffix.len();
+    let base: String = if decision_id.len() > keep {
+        // Keep the distinctive tail (event ids end in their random part).
+        decision_id[decision_id.len() - keep..].to_string()
+    } else {
+        decision_id.to_string()
+    };
+    format!("{base}{suffix}")
+}
+
+pub async fn release<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    token: Option<&str>,
+) -> Result<()>
+where
+    S: StateStore,
+{
+    let Some(token) = token else { return Ok(()) };
+    if deps
+        .state
+        .release_lock(&deps.config.cluster_id, token, &StateUpdate::default())
+        .await?
+        == ReleaseOutcome::NotOwner
+    {
+        warn!("the lock was no longer ours (expired and taken over, or already released)");
+    }
+    Ok(())
+}
