@@ -318,3 +318,44 @@ async fn secrets_are_read_as_json_fields() {
         Error::Rejected { .. }
     ));
 }
+
+#[tokio::test]
+async fn terminate_refuses_an_untagged_instance_and_stops_a_managed_one() {
+    let sdk = moto::sdk().await;
+    let cluster = smartscale_testbed::unique("cluster");
+    let ours = moto::managed_instances(&sdk, &cluster, 1).await;
+    let stranger = moto::instances_with_tags(
+        &sdk,
+        1,
+        BTreeMap::from([("Name".to_string(), "bastion".to_string())]),
+    )
+    .await;
+    let fleet = Ec2Fleet::new(&sdk, &cluster, None);
+
+    let err = fleet
+        .terminate(&[ours[0].clone(), stranger[0].clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Rejected { .. }), "{err}");
+    assert!(err.to_string().contains(&stranger[0]), "{err}");
+    let states: Vec<bool> = fleet
+        .describe_managed()
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.state.is_active())
+        .collect();
+    assert_eq!(states, vec![true], "a refused call terminates nothing");
+
+    fleet.terminate(&ours).await.unwrap();
+    let after = fleet.describe_managed().await.unwrap();
+    assert!(!after[0].state.is_active(), "{:?}", after[0].state);
+    let err = fleet
+        .terminate(&["i-0123456789abcdef0".to_string()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Rejected { .. }),
+        "an unknown id is refused: {err}"
+    );
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use smartscale_core::drain::Snapshot;
 use smartscale_core::scenario::Scenario;
 
 #[derive(Parser)]
@@ -26,12 +27,20 @@ enum Command {
         #[arg(long, value_name = "FILE|-")]
         input: PathBuf,
     },
+    /// Explain which node a scale-down would remove from a cluster snapshot (JSON, schema in
+    /// docs/drain.md), with every node's verdict and reasons.
+    ExplainDrain {
+        /// Snapshot file, or `-` for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        input: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decide { input } => decide(&input),
+        Command::ExplainDrain { input } => explain_drain(&input),
     };
     match result {
         Ok(output) => {
@@ -63,4 +72,10 @@ fn decide(input: &PathBuf) -> Result<String, String> {
         .and_then(|s| s.decide())
         .map_err(|e| e.to_string())?;
     serde_json::to_string_pretty(&decision).map_err(|e| e.to_string())
+}
+
+fn explain_drain(input: &PathBuf) -> Result<String, String> {
+    let text = read_input(input)?;
+    let plan = Snapshot::parse(&text).map_err(|e| e.to_string())?.plan();
+    serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod decide;
+pub mod drain;
 pub mod emf;
 pub mod error;
 pub mod messages;

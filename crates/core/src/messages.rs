@@ -80,6 +80,9 @@ pub struct DrainCheck {
     pub cluster_id: String,
     pub lock_token: Option<String>,
     pub node: String,
+    /// The node's EC2 instance, resolved when the drain started.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     pub reason: String,
     pub started_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,

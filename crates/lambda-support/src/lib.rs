@@ -11,6 +11,18 @@ use smartscale_core::ports::Notifier;
 use smartscale_core::{Error, Result};
 use tracing::{error, info_span, Instrument};
 
+/// The ports a worker Lambda (scale-up, drain, spot) works through, with its configuration.
+pub struct WorkerDeps<Config, F, K8s, S, Q, N, C, M> {
+    pub config: Config,
+    pub fleet: F,
+    pub cluster: K8s,
+    pub state: S,
+    pub queue: Q,
+    pub notifier: N,
+    pub clock: C,
+    pub sink: M,
+}
+
 /// The `errorType` Lambda reports for a failed invocation.
 pub fn error_type(error: &Error) -> &'static str {
     match error {

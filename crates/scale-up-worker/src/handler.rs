@@ -7,17 +7,9 @@ use tracing::instrument;
 
 use crate::{join, launch, Result, ScaleUpConfig};
 
-/// The ports the scale-up worker works through.
-pub struct Deps<F, K8s, S, Q, N, C, M> {
-    pub config: ScaleUpConfig,
-    pub fleet: F,
-    pub cluster: K8s,
-    pub state: S,
-    pub queue: Q,
-    pub notifier: N,
-    pub clock: C,
-    pub sink: M,
-}
+/// The ports the worker works through.
+pub type Deps<F, K8s, S, Q, N, C, M> =
+    smartscale_lambda::WorkerDeps<ScaleUpConfig, F, K8s, S, Q, N, C, M>;
 
 /// Handles a batch from the scale-up queue; each message succeeds or fails on its own.
 #[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, records = event.payload.records.len()))]

@@ -1,0 +1,370 @@
+//! Which node a scale-down may remove, or why none can go: a verdict with machine-readable
+//! reasons for every node. Pure; the drain worker and `smartscale explain-drain` share it.
+//!
+//! A node is not removable if it hosts a pod that must not be disrupted (a `kube-system` pod
+//! without a PDB allowing a disruption, a bare pod, a StatefulSet pod, a workload's only ready
+//! replica with no ready twin elsewhere, local storage, an opt-out annotation, or a PDB with no disruption
+//! left), if its pods do not fit on the other schedulable nodes, or if removing it would break
+//! `min_nodes` or empty an AZ while another AZ has two or more nodes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{Node, Pdb, Pod, PodPhase, Resources, Volume};
+
+pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+pub const SAFE_TO_EVICT_LOCAL_VOLUMES: &str =
+    "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
+pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
+const CONTROL_PLANE_LABELS: [&str; 2] = [
+    "node-role.kubernetes.io/control-plane",
+    "node-role.kubernetes.io/master",
+];
+
+/// One reason a node cannot be removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub rule: Rule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdb: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    ControlPlane,
+    Unmanaged,
+    KubeSystem,
+    BarePod,
+    Statefulset,
+    SingleReplica,
+    LocalStorage,
+    DoNotDisrupt,
+    Pdb,
+    NoPlaceToMovePods,
+    MinNodes,
+    LastInAz,
+}
+
+impl Reason {
+    fn new(rule: Rule) -> Self {
+        Reason {
+            rule,
+            pod: None,
+            pdb: None,
+            volume: None,
+            detail: None,
+        }
+    }
+
+    fn pod(rule: Rule, pod: &Pod) -> Self {
+        Reason {
+            pod: Some(pod.key()),
+            ..Reason::new(rule)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub node: String,
+    pub zone: Option<String>,
+    pub removable: bool,
+    pub reasons: Vec<Reason>,
+    /// Pods a drain would evict (not DaemonSet, mirror or finished pods).
+    pub pods: usize,
+    /// The larger of the node's CPU and memory request shares, 0–1.
+    pub utilization: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrainPlan {
+    pub chosen: Option<String>,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Pods a drain ignores: DaemonSet pods (they go with the node), mirror pods (the kubelet's
+/// static pods) and pods that have finished.
+pub fn is_evictable(pod: &Pod) -> bool {
+    !pod.is_daemonset()
+        && !pod.mirror
+        && !matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed)
+}
+
+pub fn is_control_plane(node: &Node) -> bool {
+    CONTROL_PLANE_LABELS
+        .iter()
+        .any(|l| node.labels.contains_key(*l))
+}
+
+/// Chooses the node to remove. `is_managed` says which nodes SmartScale may remove at all.
+pub fn plan(
+    nodes: &[Node],
+    pods: &[Pod],
+    pdbs: &[Pdb],
+    min_nodes: u32,
+    is_managed: impl Fn(&Node) -> bool,
+) -> DrainPlan {
+    let workers: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| !is_control_plane(n) && is_managed(n))
+        .collect();
+    let mut per_az: BTreeMap<&str, u32> = BTreeMap::new();
+    for node in &workers {
+        *per_az
+            .entry(node.zone.as_deref().unwrap_or(""))
+            .or_default() += 1;
+    }
+    let mut verdicts: Vec<Verdict> = nodes
+        .iter()
+        .map(|node| {
+            let on_node: Vec<&Pod> = pods
+                .iter()
+                .filter(|p| p.node.as_deref() == Some(&node.name) && is_evictable(p))
+                .collect();
+            let mut reasons = Vec::new();
+            if is_control_plane(node) {
+                reasons.push(Reason::new(Rule::ControlPlane));
+            } else if !is_managed(node) {
+                reasons.push(Reason::new(Rule::Unmanaged));
+            } else {
+                if workers.len() as u32 <= min_nodes {
+                    reasons.push(Reason {
+                        detail: Some(format!("{} nodes, min_nodes {min_nodes}", workers.len())),
+                        ..Reason::new(Rule::MinNodes)
+                    });
+                }
+                let zone = node.zone.as_deref().unwrap_or("");
+                if per_az.get(zone) == Some(&1) && per_az.iter().any(|(z, n)| *z != zone && *n >= 2)
+                {
+                    reasons.push(Reason {
+                        detail: Some(format!("last node in {zone}")),
+                        ..Reason::new(Rule::LastInAz)
+                    });
+                }
+                for pod in &on_node {
+                    reasons.extend(pod_reasons(pod, node, pods, pdbs));
+                }
+                if let Some(unplaced) = unplaceable(node, &on_node, nodes, pods) {
+                    reasons.push(Reason {
+                        pod: Some(unplaced),
+                        ..Reason::new(Rule::NoPlaceToMovePods)
+                    });
+                }
+            }
+            Verdict {
+                node: node.name.clone(),
+                zone: node.zone.clone(),
+                removable: reasons.is_empty(),
+                reasons,
+                pods: on_node.len(),
+                utilization: utilization(node, pods),
+            }
+        })
+        .collect();
+
+    let chosen = verdicts
+        .iter()
+        .filter(|v| v.removable)
+        .min_by(|a, b| {
+            let az = |v: &Verdict| {
+                per_az
+                    .get(v.zone.as_deref().unwrap_or(""))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let created = |v: &Verdict| {
+                nodes
+                    .iter()
+                    .find(|n| n.name == v.node)
+                    .and_then(|n| n.created_at)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            };
+            let cordoned = |v: &Verdict| nodes.iter().any(|n| n.name == v.node && n.unschedulable);
+            // A node already cordoned (a drain in progress, or an admin's intent) goes first.
+            cordoned(b)
+                .cmp(&cordoned(a))
+                .then(az(b).cmp(&az(a)))
+                .then(a.pods.cmp(&b.pods))
+                .then(a.utilization.total_cmp(&b.utilization))
+                .then(created(a).cmp(&created(b)))
+                .then(a.node.cmp(&b.node))
+        })
+        .map(|v| v.node.clone());
+    verdicts.sort_by(|a, b| a.node.cmp(&b.node));
+    DrainPlan { chosen, verdicts }
+}
+
+/// Why this pod pins its node. `safe-to-evict: "true"` lifts the controller and local-storage
+/// rules, never a PDB.
+fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason> {
+    let annotation = |k: &str| pod.annotations.get(k).map(String::as_str);
+    let safe = annotation(SAFE_TO_EVICT) == Some("true");
+    let matching: Vec<&Pdb> = pdbs.iter().filter(|p| p.matches(pod)).collect();
+    let mut reasons = Vec::new();
+    if annotation(SAFE_TO_EVICT) == Some("false") || annotation(DO_NOT_DISRUPT) == Some("true") {
+        reasons.push(Reason::pod(Rule::DoNotDisrupt, pod));
+    }
+    for pdb in matching.iter().filter(|p| p.disruptions_allowed < 1) {
+        reasons.push(Reason {
+            pdb: Some(format!("{}/{}", pdb.namespace, pdb.name)),
+            ..Reason::pod(Rule::Pdb, pod)
+        });
+    }
+    if pod.namespace == "kube-system" && !matching.iter().any(|p| p.disruptions_allowed >= 1) {
+        reasons.push(Reason::pod(Rule::KubeSystem, pod));
+    }
+    if !safe {
+        match &pod.owner {
+            None => reasons.push(Reason::pod(Rule::BarePod, pod)),
+            Some(owner) if owner.kind == "StatefulSet" => {
+                reasons.push(Reason::pod(Rule::Statefulset, pod))
+            }
+            Some(owner) => {
+                let elsewhere = pods.iter().any(|other| {
+                    other.namespace == pod.namespace
+                        && other.owner.as_ref() == Some(owner)
+                        && other.node.as_deref() != Some(node.name.as_str())
+                        && other.node.is_some()
+                        && other.ready
+                        && !other.terminating
+                });
+                if !elsewhere {
+                    reasons.push(Reason {
+                        detail: Some(format!("{} {}", owner.kind, owner.name)),
+                        ..Reason::pod(Rule::SingleReplica, pod)
+                    });
+                }
+            }
+        }
+        let allowed: Vec<&str> = annotation(SAFE_TO_EVICT_LOCAL_VOLUMES)
+            .map(|v| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        for volume in &pod.volumes {
+            let local = match volume {
+                Volume::HostPath { name } => Some(name),
+                Volume::EmptyDir {
+                    name,
+                    medium_memory: false,
+                } => Some(name),
+                _ => None,
+            };
+            if let Some(name) = local.filter(|n| !allowed.contains(&n.as_str())) {
+                reasons.push(Reason {
+                    volume: Some(name.clone()),
+                    ..Reason::pod(Rule::LocalStorage, pod)
+                });
+            }
+        }
+    }
+    reasons
+}
+
+fn requested_on(node: &Node, pods: &[Pod]) -> Resources {
+    pods.iter()
+        .filter(|p| {
+            p.node.as_deref() == Some(node.name.as_str())
+                && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
+        })
+        .fold(Resources::default(), |acc, p| Resources {
+            cpu_millis: acc.cpu_millis + p.requests.cpu_millis,
+            memory_bytes: acc.memory_bytes + p.requests.memory_bytes,
+        })
+}
+
+fn utilization(node: &Node, pods: &[Pod]) -> f64 {
+    let used = requested_on(node, pods);
+    let share = |used: u64, total: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            used as f64 / total as f64
+        }
+    };
+    share(used.cpu_millis, node.allocatable.cpu_millis)
+        .max(share(used.memory_bytes, node.allocatable.memory_bytes))
+}
+
+/// First-fit decreasing of the node's evictable pods onto the other schedulable nodes, by
+/// CPU and memory requests and node selectors. The first pod that fits nowhere, if any.
+fn unplaceable(node: &Node, moving: &[&Pod], nodes: &[Node], pods: &[Pod]) -> Option<String> {
+    let mut targets: Vec<(&Node, Resources)> = nodes
+        .iter()
+        .filter(|n| n.name != node.name && !n.unschedulable && n.ready)
+        .map(|n| {
+            let used = requested_on(n, pods);
+            let free = Resources {
+                cpu_millis: n.allocatable.cpu_millis.saturating_sub(used.cpu_millis),
+                memory_bytes: n.allocatable.memory_bytes.saturating_sub(used.memory_bytes),
+            };
+            (n, free)
+        })
+        .collect();
+    let mut ordered: Vec<&&Pod> = moving.iter().collect();
+    ordered.sort_by(|a, b| {
+        (b.requests.cpu_millis, b.requests.memory_bytes)
+            .cmp(&(a.requests.cpu_millis, a.requests.memory_bytes))
+            .then(a.key().cmp(&b.key()))
+    });
+    for pod in ordered {
+        let fits = |(n, free): &&mut (&Node, Resources)| {
+            free.cpu_millis >= pod.requests.cpu_millis
+                && free.memory_bytes >= pod.requests.memory_bytes
+                && pod
+                    .node_selector
+                    .iter()
+                    .all(|(k, v)| n.labels.get(k) == Some(v))
+        };
+        match targets.iter_mut().find(|t| fits(t)) {
+            Some((_, free)) => {
+                free.cpu_millis -= pod.requests.cpu_millis;
+                free.memory_bytes -= pod.requests.memory_bytes;
+            }
+            None => return Some(pod.key()),
+        }
+    }
+    None
+}
+
+/// A cluster snapshot, as `smartscale explain-drain` reads it (schema in docs/drain.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    #[serde(default)]
+    pub pdbs: Vec<Pdb>,
+    #[serde(default = "default_min_nodes")]
+    pub min_nodes: u32,
+}
+
+fn default_min_nodes() -> u32 {
+    crate::Policy::default().min_nodes
+}
+
+impl Snapshot {
+    /// Parses a snapshot; errors name the field (`pods[3].requests.cpu_millis`).
+    pub fn parse(text: &str) -> crate::Result<Snapshot> {
+        crate::error::from_json_str(text)
+    }
+
+    /// Every worker node in a snapshot counts as managed.
+    pub fn plan(&self) -> DrainPlan {
+        plan(&self.nodes, &self.pods, &self.pdbs, self.min_nodes, |_| {
+            true
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "drain_tests.rs"]
+mod tests;

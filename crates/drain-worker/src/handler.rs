@@ -1,0 +1,56 @@
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::LambdaEvent;
+use smartscale_core::messages::WorkMessage;
+use smartscale_core::ports::{Clock, Cluster, Fleet, MetricsSink, Notifier, StateStore, WorkQueue};
+use smartscale_core::Error;
+use tracing::instrument;
+
+use crate::{drain, DrainConfig, Result};
+
+/// The ports the worker works through.
+pub type Deps<F, K8s, S, Q, N, C, M> =
+    smartscale_lambda::WorkerDeps<DrainConfig, F, K8s, S, Q, N, C, M>;
+
+/// Handles a batch from the drain queue; each message succeeds or fails on its own.
+#[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, records = event.payload.records.len()))]
+pub async fn handle<F, K8s, S, Q, N, C, M>(
+    event: LambdaEvent<SqsEvent>,
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+) -> Result<SqsBatchResponse>
+where
+    F: Fleet,
+    K8s: Cluster,
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    M: MetricsSink,
+{
+    Ok(
+        smartscale_lambda::process_messages(event.payload, |message| handle_message(deps, message))
+            .await,
+    )
+}
+
+async fn handle_message<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    message: WorkMessage,
+) -> smartscale_core::Result<()>
+where
+    F: Fleet,
+    K8s: Cluster,
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    M: MetricsSink,
+{
+    match message {
+        WorkMessage::DrainRequest(request) => drain::start(deps, &request).await,
+        WorkMessage::DrainCheck(check) => drain::check(deps, &check).await,
+        other => Err(Error::invalid(
+            "kind",
+            format!("{} does not belong on the drain queue", other.kind()),
+        )),
+    }
+}
