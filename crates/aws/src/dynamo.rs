@@ -12,9 +12,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use smartscale_core::ports::StateStore;
-use smartscale_core::state::{
-    LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate,
-};
+use smartscale_core::state::{LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate};
 use smartscale_core::{Error, Result};
 use tracing::instrument;
 
@@ -32,10 +30,7 @@ pub struct DynamoStateStore {
 
 impl DynamoStateStore {
     pub fn new(config: &SdkConfig, table: impl Into<String>) -> Self {
-        DynamoStateStore {
-            client: aws_sdk_dynamodb::Client::new(config),
-            table: table.into(),
-        }
+        DynamoStateStore { client: aws_sdk_dynamodb::Client::new(config), table: table.into() }
     }
 
     pub fn client(&self) -> &aws_sdk_dynamodb::Client {
@@ -56,15 +51,9 @@ fn n(value: impl ToString) -> AttributeValue {
 }
 
 /// `SET` clauses and values for the fields of `update`, plus the TTL refresh.
-fn set_clauses(
-    update: &StateUpdate,
-    now: DateTime<Utc>,
-) -> Result<(Vec<String>, HashMap<String, AttributeValue>)> {
+fn set_clauses(update: &StateUpdate, now: DateTime<Utc>) -> Result<(Vec<String>, HashMap<String, AttributeValue>)> {
     let mut clauses = vec!["#ttl = :ttl".to_string()];
-    let mut values = HashMap::from([(
-        ":ttl".to_string(),
-        n((now + Duration::days(ITEM_TTL_DAYS)).timestamp()),
-    )]);
+    let mut values = HashMap::from([(":ttl".to_string(), n((now + Duration::days(ITEM_TTL_DAYS)).timestamp()))]);
     let mut set = |name: &str, value: AttributeValue| {
         clauses.push(format!("{name} = :{name}"));
         values.insert(format!(":{name}"), value);
@@ -82,14 +71,22 @@ fn set_clauses(
         set("last_scale_reason", s(v.clone()));
     }
     if let Some(v) = &update.metrics_snapshot {
-        let json = serde_json::to_string(v)
-            .map_err(|e| Error::invalid("metrics_snapshot", e.to_string()))?;
+        let json = serde_json::to_string(v).map_err(|e| Error::invalid("metrics_snapshot", e.to_string()))?;
         set("metrics_snapshot", s(json));
     }
     if let Some(v) = update.max_capacity_alerted_at {
         set("max_capacity_alerted_at", s(v.to_rfc3339()));
     }
+    if let Some(v) = &update.unavailable_offerings {
+        let json = serde_json::to_string(v).map_err(|e| Error::invalid("unavailable_offerings", e.to_string()))?;
+        set("unavailable_offerings", s(json));
+    }
     Ok((clauses, values))
+}
+
+/// Handled external events live in the same table, under their own key, with a TTL.
+fn event_key(cluster_id: &str, event_id: &str) -> String {
+    format!("{cluster_id}#event#{event_id}")
 }
 
 fn ttl_name() -> HashMap<String, String> {
@@ -145,12 +142,7 @@ impl StateStore for DynamoStateStore {
     }
 
     #[instrument(skip(self, update))]
-    async fn release_lock(
-        &self,
-        cluster_id: &str,
-        owner: &str,
-        update: &StateUpdate,
-    ) -> Result<ReleaseOutcome> {
+    async fn release_lock(&self, cluster_id: &str, owner: &str, update: &StateUpdate) -> Result<ReleaseOutcome> {
         let (clauses, values) = set_clauses(update, Utc::now())?;
         let result = self
             .client
@@ -171,6 +163,39 @@ impl StateStore for DynamoStateStore {
             Ok(_) => Ok(ReleaseOutcome::Released),
             Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(ReleaseOutcome::NotOwner),
             Err(e) => Err(sdk_error("dynamodb", "UpdateItem (release lock)", e)),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn event_seen(&self, cluster_id: &str, event_id: &str) -> Result<bool> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("cluster_id", s(event_key(cluster_id, event_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "GetItem (event)", e))?;
+        Ok(out.item().is_some())
+    }
+
+    #[instrument(skip(self))]
+    async fn claim_event(&self, cluster_id: &str, event_id: &str, now: DateTime<Utc>, ttl_s: u32) -> Result<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("cluster_id", s(event_key(cluster_id, event_id)))
+            .item("claimed_at", s(now.to_rfc3339()))
+            .item("ttl", n((now + Duration::seconds(i64::from(ttl_s))).timestamp()))
+            .condition_expression("attribute_not_exists(cluster_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(false),
+            Err(e) => Err(sdk_error("dynamodb", "PutItem (claim event)", e)),
         }
     }
 
@@ -203,10 +228,7 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
     let number = |name: &str| -> Result<Option<i64>> {
         match item.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| field(name, format!("not an integer: {v}"))),
+            Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| field(name, format!("not an integer: {v}"))),
             Some(other) => Err(field(name, format!("expected a number, found {other:?}"))),
         }
     };
@@ -221,29 +243,20 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
     };
     let cluster_id = string("cluster_id")?.ok_or_else(|| field("cluster_id", "missing".into()))?;
     let node_count = number("node_count")?.unwrap_or(0);
-    let node_count = u32::try_from(node_count)
-        .map_err(|_| field("node_count", format!("out of range: {node_count}")))?;
+    let node_count =
+        u32::try_from(node_count).map_err(|_| field("node_count", format!("out of range: {node_count}")))?;
     let last_scale_action = match string("last_scale_action")?.as_deref() {
         None => None,
         Some("scale_up") => Some(ScaleAction::ScaleUp),
         Some("scale_down") => Some(ScaleAction::ScaleDown),
-        Some(other) => {
-            return Err(field(
-                "last_scale_action",
-                format!("unknown action {other:?}"),
-            ))
-        }
+        Some(other) => return Err(field("last_scale_action", format!("unknown action {other:?}"))),
     };
     let lock_expiry = number("lock_expiry")?
-        .map(|t| {
-            DateTime::from_timestamp(t, 0)
-                .ok_or_else(|| field("lock_expiry", format!("out of range: {t}")))
-        })
+        .map(|t| DateTime::from_timestamp(t, 0).ok_or_else(|| field("lock_expiry", format!("out of range: {t}"))))
         .transpose()?;
     let metrics_snapshot = string("metrics_snapshot")?
         .map(|json| {
-            serde_json::from_str::<MetricsSnapshot>(&json)
-                .map_err(|e| field("metrics_snapshot", e.to_string()))
+            serde_json::from_str::<MetricsSnapshot>(&json).map_err(|e| field("metrics_snapshot", e.to_string()))
         })
         .transpose()?;
     Ok(StateItem {
@@ -257,5 +270,9 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
         last_scale_reason: string("last_scale_reason")?,
         metrics_snapshot,
         max_capacity_alerted_at: time("max_capacity_alerted_at")?,
+        unavailable_offerings: string("unavailable_offerings")?
+            .map(|json| serde_json::from_str(&json).map_err(|e| field("unavailable_offerings", e.to_string())))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }

@@ -5,14 +5,11 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{
-    Filter, InstanceInterruptionBehavior, InstanceMarketOptionsRequest, InstanceType,
-    LaunchTemplateSpecification, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions,
-    Tag, TagSpecification,
+    Filter, InstanceInterruptionBehavior, InstanceMarketOptionsRequest, InstanceType, LaunchTemplateSpecification,
+    MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, Tag, TagSpecification,
 };
 use chrono::DateTime;
-use smartscale_core::ports::{
-    Fleet, Instance, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle,
-};
+use smartscale_core::ports::{Fleet, Instance, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle};
 use smartscale_core::{tags, Error, Result};
 use tracing::{instrument, warn};
 
@@ -42,34 +39,17 @@ pub struct Ec2Fleet {
 }
 
 impl Ec2Fleet {
-    pub fn new(
-        config: &SdkConfig,
-        cluster_id: impl Into<String>,
-        launch_template: Option<LaunchTemplate>,
-    ) -> Self {
-        Ec2Fleet {
-            client: aws_sdk_ec2::Client::new(config),
-            cluster_id: cluster_id.into(),
-            launch_template,
-        }
+    pub fn new(config: &SdkConfig, cluster_id: impl Into<String>, launch_template: Option<LaunchTemplate>) -> Self {
+        Ec2Fleet { client: aws_sdk_ec2::Client::new(config), cluster_id: cluster_id.into(), launch_template }
     }
 
     pub fn client(&self) -> &aws_sdk_ec2::Client {
         &self.client
     }
 
-    async fn describe(
-        &self,
-        filters: Vec<Filter>,
-        ids: Option<Vec<String>>,
-    ) -> Result<Vec<Instance>> {
-        let mut pages = self
-            .client
-            .describe_instances()
-            .set_filters(Some(filters))
-            .set_instance_ids(ids)
-            .into_paginator()
-            .send();
+    async fn describe(&self, filters: Vec<Filter>, ids: Option<Vec<String>>) -> Result<Vec<Instance>> {
+        let mut pages =
+            self.client.describe_instances().set_filters(Some(filters)).set_instance_ids(ids).into_paginator().send();
         let mut instances = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_error("ec2", "DescribeInstances", e))?;
@@ -88,22 +68,13 @@ fn filter(name: &str, value: &str) -> Filter {
 /// Our view of an SDK instance. Lifecycle comes from our `Lifecycle` tag (moto does not
 /// implement the `instance-lifecycle` filter; the tag is what every Lambda filters on).
 fn convert(i: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
-    let tags: BTreeMap<String, String> = i
-        .tags()
-        .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
-        .collect();
+    let tags: BTreeMap<String, String> =
+        i.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))).collect();
     let lifecycle = tags
         .get(tags::LIFECYCLE)
         .and_then(|v| Lifecycle::from_tag(v))
         .or_else(|| {
-            i.instance_lifecycle().map(|l| {
-                if l.as_str() == "spot" {
-                    Lifecycle::Spot
-                } else {
-                    Lifecycle::OnDemand
-                }
-            })
+            i.instance_lifecycle().map(|l| if l.as_str() == "spot" { Lifecycle::Spot } else { Lifecycle::OnDemand })
         })
         .unwrap_or(Lifecycle::OnDemand);
     let state = match i.state().and_then(|s| s.name()).map(|n| n.as_str()) {
@@ -120,25 +91,13 @@ fn convert(i: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
     };
     Some(Instance {
         instance_id: i.instance_id()?.to_string(),
-        instance_type: i
-            .instance_type()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default(),
-        availability_zone: i
-            .placement()
-            .and_then(|p| p.availability_zone())
-            .unwrap_or_default()
-            .to_string(),
+        instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        availability_zone: i.placement().and_then(|p| p.availability_zone()).unwrap_or_default().to_string(),
         subnet_id: i.subnet_id().unwrap_or_default().to_string(),
         lifecycle,
         state,
-        private_dns_name: i
-            .private_dns_name()
-            .filter(|d| !d.is_empty())
-            .map(str::to_string),
-        launched_at: i
-            .launch_time()
-            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+        private_dns_name: i.private_dns_name().filter(|d| !d.is_empty()).map(str::to_string),
+        launched_at: i.launch_time().and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
         tags,
     })
 }
@@ -147,30 +106,17 @@ impl Fleet for Ec2Fleet {
     #[instrument(skip(self, request), fields(token = %request.client_token, instance_type = %request.instance_type, az = %request.availability_zone, lifecycle = request.lifecycle.as_str()))]
     async fn launch(&self, request: &LaunchRequest) -> Result<LaunchOutcome> {
         let template = match &self.launch_template {
-            Some(LaunchTemplate::Id(id)) => {
-                LaunchTemplateSpecification::builder().launch_template_id(id)
-            }
-            Some(LaunchTemplate::Name(name)) => {
-                LaunchTemplateSpecification::builder().launch_template_name(name)
-            }
+            Some(LaunchTemplate::Id(id)) => LaunchTemplateSpecification::builder().launch_template_id(id),
+            Some(LaunchTemplate::Name(name)) => LaunchTemplateSpecification::builder().launch_template_name(name),
             None => {
-                return Err(Error::config(
-                    "LAUNCH_TEMPLATE_ID",
-                    "a launch template is required to launch instances",
-                ))
+                return Err(Error::config("LAUNCH_TEMPLATE_ID", "a launch template is required to launch instances"))
             }
         }
         .version("$Latest")
         .build();
         let tag_spec = TagSpecification::builder()
             .resource_type(ResourceType::Instance)
-            .set_tags(Some(
-                request
-                    .tags
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
+            .set_tags(Some(request.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
             .build();
         let mut call = self
             .client
@@ -198,10 +144,7 @@ impl Fleet for Ec2Fleet {
         match call.send().await {
             Ok(out) => {
                 let launched = out.instances().first().and_then(convert).ok_or_else(|| {
-                    Error::rejected(
-                        "ec2",
-                        "RunInstances succeeded without returning an instance".to_string(),
-                    )
+                    Error::rejected("ec2", "RunInstances succeeded without returning an instance".to_string())
                 })?;
                 // RunInstances answers before the tags are readable; keep what we asked for.
                 let mut launched = launched;
@@ -231,20 +174,13 @@ impl Fleet for Ec2Fleet {
         if instance_ids.is_empty() {
             return Ok(());
         }
-        let found = self
-            .describe(Vec::new(), Some(instance_ids.to_vec()))
-            .await?;
+        let found = self.describe(Vec::new(), Some(instance_ids.to_vec())).await?;
         for id in instance_ids {
-            let managed = found
-                .iter()
-                .any(|i| &i.instance_id == id && tags::is_managed(&i.tags, &self.cluster_id));
+            let managed = found.iter().any(|i| &i.instance_id == id && tags::is_managed(&i.tags, &self.cluster_id));
             if !managed {
                 return Err(Error::rejected(
                     "ec2",
-                    format!(
-                        "refusing to terminate {id}: it is not tagged as managed for cluster {}",
-                        self.cluster_id
-                    ),
+                    format!("refusing to terminate {id}: it is not tagged as managed for cluster {}", self.cluster_id),
                 ));
             }
         }

@@ -38,10 +38,7 @@ fn timeouts() -> TimeoutConfig {
 /// The SDK configuration from the Lambda environment (region, credentials, and
 /// `AWS_ENDPOINT_URL` when set), with bounded timeouts.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts())
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
 }
 
 /// A configuration for a local stand-in (moto_server): fixed region and dummy credentials.
@@ -49,13 +46,7 @@ pub async fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint_url)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "smartscale-local",
-        ))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "smartscale-local"))
         .timeout_config(timeouts())
         .load()
         .await
@@ -79,13 +70,8 @@ where
                 Error::rejected(service, detail)
             }
         }
-        SdkError::ConstructionFailure(_) => {
-            Error::rejected(service, format!("{what}: {}", DisplayErrorContext(&err)))
-        }
-        _ => Error::unavailable(
-            service,
-            format!("{operation}: {}", DisplayErrorContext(&err)),
-        ),
+        SdkError::ConstructionFailure(_) => Error::rejected(service, format!("{what}: {}", DisplayErrorContext(&err))),
+        _ => Error::unavailable(service, format!("{operation}: {}", DisplayErrorContext(&err))),
     }
 }
 

@@ -11,9 +11,7 @@ pub struct SecretsClient {
 
 impl SecretsClient {
     pub fn new(config: &SdkConfig) -> Self {
-        SecretsClient {
-            client: aws_sdk_secretsmanager::Client::new(config),
-        }
+        SecretsClient { client: aws_sdk_secretsmanager::Client::new(config) }
     }
 
     /// The secret's string value.
@@ -25,27 +23,19 @@ impl SecretsClient {
             .send()
             .await
             .map_err(|e| sdk_error("secretsmanager", "GetSecretValue", e))?;
-        out.secret_string().map(str::to_string).ok_or_else(|| {
-            Error::rejected(
-                "secretsmanager",
-                format!("secret {secret_id} has no string value"),
-            )
-        })
+        out.secret_string()
+            .map(str::to_string)
+            .ok_or_else(|| Error::rejected("secretsmanager", format!("secret {secret_id} has no string value")))
     }
 
     /// The secret parsed as a JSON object, with `field` read as a string.
     pub async fn json_field(&self, secret_id: &str, field: &str) -> Result<String> {
         let text = self.string(secret_id).await?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|_| Error::invalid(secret_id, "the secret is not a JSON object"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| Error::invalid(secret_id, "the secret is not a JSON object"))?;
         json.get(field)
             .and_then(|v| v.as_str())
             .map(str::to_string)
-            .ok_or_else(|| {
-                Error::invalid(
-                    format!("{secret_id}.{field}"),
-                    "missing or not a string in the secret",
-                )
-            })
+            .ok_or_else(|| Error::invalid(format!("{secret_id}.{field}"), "missing or not a string in the secret"))
     }
 }

@@ -17,19 +17,14 @@ pub struct SharedResources {
 impl SharedResources {
     /// `DYNAMODB_TABLE`, `SCALE_UP_QUEUE_URL`, `DRAIN_QUEUE_URL`, `SNS_TOPIC_ARN`.
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
+        let table = config::required(source, "DYNAMODB_TABLE")?;
+        let scale_up_queue_url = queue_url(source, "SCALE_UP_QUEUE_URL")?;
+        let drain_queue_url = queue_url(source, "DRAIN_QUEUE_URL")?;
         let topic_arn = config::required(source, "SNS_TOPIC_ARN")?;
         if !topic_arn.starts_with("arn:") {
-            return Err(Error::config(
-                "SNS_TOPIC_ARN",
-                format!("must be an SNS topic ARN, got {topic_arn:?}"),
-            ));
+            return Err(Error::config("SNS_TOPIC_ARN", format!("must be an SNS topic ARN, got {topic_arn:?}")));
         }
-        Ok(SharedResources {
-            table: config::required(source, "DYNAMODB_TABLE")?,
-            scale_up_queue_url: queue_url(source, "SCALE_UP_QUEUE_URL")?,
-            drain_queue_url: queue_url(source, "DRAIN_QUEUE_URL")?,
-            topic_arn,
-        })
+        Ok(SharedResources { table, scale_up_queue_url, drain_queue_url, topic_arn })
     }
 }
 
@@ -38,29 +33,19 @@ fn queue_url(source: &dyn ConfigSource, var: &str) -> Result<String> {
     if value.starts_with("https://") || value.starts_with("http://") {
         Ok(value)
     } else {
-        Err(Error::config(
-            var,
-            format!("must be a queue URL, got {value:?}"),
-        ))
+        Err(Error::config(var, format!("must be a queue URL, got {value:?}")))
     }
 }
 
 /// `LAUNCH_TEMPLATE_ID` (`lt-…`) or `LAUNCH_TEMPLATE_NAME`, exactly one.
 pub fn launch_template(source: &dyn ConfigSource) -> Result<LaunchTemplate> {
-    match (
-        config::optional(source, "LAUNCH_TEMPLATE_ID"),
-        config::optional(source, "LAUNCH_TEMPLATE_NAME"),
-    ) {
+    match (config::optional(source, "LAUNCH_TEMPLATE_ID"), config::optional(source, "LAUNCH_TEMPLATE_NAME")) {
         (Some(id), None) if id.starts_with("lt-") => Ok(LaunchTemplate::Id(id)),
-        (Some(id), None) => Err(Error::config(
-            "LAUNCH_TEMPLATE_ID",
-            format!("must start with lt-, got {id:?}"),
-        )),
+        (Some(id), None) => Err(Error::config("LAUNCH_TEMPLATE_ID", format!("must start with lt-, got {id:?}"))),
         (None, Some(name)) => Ok(LaunchTemplate::Name(name)),
-        (Some(_), Some(_)) => Err(Error::config(
-            "LAUNCH_TEMPLATE_ID",
-            "set LAUNCH_TEMPLATE_ID or LAUNCH_TEMPLATE_NAME, not both",
-        )),
+        (Some(_), Some(_)) => {
+            Err(Error::config("LAUNCH_TEMPLATE_ID", "set LAUNCH_TEMPLATE_ID or LAUNCH_TEMPLATE_NAME, not both"))
+        }
         (None, None) => Err(Error::config(
             "LAUNCH_TEMPLATE_ID",
             "a launch template is required (LAUNCH_TEMPLATE_ID or LAUNCH_TEMPLATE_NAME)",
@@ -83,10 +68,7 @@ mod tests {
             .with("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t");
         assert!(SharedResources::from_config(&ok).is_ok());
         for (config, var) in [
-            (
-                ok.clone().with("DRAIN_QUEUE_URL", "drain"),
-                "DRAIN_QUEUE_URL",
-            ),
+            (ok.clone().with("DRAIN_QUEUE_URL", "drain"), "DRAIN_QUEUE_URL"),
             (ok.clone().with("SNS_TOPIC_ARN", "topic"), "SNS_TOPIC_ARN"),
             (ok.clone().with("DYNAMODB_TABLE", ""), "DYNAMODB_TABLE"),
         ] {

@@ -17,10 +17,7 @@ pub struct SnsNotifier {
 
 impl SnsNotifier {
     pub fn new(config: &SdkConfig, topic_arn: impl Into<String>) -> Self {
-        SnsNotifier {
-            client: aws_sdk_sns::Client::new(config),
-            topic_arn: topic_arn.into(),
-        }
+        SnsNotifier { client: aws_sdk_sns::Client::new(config), topic_arn: topic_arn.into() }
     }
 }
 
@@ -40,10 +37,7 @@ impl Notifier for SnsNotifier {
             .topic_arn(&self.topic_arn)
             .message(notification.encode())
             .message_attributes("kind", attribute(notification.event.kind())?)
-            .message_attributes(
-                "severity",
-                attribute(notification.event.severity().as_str())?,
-            )
+            .message_attributes("severity", attribute(notification.event.severity().as_str())?)
             .message_attributes("cluster_id", attribute(&notification.cluster_id)?)
             .send()
             .await

@@ -20,11 +20,7 @@ pub struct SqsWorkQueue {
 }
 
 impl SqsWorkQueue {
-    pub fn new(
-        config: &SdkConfig,
-        scale_up_url: impl Into<String>,
-        drain_url: impl Into<String>,
-    ) -> Self {
+    pub fn new(config: &SdkConfig, scale_up_url: impl Into<String>, drain_url: impl Into<String>) -> Self {
         SqsWorkQueue {
             client: aws_sdk_sqs::Client::new(config),
             scale_up_url: scale_up_url.into(),
@@ -52,10 +48,7 @@ impl WorkQueue for SqsWorkQueue {
     #[instrument(skip(self, message), fields(kind = message.kind(), decision_id = message.decision_id()))]
     async fn send(&self, message: &WorkMessage, delay_s: u32) -> Result<()> {
         if delay_s > MAX_DELAY_S {
-            return Err(Error::invalid(
-                "delay_s",
-                format!("SQS delays are at most {MAX_DELAY_S} s, got {delay_s}"),
-            ));
+            return Err(Error::invalid("delay_s", format!("SQS delays are at most {MAX_DELAY_S} s, got {delay_s}")));
         }
         self.client
             .send_message()

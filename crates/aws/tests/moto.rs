@@ -8,9 +8,7 @@ use smartscale_core::messages::{DrainRequest, JoinCheck, WorkMessage};
 use smartscale_core::metrics::Sample;
 use smartscale_core::notification::{Notification, NotificationEvent};
 use smartscale_core::ports::{Fleet, Notifier, StateStore, WorkQueue};
-use smartscale_core::state::{
-    LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateUpdate,
-};
+use smartscale_core::state::{LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateUpdate};
 use smartscale_core::Error;
 use smartscale_testbed::moto;
 
@@ -29,11 +27,7 @@ async fn twenty_concurrent_acquisitions_have_exactly_one_winner() {
     let now = t("2026-11-23T12:00:00Z");
     let attempts = (0..20).map(|i| {
         let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .try_acquire_lock("prod", &format!("owner-{i}"), now, 300)
-                .await
-        })
+        tokio::spawn(async move { store.try_acquire_lock("prod", &format!("owner-{i}"), now, 300).await })
     });
     let mut winners = Vec::new();
     for (i, attempt) in attempts.enumerate() {
@@ -55,41 +49,20 @@ async fn twenty_concurrent_acquisitions_have_exactly_one_winner() {
 async fn expiry_lets_a_new_owner_in_and_late_releases_are_refused() {
     let store = store().await;
     let now = t("2026-11-23T12:00:00Z");
-    assert!(matches!(
-        store.try_acquire_lock("prod", "a", now, 300).await.unwrap(),
-        LockOutcome::Acquired { .. }
-    ));
+    assert!(matches!(store.try_acquire_lock("prod", "a", now, 300).await.unwrap(), LockOutcome::Acquired { .. }));
     assert_eq!(
-        store
-            .try_acquire_lock("prod", "b", now + Duration::seconds(299), 300)
-            .await
-            .unwrap(),
+        store.try_acquire_lock("prod", "b", now + Duration::seconds(299), 300).await.unwrap(),
         LockOutcome::Held
     );
     assert_eq!(
-        store
-            .try_acquire_lock("prod", "b", now + Duration::seconds(300), 300)
-            .await
-            .unwrap(),
+        store.try_acquire_lock("prod", "b", now + Duration::seconds(300), 300).await.unwrap(),
         LockOutcome::Held
     );
     let later = now + Duration::seconds(301);
-    assert!(matches!(
-        store
-            .try_acquire_lock("prod", "b", later, 300)
-            .await
-            .unwrap(),
-        LockOutcome::Acquired { .. }
-    ));
+    assert!(matches!(store.try_acquire_lock("prod", "b", later, 300).await.unwrap(), LockOutcome::Acquired { .. }));
 
     // a's worker finishes late: its release must not free b's lock.
-    assert_eq!(
-        store
-            .release_lock("prod", "a", &StateUpdate::default())
-            .await
-            .unwrap(),
-        ReleaseOutcome::NotOwner
-    );
+    assert_eq!(store.release_lock("prod", "a", &StateUpdate::default()).await.unwrap(), ReleaseOutcome::NotOwner);
     let item = store.get("prod").await.unwrap().unwrap();
     assert_eq!(item.lock_owner.as_deref(), Some("b"));
 
@@ -100,35 +73,16 @@ async fn expiry_lets_a_new_owner_in_and_late_releases_are_refused() {
         last_scale_reason: Some("cpu 80.0% > 70% for 4m00s".into()),
         ..Default::default()
     };
-    assert_eq!(
-        store.release_lock("prod", "b", &done).await.unwrap(),
-        ReleaseOutcome::Released
-    );
+    assert_eq!(store.release_lock("prod", "b", &done).await.unwrap(), ReleaseOutcome::Released);
     let item = store.get("prod").await.unwrap().unwrap();
     assert!(!item.scaling_in_progress && item.lock_owner.is_none() && item.lock_expiry.is_none());
     assert_eq!(
-        (
-            item.node_count,
-            item.last_scale_action,
-            item.last_scale_time
-        ),
+        (item.node_count, item.last_scale_action, item.last_scale_time),
         (5, Some(ScaleAction::ScaleUp), Some(later))
     );
-    assert_eq!(
-        store
-            .release_lock("prod", "b", &StateUpdate::default())
-            .await
-            .unwrap(),
-        ReleaseOutcome::NotOwner
-    );
+    assert_eq!(store.release_lock("prod", "b", &StateUpdate::default()).await.unwrap(), ReleaseOutcome::NotOwner);
     // Free again: anyone may take it.
-    assert!(matches!(
-        store
-            .try_acquire_lock("prod", "c", later, 300)
-            .await
-            .unwrap(),
-        LockOutcome::Acquired { .. }
-    ));
+    assert!(matches!(store.try_acquire_lock("prod", "c", later, 300).await.unwrap(), LockOutcome::Acquired { .. }));
 }
 
 #[tokio::test]
@@ -148,11 +102,7 @@ async fn state_round_trips_with_snapshot_and_ttl() {
     store
         .update(
             "prod",
-            &StateUpdate {
-                node_count: Some(4),
-                metrics_snapshot: Some(snapshot.clone()),
-                ..Default::default()
-            },
+            &StateUpdate { node_count: Some(4), metrics_snapshot: Some(snapshot.clone()), ..Default::default() },
         )
         .await
         .unwrap();
@@ -165,18 +115,12 @@ async fn state_round_trips_with_snapshot_and_ttl() {
         .client()
         .get_item()
         .table_name(store.table())
-        .key(
-            "cluster_id",
-            aws_sdk_dynamodb::types::AttributeValue::S("prod".into()),
-        )
+        .key("cluster_id", aws_sdk_dynamodb::types::AttributeValue::S("prod".into()))
         .send()
         .await
         .unwrap();
     let ttl: i64 = raw.item().unwrap()["ttl"].as_n().unwrap().parse().unwrap();
-    assert!(
-        ttl > Utc::now().timestamp() + 86_400 * 29,
-        "items expire 30 days after the last write"
-    );
+    assert!(ttl > Utc::now().timestamp() + 86_400 * 29, "items expire 30 days after the last write");
 }
 
 #[tokio::test]
@@ -184,10 +128,7 @@ async fn an_unreachable_endpoint_is_a_clear_error_not_a_panic() {
     let sdk = smartscale_aws::local_sdk_config(&smartscale_testbed::closed_port_url()).await;
     let store = DynamoStateStore::new(&sdk, "smartscale-state");
     let err = store.get("prod").await.unwrap_err();
-    assert!(
-        matches!(err, Error::Unavailable { ref service, .. } if service == "dynamodb"),
-        "{err}"
-    );
+    assert!(matches!(err, Error::Unavailable { ref service, .. } if service == "dynamodb"), "{err}");
     assert!(err.to_string().contains("GetItem"), "{err}");
 }
 
@@ -223,22 +164,14 @@ async fn sqs_messages_carry_kind_delay_and_decode() {
         attempt: 1,
     });
     queue.send(&check, 2).await.unwrap();
-    assert!(
-        moto::receive_all(&sdk, &queues.scale_up_url)
-            .await
-            .is_empty(),
-        "delayed message visible too early"
-    );
+    assert!(moto::receive_all(&sdk, &queues.scale_up_url).await.is_empty(), "delayed message visible too early");
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let received = moto::receive_all(&sdk, &queues.scale_up_url).await;
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].attributes["kind"], "join_check");
 
     let err = queue.send(&check, 901).await.unwrap_err();
-    assert!(
-        matches!(err, Error::Invalid { ref field, .. } if field == "delay_s"),
-        "{err}"
-    );
+    assert!(matches!(err, Error::Invalid { ref field, .. } if field == "delay_s"), "{err}");
 }
 
 #[tokio::test]
@@ -258,18 +191,9 @@ async fn sns_notifications_reach_a_subscribed_queue_with_filter_attributes() {
     notifier.publish(&notification).await.unwrap();
     let received = moto::receive_all(&sdk, &queue_url).await;
     assert_eq!(received.len(), 1);
-    assert_eq!(
-        Notification::decode(&received[0].body).unwrap(),
-        notification
-    );
-    assert_eq!(
-        received[0].attributes.get("kind").map(String::as_str),
-        Some("at_max_capacity")
-    );
-    assert_eq!(
-        received[0].attributes.get("severity").map(String::as_str),
-        Some("warning")
-    );
+    assert_eq!(Notification::decode(&received[0].body).unwrap(), notification);
+    assert_eq!(received[0].attributes.get("kind").map(String::as_str), Some("at_max_capacity"));
+    assert_eq!(received[0].attributes.get("severity").map(String::as_str), Some("warning"));
 }
 
 #[tokio::test]
@@ -278,21 +202,10 @@ async fn ec2_describe_counts_only_this_clusters_managed_instances() {
     let cluster = smartscale_testbed::unique("cluster");
     let ours = moto::managed_instances(&sdk, &cluster, 3).await;
     moto::managed_instances(&sdk, "someone-else", 2).await;
-    moto::instances_with_tags(
-        &sdk,
-        1,
-        BTreeMap::from([("Cluster".to_string(), cluster.clone())]),
-    )
-    .await;
+    moto::instances_with_tags(&sdk, 1, BTreeMap::from([("Cluster".to_string(), cluster.clone())])).await;
 
     let fleet = Ec2Fleet::new(&sdk, &cluster, None);
-    let mut found: Vec<String> = fleet
-        .describe_managed()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.instance_id)
-        .collect();
+    let mut found: Vec<String> = fleet.describe_managed().await.unwrap().into_iter().map(|i| i.instance_id).collect();
     found.sort();
     let mut expected = ours.clone();
     expected.sort();
@@ -309,14 +222,8 @@ async fn secrets_are_read_as_json_fields() {
     let secrets = SecretsClient::new(&sdk);
     assert_eq!(secrets.json_field(&id, "username").await.unwrap(), "prom");
     let err = secrets.json_field(&id, "token").await.unwrap_err();
-    assert!(
-        !err.to_string().contains("s3cret"),
-        "secret values never appear in errors: {err}"
-    );
-    assert!(matches!(
-        secrets.string("no-such-secret").await.unwrap_err(),
-        Error::Rejected { .. }
-    ));
+    assert!(!err.to_string().contains("s3cret"), "secret values never appear in errors: {err}");
+    assert!(matches!(secrets.string("no-such-secret").await.unwrap_err(), Error::Rejected { .. }));
 }
 
 #[tokio::test]
@@ -324,38 +231,19 @@ async fn terminate_refuses_an_untagged_instance_and_stops_a_managed_one() {
     let sdk = moto::sdk().await;
     let cluster = smartscale_testbed::unique("cluster");
     let ours = moto::managed_instances(&sdk, &cluster, 1).await;
-    let stranger = moto::instances_with_tags(
-        &sdk,
-        1,
-        BTreeMap::from([("Name".to_string(), "bastion".to_string())]),
-    )
-    .await;
+    let stranger =
+        moto::instances_with_tags(&sdk, 1, BTreeMap::from([("Name".to_string(), "bastion".to_string())])).await;
     let fleet = Ec2Fleet::new(&sdk, &cluster, None);
 
-    let err = fleet
-        .terminate(&[ours[0].clone(), stranger[0].clone()])
-        .await
-        .unwrap_err();
+    let err = fleet.terminate(&[ours[0].clone(), stranger[0].clone()]).await.unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "{err}");
     assert!(err.to_string().contains(&stranger[0]), "{err}");
-    let states: Vec<bool> = fleet
-        .describe_managed()
-        .await
-        .unwrap()
-        .iter()
-        .map(|i| i.state.is_active())
-        .collect();
+    let states: Vec<bool> = fleet.describe_managed().await.unwrap().iter().map(|i| i.state.is_active()).collect();
     assert_eq!(states, vec![true], "a refused call terminates nothing");
 
     fleet.terminate(&ours).await.unwrap();
     let after = fleet.describe_managed().await.unwrap();
     assert!(!after[0].state.is_active(), "{:?}", after[0].state);
-    let err = fleet
-        .terminate(&["i-0123456789abcdef0".to_string()])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Rejected { .. }),
-        "an unknown id is refused: {err}"
-    );
+    let err = fleet.terminate(&["i-0123456789abcdef0".to_string()]).await.unwrap_err();
+    assert!(matches!(err, Error::Rejected { .. }), "an unknown id is refused: {err}");
 }

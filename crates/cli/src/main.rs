@@ -9,11 +9,7 @@ use smartscale_core::drain::Snapshot;
 use smartscale_core::scenario::Scenario;
 
 #[derive(Parser)]
-#[command(
-    name = "smartscale",
-    version,
-    about = "SmartScale: a node autoscaler for K3s on AWS"
-)]
+#[command(name = "smartscale", version, about = "SmartScale: a node autoscaler for K3s on AWS")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,9 +53,7 @@ fn main() -> ExitCode {
 fn read_input(path: &PathBuf) -> Result<String, String> {
     if path.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
         Ok(text)
     } else {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
@@ -68,9 +62,7 @@ fn read_input(path: &PathBuf) -> Result<String, String> {
 
 fn decide(input: &PathBuf) -> Result<String, String> {
     let text = read_input(input)?;
-    let decision = Scenario::parse(&text)
-        .and_then(|s| s.decide())
-        .map_err(|e| e.to_string())?;
+    let decision = Scenario::parse(&text).and_then(|s| s.decide()).map_err(|e| e.to_string())?;
     serde_json::to_string_pretty(&decision).map_err(|e| e.to_string())
 }
 

@@ -12,22 +12,14 @@ fn smartscale(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run smartscale");
     if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
 
 fn example(name: &str) -> String {
-    format!(
-        "{}/../../docs/examples/decide-{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../../docs/examples/decide-{name}.json", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
@@ -43,11 +35,7 @@ fn documented_examples_decide_as_documented() {
     ];
     for (name, action, delta, blocked_by) in expected {
         let out = smartscale(&["decide", "--input", &example(name)], None);
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["action"], action, "{name}: {json}");
         assert_eq!(json["delta"], delta, "{name}: {json}");

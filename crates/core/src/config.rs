@@ -38,11 +38,7 @@ impl MapConfig {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for MapConfig {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        MapConfig(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        MapConfig(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 }
 
@@ -63,10 +59,7 @@ pub fn required(source: &dyn ConfigSource, key: &str) -> Result<String> {
 
 /// An optional value; empty counts as unset.
 pub fn optional(source: &dyn ConfigSource, key: &str) -> Option<String> {
-    source
-        .get(key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    source.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 /// An optional value parsed as `T`, with an error naming the variable when it does not parse.
@@ -76,10 +69,7 @@ where
 {
     match optional(source, key) {
         None => Ok(None),
-        Some(raw) => raw
-            .parse::<T>()
-            .map(Some)
-            .map_err(|e| Error::config(key, format!("cannot parse {raw:?}: {e}"))),
+        Some(raw) => raw.parse::<T>().map(Some).map_err(|e| Error::config(key, format!("cannot parse {raw:?}: {e}"))),
     }
 }
 
@@ -90,28 +80,16 @@ mod tests {
     #[test]
     fn required_names_the_variable() {
         let cfg = MapConfig::new().with("EMPTY", " ");
-        assert_eq!(
-            required(&cfg, "MISSING").unwrap_err(),
-            Error::config("MISSING", "is required but not set")
-        );
-        assert_eq!(
-            required(&cfg, "EMPTY").unwrap_err(),
-            Error::config("EMPTY", "is set but empty")
-        );
+        assert_eq!(required(&cfg, "MISSING").unwrap_err(), Error::config("MISSING", "is required but not set"));
+        assert_eq!(required(&cfg, "EMPTY").unwrap_err(), Error::config("EMPTY", "is set but empty"));
     }
 
     #[test]
     fn parsed_reports_bad_numbers() {
         let cfg = MapConfig::new().with("N", "ten");
         let err = parsed::<u32>(&cfg, "N").unwrap_err();
-        assert!(
-            matches!(err, Error::Config { ref var, .. } if var == "N"),
-            "{err}"
-        );
-        assert_eq!(
-            parsed::<u32>(&MapConfig::new().with("N", "10"), "N").unwrap(),
-            Some(10)
-        );
+        assert!(matches!(err, Error::Config { ref var, .. } if var == "N"), "{err}");
+        assert_eq!(parsed::<u32>(&MapConfig::new().with("N", "10"), "N").unwrap(), Some(10));
         assert_eq!(parsed::<u32>(&MapConfig::new(), "N").unwrap(), None);
     }
 }

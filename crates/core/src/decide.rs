@@ -97,28 +97,12 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn none(
-        node_count: u32,
-        blocked_by: Option<BlockedBy>,
-        reasons: Vec<String>,
-        triggers: Vec<Trigger>,
-    ) -> Self {
-        Decision {
-            action: Action::None,
-            delta: 0,
-            target_nodes: node_count,
-            reasons,
-            blocked_by,
-            triggers,
-        }
+    fn none(node_count: u32, blocked_by: Option<BlockedBy>, reasons: Vec<String>, triggers: Vec<Trigger>) -> Self {
+        Decision { action: Action::None, delta: 0, target_nodes: node_count, reasons, blocked_by, triggers }
     }
 
     fn scale(node_count: u32, target: u32, reasons: Vec<String>, triggers: Vec<Trigger>) -> Self {
-        let action = if target > node_count {
-            Action::ScaleUp
-        } else {
-            Action::ScaleDown
-        };
+        let action = if target > node_count { Action::ScaleUp } else { Action::ScaleDown };
         Decision {
             action,
             delta: target as i32 - node_count as i32,
@@ -136,19 +120,11 @@ impl Decision {
 }
 
 /// Decides what to do now. Pure: same inputs, same output.
-pub fn decide(
-    policy: &Policy,
-    state: &DecisionState,
-    samples: &[Sample],
-    now: DateTime<Utc>,
-) -> Decision {
+pub fn decide(policy: &Policy, state: &DecisionState, samples: &[Sample], now: DateTime<Utc>) -> Decision {
     let n = state.node_count;
 
     if let Some(expires) = state.lock_expires_at.filter(|e| *e > now) {
-        let reason = format!(
-            "scaling lock held by another run for {} more",
-            duration((expires - now).num_seconds())
-        );
+        let reason = format!("scaling lock held by another run for {} more", duration((expires - now).num_seconds()));
         return Decision::none(n, Some(BlockedBy::LockHeld), vec![reason], vec![]);
     }
 
@@ -161,13 +137,7 @@ pub fn decide(
     let missing: Vec<String> = [Signal::Cpu, Signal::Memory]
         .into_iter()
         .filter(|s| view.latest(*s).is_none())
-        .map(|s| {
-            format!(
-                "{} unknown: no sample in the last {}",
-                s.name(),
-                duration(view.stale_after_s())
-            )
-        })
+        .map(|s| format!("{} unknown: no sample in the last {}", s.name(), duration(view.stale_after_s())))
         .collect();
     if !missing.is_empty() {
         return Decision::none(n, Some(BlockedBy::NoData), missing, vec![]);
@@ -178,21 +148,12 @@ pub fn decide(
         let triggers: Vec<Trigger> = ups.iter().map(|(t, _)| *t).collect();
         let mut reasons: Vec<String> = ups.into_iter().map(|(_, r)| r).collect();
         let urgent = triggers.contains(&Trigger::PendingPods) || triggers.len() >= 2;
-        let step = if urgent {
-            policy.scale_up_step_urgent
-        } else {
-            policy.scale_up_step
-        };
+        let step = if urgent { policy.scale_up_step_urgent } else { policy.scale_up_step };
         if n >= policy.max_nodes {
             reasons.push(format!("at max_nodes ({n} of {})", policy.max_nodes));
             return Decision::none(n, Some(BlockedBy::MaxNodes), reasons, triggers);
         }
-        if let Some(since) = cooling_down(
-            state,
-            now,
-            Some(ScaleAction::ScaleUp),
-            policy.cooldown_scale_up_s,
-        ) {
+        if let Some(since) = cooling_down(state, now, Some(ScaleAction::ScaleUp), policy.cooldown_scale_up_s) {
             reasons.push(format!(
                 "scale-up cooldown: last scale-up {} ago < {}",
                 duration(since),
@@ -208,13 +169,7 @@ pub fn decide(
     }
 
     let (reasons, trigger) = if n > policy.max_nodes {
-        (
-            vec![format!(
-                "above_max: {n} nodes > max_nodes {}",
-                policy.max_nodes
-            )],
-            Trigger::AboveMax,
-        )
+        (vec![format!("above_max: {n} nodes > max_nodes {}", policy.max_nodes)], Trigger::AboveMax)
     } else {
         match scale_down_check(policy, &view) {
             Ok(reasons) => (reasons, Trigger::LowUtilization),
@@ -264,20 +219,10 @@ fn cooling_down(
 fn scale_up_triggers(policy: &Policy, view: &SignalView) -> Vec<(Trigger, String)> {
     let mut ups = Vec::new();
     let cpu_limit = policy.cpu_scale_up_pct;
-    if let Some(held) = view.sustained(Signal::Cpu, policy.cpu_scale_up_window_s, |v| v > cpu_limit)
-    {
-        ups.push((
-            Trigger::Cpu,
-            format!(
-                "cpu {:.1}% > {cpu_limit}% for {}",
-                held.latest,
-                duration(held.for_s)
-            ),
-        ));
+    if let Some(held) = view.sustained(Signal::Cpu, policy.cpu_scale_up_window_s, |v| v > cpu_limit) {
+        ups.push((Trigger::Cpu, format!("cpu {:.1}% > {cpu_limit}% for {}", held.latest, duration(held.for_s))));
     }
-    if let Some(held) = view.sustained(Signal::PendingPods, policy.pending_pods_window_s, |v| {
-        v > 0.0
-    }) {
+    if let Some(held) = view.sustained(Signal::PendingPods, policy.pending_pods_window_s, |v| v > 0.0) {
         ups.push((
             Trigger::PendingPods,
             format!(
@@ -288,44 +233,20 @@ fn scale_up_triggers(policy: &Policy, view: &SignalView) -> Vec<(Trigger, String
             ),
         ));
     }
-    if let Some(mem) = view
-        .latest(Signal::Memory)
-        .filter(|v| *v > policy.mem_scale_up_pct)
-    {
-        ups.push((
-            Trigger::Memory,
-            format!("memory {mem:.1}% > {}%", policy.mem_scale_up_pct),
-        ));
+    if let Some(mem) = view.latest(Signal::Memory).filter(|v| *v > policy.mem_scale_up_pct) {
+        ups.push((Trigger::Memory, format!("memory {mem:.1}% > {}%", policy.mem_scale_up_pct)));
     }
-    if let Some(queue) = view
-        .latest(Signal::QueueDepth)
-        .filter(|v| *v > policy.queue_scale_up)
-    {
-        ups.push((
-            Trigger::QueueDepth,
-            format!("queue depth {queue:.0} > {}", policy.queue_scale_up),
-        ));
+    if let Some(queue) = view.latest(Signal::QueueDepth).filter(|v| *v > policy.queue_scale_up) {
+        ups.push((Trigger::QueueDepth, format!("queue depth {queue:.0} > {}", policy.queue_scale_up)));
     }
-    if let Some(p95) = view
-        .latest(Signal::P95Latency)
-        .filter(|v| *v > policy.p95_latency_scale_up_s)
-    {
-        ups.push((
-            Trigger::P95Latency,
-            format!("p95 latency {p95:.2}s > {}s", policy.p95_latency_scale_up_s),
-        ));
+    if let Some(p95) = view.latest(Signal::P95Latency).filter(|v| *v > policy.p95_latency_scale_up_s) {
+        ups.push((Trigger::P95Latency, format!("p95 latency {p95:.2}s > {}s", policy.p95_latency_scale_up_s)));
     }
     let err_limit = policy.error_rate_scale_up_pct;
-    if let Some(held) = view.sustained(Signal::ErrorRate, policy.error_rate_window_s, |v| {
-        v > err_limit
-    }) {
+    if let Some(held) = view.sustained(Signal::ErrorRate, policy.error_rate_window_s, |v| v > err_limit) {
         ups.push((
             Trigger::ErrorRate,
-            format!(
-                "error rate {:.1}% > {err_limit}% for {}",
-                held.latest,
-                duration(held.for_s)
-            ),
+            format!("error rate {:.1}% > {err_limit}% for {}", held.latest, duration(held.for_s)),
         ));
     }
     ups
@@ -339,11 +260,7 @@ fn scale_down_check(policy: &Policy, view: &SignalView) -> Result<Vec<String>, V
 
     let cpu_limit = policy.cpu_scale_down_pct;
     match view.sustained(Signal::Cpu, window, |v| v < cpu_limit) {
-        Some(held) => met.push(format!(
-            "cpu {:.1}% < {cpu_limit}% for {}",
-            held.latest,
-            duration(held.for_s)
-        )),
+        Some(held) => met.push(format!("cpu {:.1}% < {cpu_limit}% for {}", held.latest, duration(held.for_s))),
         None => unmet.push(format!(
             "cpu {:.1}% not < {cpu_limit}% for {}",
             view.latest(Signal::Cpu).unwrap_or(f64::NAN),
@@ -359,24 +276,15 @@ fn scale_down_check(policy: &Policy, view: &SignalView) -> Result<Vec<String>, V
         Some(m) if m < policy.mem_scale_down_pct => {
             met.push(format!("memory {m:.1}% < {}%", policy.mem_scale_down_pct))
         }
-        m => unmet.push(format!(
-            "memory {:.1}% not < {}%",
-            m.unwrap_or(f64::NAN),
-            policy.mem_scale_down_pct
-        )),
+        m => unmet.push(format!("memory {:.1}% not < {}%", m.unwrap_or(f64::NAN), policy.mem_scale_down_pct)),
     }
     let queue_limit = policy.queue_scale_down;
     if view.has_any(Signal::QueueDepth) {
         match view.sustained(Signal::QueueDepth, window, |v| v < queue_limit) {
-            Some(held) => met.push(format!(
-                "queue depth {:.0} < {queue_limit} for {}",
-                held.latest,
-                duration(held.for_s)
-            )),
-            None => unmet.push(format!(
-                "queue depth not < {queue_limit} for {}",
-                duration(window.into())
-            )),
+            Some(held) => {
+                met.push(format!("queue depth {:.0} < {queue_limit} for {}", held.latest, duration(held.for_s)))
+            }
+            None => unmet.push(format!("queue depth not < {queue_limit} for {}", duration(window.into()))),
         }
     }
     if unmet.is_empty() {
@@ -415,19 +323,11 @@ impl SignalView {
                 (signal, points)
             })
             .collect();
-        SignalView {
-            now,
-            interval_ms: i64::from(policy.sample_interval_s) * 1000,
-            series,
-        }
+        SignalView { now, interval_ms: i64::from(policy.sample_interval_s) * 1000, series }
     }
 
     fn points(&self, signal: Signal) -> &[(DateTime<Utc>, f64)] {
-        self.series
-            .iter()
-            .find(|(s, _)| *s == signal)
-            .map(|(_, p)| p.as_slice())
-            .unwrap_or(&[])
+        self.series.iter().find(|(s, _)| *s == signal).map(|(_, p)| p.as_slice()).unwrap_or(&[])
     }
 
     fn max_gap_ms(&self) -> i64 {
@@ -449,12 +349,7 @@ impl SignalView {
     }
 
     /// `Some` when `holds` is sustained over the last `window_s` (see the module docs).
-    fn sustained(
-        &self,
-        signal: Signal,
-        window_s: u32,
-        holds: impl Fn(f64) -> bool,
-    ) -> Option<Held> {
+    fn sustained(&self, signal: Signal, window_s: u32, holds: impl Fn(f64) -> bool) -> Option<Held> {
         let points = self.points(signal);
         let window_ms = i64::from(window_s) * 1000;
         let age_ms = |at: &DateTime<Utc>| (self.now - *at).num_milliseconds();
@@ -468,9 +363,7 @@ impl SignalView {
         }
         let newest = in_window.last()?;
         if age_ms(&newest.0) > self.max_gap_ms()
-            || in_window
-                .windows(2)
-                .any(|w| (w[1].0 - w[0].0).num_milliseconds() > self.max_gap_ms())
+            || in_window.windows(2).any(|w| (w[1].0 - w[0].0).num_milliseconds() > self.max_gap_ms())
         {
             return None;
         }
@@ -478,16 +371,12 @@ impl SignalView {
         let mut start = first_in_window;
         while start > 0 {
             let (prev_at, prev_v) = points[start - 1];
-            if !holds(prev_v) || (points[start].0 - prev_at).num_milliseconds() > self.max_gap_ms()
-            {
+            if !holds(prev_v) || (points[start].0 - prev_at).num_milliseconds() > self.max_gap_ms() {
                 break;
             }
             start -= 1;
         }
-        Some(Held {
-            latest: newest.1,
-            for_s: (age_ms(&points[start].0) / 1000).max(i64::from(window_s)),
-        })
+        Some(Held { latest: newest.1, for_s: (age_ms(&points[start].0) / 1000).max(i64::from(window_s)) })
     }
 }
 

@@ -18,30 +18,16 @@ fn at(age_s: i64) -> Sample {
 
 /// A calm cluster: nothing triggers either way.
 fn calm(age_s: i64) -> Sample {
-    Sample {
-        cpu_pct: Some(50.0),
-        mem_pct: Some(60.0),
-        pending_pods: Some(0),
-        ..at(age_s)
-    }
+    Sample { cpu_pct: Some(50.0), mem_pct: Some(60.0), pending_pods: Some(0), ..at(age_s) }
 }
 
 /// A quiet cluster: every scale-down condition holds.
 fn quiet(age_s: i64) -> Sample {
-    Sample {
-        cpu_pct: Some(12.0),
-        mem_pct: Some(35.0),
-        pending_pods: Some(0),
-        queue_depth: Some(20.0),
-        ..at(age_s)
-    }
+    Sample { cpu_pct: Some(12.0), mem_pct: Some(35.0), pending_pods: Some(0), queue_depth: Some(20.0), ..at(age_s) }
 }
 
 fn state(nodes: u32) -> DecisionState {
-    DecisionState {
-        node_count: nodes,
-        ..Default::default()
-    }
+    DecisionState { node_count: nodes, ..Default::default() }
 }
 
 fn after(action: ScaleAction, secs_ago: i64, nodes: u32) -> DecisionState {
@@ -70,12 +56,7 @@ fn check(case: Case) {
     assert_eq!(d.action, case.action, "{}: {d:?}", case.name);
     assert_eq!(d.delta, case.delta, "{}: {d:?}", case.name);
     assert_eq!(d.blocked_by, case.blocked_by, "{}: {d:?}", case.name);
-    assert_eq!(
-        d.target_nodes as i64,
-        case.state.node_count as i64 + d.delta as i64,
-        "{}",
-        case.name
-    );
+    assert_eq!(d.target_nodes as i64, case.state.node_count as i64 + d.delta as i64, "{}", case.name);
     assert!(
         d.reasons.iter().any(|r| r.contains(case.reason_contains)),
         "{}: no reason contains {:?}: {:?}",
@@ -87,10 +68,7 @@ fn check(case: Case) {
 
 #[test]
 fn spec_table() {
-    let hot_cpu = |age| Sample {
-        cpu_pct: Some(78.2),
-        ..calm(age)
-    };
+    let hot_cpu = |age| Sample { cpu_pct: Some(78.2), ..calm(age) };
     let cases = vec![
         Case {
             name: "cpu high for 4 min scales up by one",
@@ -176,10 +154,7 @@ fn spec_table() {
         Case {
             name: "urgent step is clamped at max",
             state: state(9),
-            samples: series(240, |a| Sample {
-                pending_pods: Some(3),
-                ..hot_cpu(a)
-            }),
+            samples: series(240, |a| Sample { pending_pods: Some(3), ..hot_cpu(a) }),
             action: Action::ScaleUp,
             delta: 1,
             blocked_by: None,
@@ -187,10 +162,7 @@ fn spec_table() {
         },
         Case {
             name: "lock held exits gracefully",
-            state: DecisionState {
-                lock_expires_at: Some(now() + Duration::seconds(120)),
-                ..state(4)
-            },
+            state: DecisionState { lock_expires_at: Some(now() + Duration::seconds(120)), ..state(4) },
             samples: series(240, hot_cpu),
             action: Action::None,
             delta: 0,
@@ -199,10 +171,7 @@ fn spec_table() {
         },
         Case {
             name: "an expired lock is no lock",
-            state: DecisionState {
-                lock_expires_at: Some(now() - Duration::seconds(1)),
-                ..state(4)
-            },
+            state: DecisionState { lock_expires_at: Some(now() - Duration::seconds(1)), ..state(4) },
             samples: series(240, hot_cpu),
             action: Action::ScaleUp,
             delta: 1,
@@ -221,10 +190,7 @@ fn spec_table() {
         Case {
             name: "no cpu data blocks everything",
             state: state(4),
-            samples: series(240, |a| Sample {
-                cpu_pct: None,
-                ..hot_cpu(a)
-            }),
+            samples: series(240, |a| Sample { cpu_pct: None, ..hot_cpu(a) }),
             action: Action::None,
             delta: 0,
             blocked_by: Some(BlockedBy::NoData),
@@ -233,10 +199,7 @@ fn spec_table() {
         Case {
             name: "no memory data blocks everything",
             state: state(4),
-            samples: series(240, |a| Sample {
-                mem_pct: None,
-                ..hot_cpu(a)
-            }),
+            samples: series(240, |a| Sample { mem_pct: None, ..hot_cpu(a) }),
             action: Action::None,
             delta: 0,
             blocked_by: Some(BlockedBy::NoData),
@@ -245,10 +208,7 @@ fn spec_table() {
         Case {
             name: "stale data is no data",
             state: state(4),
-            samples: series(240, hot_cpu)
-                .into_iter()
-                .filter(|s| s.at < now() - Duration::seconds(61))
-                .collect(),
+            samples: series(240, hot_cpu).into_iter().filter(|s| s.at < now() - Duration::seconds(61)).collect(),
             action: Action::None,
             delta: 0,
             blocked_by: Some(BlockedBy::NoData),
@@ -272,73 +232,17 @@ fn spec_table() {
 #[test]
 fn every_trigger_fires_on_its_own() {
     let cases: Vec<(&str, SampleFn, u32, &str)> = vec![
-        (
-            "cpu",
-            Box::new(|a| Sample {
-                cpu_pct: Some(71.0),
-                ..calm(a)
-            }),
-            1,
-            "cpu 71.0% > 70%",
-        ),
-        (
-            "pending",
-            Box::new(|a| Sample {
-                pending_pods: Some(2),
-                ..calm(a)
-            }),
-            2,
-            "2 pending pods for",
-        ),
-        (
-            "memory",
-            Box::new(|a| Sample {
-                mem_pct: Some(75.5),
-                ..calm(a)
-            }),
-            1,
-            "memory 75.5% > 75%",
-        ),
-        (
-            "queue",
-            Box::new(|a| Sample {
-                queue_depth: Some(1500.0),
-                ..calm(a)
-            }),
-            1,
-            "queue depth 1500 > 1000",
-        ),
-        (
-            "latency",
-            Box::new(|a| Sample {
-                p95_latency_s: Some(2.4),
-                ..calm(a)
-            }),
-            1,
-            "p95 latency 2.40s > 2s",
-        ),
-        (
-            "errors",
-            Box::new(|a| Sample {
-                error_rate_pct: Some(6.2),
-                ..calm(a)
-            }),
-            1,
-            "error rate 6.2% > 5% for",
-        ),
+        ("cpu", Box::new(|a| Sample { cpu_pct: Some(71.0), ..calm(a) }), 1, "cpu 71.0% > 70%"),
+        ("pending", Box::new(|a| Sample { pending_pods: Some(2), ..calm(a) }), 2, "2 pending pods for"),
+        ("memory", Box::new(|a| Sample { mem_pct: Some(75.5), ..calm(a) }), 1, "memory 75.5% > 75%"),
+        ("queue", Box::new(|a| Sample { queue_depth: Some(1500.0), ..calm(a) }), 1, "queue depth 1500 > 1000"),
+        ("latency", Box::new(|a| Sample { p95_latency_s: Some(2.4), ..calm(a) }), 1, "p95 latency 2.40s > 2s"),
+        ("errors", Box::new(|a| Sample { error_rate_pct: Some(6.2), ..calm(a) }), 1, "error rate 6.2% > 5% for"),
     ];
     for (name, f, delta, reason) in cases {
         let d = decide(&Policy::default(), &state(4), &series(240, f), now());
-        assert_eq!(
-            (d.action, d.delta),
-            (Action::ScaleUp, delta as i32),
-            "{name}: {d:?}"
-        );
-        assert!(
-            d.reasons.iter().any(|r| r.contains(reason)),
-            "{name}: {:?}",
-            d.reasons
-        );
+        assert_eq!((d.action, d.delta), (Action::ScaleUp, delta as i32), "{name}: {d:?}");
+        assert!(d.reasons.iter().any(|r| r.contains(reason)), "{name}: {:?}", d.reasons);
     }
 }
 
@@ -347,11 +251,7 @@ fn two_triggers_are_urgent() {
     let d = decide(
         &Policy::default(),
         &state(4),
-        &series(240, |a| Sample {
-            mem_pct: Some(80.0),
-            queue_depth: Some(5000.0),
-            ..calm(a)
-        }),
+        &series(240, |a| Sample { mem_pct: Some(80.0), queue_depth: Some(5000.0), ..calm(a) }),
         now(),
     );
     assert_eq!((d.action, d.delta), (Action::ScaleUp, 2), "{d:?}");
@@ -362,10 +262,7 @@ fn two_triggers_are_urgent() {
 /// Latest-sample triggers use the newest sample only.
 #[test]
 fn latest_sample_triggers_ignore_history() {
-    let samples = series(240, |a| Sample {
-        mem_pct: Some(if a == 0 { 40.0 } else { 90.0 }),
-        ..calm(a)
-    });
+    let samples = series(240, |a| Sample { mem_pct: Some(if a == 0 { 40.0 } else { 90.0 }), ..calm(a) });
     let d = decide(&Policy::default(), &state(4), &samples, now());
     assert_eq!(d.action, Action::None, "{d:?}");
 }
@@ -374,149 +271,65 @@ fn latest_sample_triggers_ignore_history() {
 fn window_edge_2m59s_vs_3m00s() {
     // Every 30 s back to 3 min, plus one sample a second later than the window start.
     let samples_from = |first_high_age: i64| {
-        let mut v = vec![Sample {
-            cpu_pct: Some(if first_high_age >= 180 { 80.0 } else { 40.0 }),
-            ..calm(180)
-        }];
-        v.push(Sample {
-            cpu_pct: Some(80.0),
-            ..calm(179)
-        });
-        v.extend(series(150, |a| Sample {
-            cpu_pct: Some(80.0),
-            ..calm(a)
-        }));
+        let mut v = vec![Sample { cpu_pct: Some(if first_high_age >= 180 { 80.0 } else { 40.0 }), ..calm(180) }];
+        v.push(Sample { cpu_pct: Some(80.0), ..calm(179) });
+        v.extend(series(150, |a| Sample { cpu_pct: Some(80.0), ..calm(a) }));
         v
     };
     let held_2m59 = decide(&Policy::default(), &state(4), &samples_from(179), now());
     assert_eq!(held_2m59.action, Action::None, "{held_2m59:?}");
     let held_3m00 = decide(&Policy::default(), &state(4), &samples_from(180), now());
     assert_eq!(held_3m00.action, Action::ScaleUp, "{held_3m00:?}");
-    assert!(
-        held_3m00.reasons[0].contains("for 3m00s"),
-        "{:?}",
-        held_3m00.reasons
-    );
+    assert!(held_3m00.reasons[0].contains("for 3m00s"), "{:?}", held_3m00.reasons);
 }
 
 #[test]
 fn window_must_be_covered() {
     // High for the last 2 min only: nothing older, so the 3 min window is not covered.
-    let short = series(120, |a| Sample {
-        cpu_pct: Some(90.0),
-        ..calm(a)
-    });
-    assert_eq!(
-        decide(&Policy::default(), &state(4), &short, now()).action,
-        Action::None
-    );
+    let short = series(120, |a| Sample { cpu_pct: Some(90.0), ..calm(a) });
+    assert_eq!(decide(&Policy::default(), &state(4), &short, now()).action, Action::None);
     // Oldest sample one interval late still covers the window.
-    let late_start = series(150, |a| Sample {
-        cpu_pct: Some(90.0),
-        ..calm(a)
-    });
-    assert_eq!(
-        decide(&Policy::default(), &state(4), &late_start, now()).action,
-        Action::ScaleUp
-    );
+    let late_start = series(150, |a| Sample { cpu_pct: Some(90.0), ..calm(a) });
+    assert_eq!(decide(&Policy::default(), &state(4), &late_start, now()).action, Action::ScaleUp);
 }
 
 #[test]
 fn a_gap_in_the_samples_breaks_sustain() {
-    let gappy: Vec<Sample> = series(240, |a| Sample {
-        cpu_pct: Some(90.0),
-        ..calm(a)
-    })
-    .into_iter()
-    .filter(|s| {
-        let age = (now() - s.at).num_seconds();
-        !(30..=120).contains(&age) || age == 120
-    })
-    .collect();
+    let gappy: Vec<Sample> = series(240, |a| Sample { cpu_pct: Some(90.0), ..calm(a) })
+        .into_iter()
+        .filter(|s| {
+            let age = (now() - s.at).num_seconds();
+            !(30..=120).contains(&age) || age == 120
+        })
+        .collect();
     let d = decide(&Policy::default(), &state(4), &gappy, now());
-    assert_eq!(
-        d.action,
-        Action::None,
-        "a 90 s hole must not count as sustained: {d:?}"
-    );
+    assert_eq!(d.action, Action::None, "a 90 s hole must not count as sustained: {d:?}");
     // One missed scrape (a 60 s step) is tolerated.
-    let one_missed: Vec<Sample> = series(240, |a| Sample {
-        cpu_pct: Some(90.0),
-        ..calm(a)
-    })
-    .into_iter()
-    .filter(|s| (now() - s.at).num_seconds() != 90)
-    .collect();
-    assert_eq!(
-        decide(&Policy::default(), &state(4), &one_missed, now()).action,
-        Action::ScaleUp
-    );
+    let one_missed: Vec<Sample> = series(240, |a| Sample { cpu_pct: Some(90.0), ..calm(a) })
+        .into_iter()
+        .filter(|s| (now() - s.at).num_seconds() != 90)
+        .collect();
+    assert_eq!(decide(&Policy::default(), &state(4), &one_missed, now()).action, Action::ScaleUp);
 }
 
 #[test]
 fn absent_custom_metrics_neither_trigger_nor_block() {
     // Queue depth absent: scale-down still happens on the other conditions.
-    let d = decide(
-        &Policy::default(),
-        &state(5),
-        &series(630, |a| Sample {
-            queue_depth: None,
-            ..quiet(a)
-        }),
-        now(),
-    );
+    let d = decide(&Policy::default(), &state(5), &series(630, |a| Sample { queue_depth: None, ..quiet(a) }), now());
     assert_eq!(d.action, Action::ScaleDown, "{d:?}");
     // Latency and error rate absent on a hot cluster: CPU still triggers alone (+1, not urgent).
-    let d = decide(
-        &Policy::default(),
-        &state(5),
-        &series(240, |a| Sample {
-            cpu_pct: Some(85.0),
-            ..calm(a)
-        }),
-        now(),
-    );
+    let d = decide(&Policy::default(), &state(5), &series(240, |a| Sample { cpu_pct: Some(85.0), ..calm(a) }), now());
     assert_eq!((d.action, d.delta), (Action::ScaleUp, 1));
 }
 
 #[test]
 fn scale_down_needs_every_condition() {
     let blockers: Vec<(&str, SampleFn)> = vec![
-        (
-            "pending pods",
-            Box::new(|a| Sample {
-                pending_pods: Some(if a == 0 { 1 } else { 0 }),
-                ..quiet(a)
-            }),
-        ),
-        (
-            "pending unknown",
-            Box::new(|a| Sample {
-                pending_pods: None,
-                ..quiet(a)
-            }),
-        ),
-        (
-            "memory",
-            Box::new(|a| Sample {
-                mem_pct: Some(55.0),
-                ..quiet(a)
-            }),
-        ),
-        (
-            "queue",
-            Box::new(|a| Sample {
-                queue_depth: Some(if a == 300 { 150.0 } else { 20.0 }),
-                ..quiet(a)
-            }),
-        ),
-        (
-            "cpu blip",
-            Box::new(|a| Sample {
-                cpu_pct: Some(if a == 510 { 35.0 } else { 12.0 }),
-                ..quiet(a)
-            }),
-        ),
+        ("pending pods", Box::new(|a| Sample { pending_pods: Some(if a == 0 { 1 } else { 0 }), ..quiet(a) })),
+        ("pending unknown", Box::new(|a| Sample { pending_pods: None, ..quiet(a) })),
+        ("memory", Box::new(|a| Sample { mem_pct: Some(55.0), ..quiet(a) })),
+        ("queue", Box::new(|a| Sample { queue_depth: Some(if a == 300 { 150.0 } else { 20.0 }), ..quiet(a) })),
+        ("cpu blip", Box::new(|a| Sample { cpu_pct: Some(if a == 510 { 35.0 } else { 12.0 }), ..quiet(a) })),
     ];
     for (name, f) in blockers {
         let d = decide(&Policy::default(), &state(5), &series(630, f), now());
@@ -528,37 +341,17 @@ fn scale_down_needs_every_condition() {
 #[test]
 fn above_max_steps_down_towards_max() {
     let d = decide(&Policy::default(), &state(12), &series(630, calm), now());
-    assert_eq!(
-        (d.action, d.delta, d.target_nodes),
-        (Action::ScaleDown, -1, 11),
-        "{d:?}"
-    );
+    assert_eq!((d.action, d.delta, d.target_nodes), (Action::ScaleDown, -1, 11), "{d:?}");
     assert_eq!(d.triggers, vec![Trigger::AboveMax]);
 }
 
 #[test]
 fn decisions_serialize_in_the_documented_shape() {
-    let d = decide(
-        &Policy::default(),
-        &state(10),
-        &series(240, |a| Sample {
-            cpu_pct: Some(90.0),
-            ..calm(a)
-        }),
-        now(),
-    );
+    let d = decide(&Policy::default(), &state(10), &series(240, |a| Sample { cpu_pct: Some(90.0), ..calm(a) }), now());
     let json = serde_json::to_value(&d).unwrap();
-    let mut keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(
-        keys,
-        vec!["action", "blocked_by", "delta", "reasons", "target_nodes"]
-    );
+    assert_eq!(keys, vec!["action", "blocked_by", "delta", "reasons", "target_nodes"]);
     assert_eq!(json["action"], "none");
     assert_eq!(json["blocked_by"], "max_nodes");
 }

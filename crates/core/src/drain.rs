@@ -15,13 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::ports::{Node, Pdb, Pod, PodPhase, Resources, Volume};
 
 pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
-pub const SAFE_TO_EVICT_LOCAL_VOLUMES: &str =
-    "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
+pub const SAFE_TO_EVICT_LOCAL_VOLUMES: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
 pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
-const CONTROL_PLANE_LABELS: [&str; 2] = [
-    "node-role.kubernetes.io/control-plane",
-    "node-role.kubernetes.io/master",
-];
+const CONTROL_PLANE_LABELS: [&str; 2] = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
 
 /// One reason a node cannot be removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,20 +52,11 @@ pub enum Rule {
 
 impl Reason {
     fn new(rule: Rule) -> Self {
-        Reason {
-            rule,
-            pod: None,
-            pdb: None,
-            volume: None,
-            detail: None,
-        }
+        Reason { rule, pod: None, pdb: None, volume: None, detail: None }
     }
 
     fn pod(rule: Rule, pod: &Pod) -> Self {
-        Reason {
-            pod: Some(pod.key()),
-            ..Reason::new(rule)
-        }
+        Reason { pod: Some(pod.key()), ..Reason::new(rule) }
     }
 }
 
@@ -94,15 +81,11 @@ pub struct DrainPlan {
 /// Pods a drain ignores: DaemonSet pods (they go with the node), mirror pods (the kubelet's
 /// static pods) and pods that have finished.
 pub fn is_evictable(pod: &Pod) -> bool {
-    !pod.is_daemonset()
-        && !pod.mirror
-        && !matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed)
+    !pod.is_daemonset() && !pod.mirror && !matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed)
 }
 
 pub fn is_control_plane(node: &Node) -> bool {
-    CONTROL_PLANE_LABELS
-        .iter()
-        .any(|l| node.labels.contains_key(*l))
+    CONTROL_PLANE_LABELS.iter().any(|l| node.labels.contains_key(*l))
 }
 
 /// Chooses the node to remove. `is_managed` says which nodes SmartScale may remove at all.
@@ -113,23 +96,16 @@ pub fn plan(
     min_nodes: u32,
     is_managed: impl Fn(&Node) -> bool,
 ) -> DrainPlan {
-    let workers: Vec<&Node> = nodes
-        .iter()
-        .filter(|n| !is_control_plane(n) && is_managed(n))
-        .collect();
+    let workers: Vec<&Node> = nodes.iter().filter(|n| !is_control_plane(n) && is_managed(n)).collect();
     let mut per_az: BTreeMap<&str, u32> = BTreeMap::new();
     for node in &workers {
-        *per_az
-            .entry(node.zone.as_deref().unwrap_or(""))
-            .or_default() += 1;
+        *per_az.entry(node.zone.as_deref().unwrap_or("")).or_default() += 1;
     }
     let mut verdicts: Vec<Verdict> = nodes
         .iter()
         .map(|node| {
-            let on_node: Vec<&Pod> = pods
-                .iter()
-                .filter(|p| p.node.as_deref() == Some(&node.name) && is_evictable(p))
-                .collect();
+            let on_node: Vec<&Pod> =
+                pods.iter().filter(|p| p.node.as_deref() == Some(&node.name) && is_evictable(p)).collect();
             let mut reasons = Vec::new();
             if is_control_plane(node) {
                 reasons.push(Reason::new(Rule::ControlPlane));
@@ -143,21 +119,15 @@ pub fn plan(
                     });
                 }
                 let zone = node.zone.as_deref().unwrap_or("");
-                if per_az.get(zone) == Some(&1) && per_az.iter().any(|(z, n)| *z != zone && *n >= 2)
-                {
-                    reasons.push(Reason {
-                        detail: Some(format!("last node in {zone}")),
-                        ..Reason::new(Rule::LastInAz)
-                    });
+                if per_az.get(zone) == Some(&1) && per_az.iter().any(|(z, n)| *z != zone && *n >= 2) {
+                    reasons
+                        .push(Reason { detail: Some(format!("last node in {zone}")), ..Reason::new(Rule::LastInAz) });
                 }
                 for pod in &on_node {
                     reasons.extend(pod_reasons(pod, node, pods, pdbs));
                 }
                 if let Some(unplaced) = unplaceable(node, &on_node, nodes, pods) {
-                    reasons.push(Reason {
-                        pod: Some(unplaced),
-                        ..Reason::new(Rule::NoPlaceToMovePods)
-                    });
+                    reasons.push(Reason { pod: Some(unplaced), ..Reason::new(Rule::NoPlaceToMovePods) });
                 }
             }
             Verdict {
@@ -175,18 +145,9 @@ pub fn plan(
         .iter()
         .filter(|v| v.removable)
         .min_by(|a, b| {
-            let az = |v: &Verdict| {
-                per_az
-                    .get(v.zone.as_deref().unwrap_or(""))
-                    .copied()
-                    .unwrap_or(0)
-            };
+            let az = |v: &Verdict| per_az.get(v.zone.as_deref().unwrap_or("")).copied().unwrap_or(0);
             let created = |v: &Verdict| {
-                nodes
-                    .iter()
-                    .find(|n| n.name == v.node)
-                    .and_then(|n| n.created_at)
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+                nodes.iter().find(|n| n.name == v.node).and_then(|n| n.created_at).unwrap_or(DateTime::<Utc>::MAX_UTC)
             };
             let cordoned = |v: &Verdict| nodes.iter().any(|n| n.name == v.node && n.unschedulable);
             // A node already cordoned (a drain in progress, or an admin's intent) goes first.
@@ -214,10 +175,7 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
         reasons.push(Reason::pod(Rule::DoNotDisrupt, pod));
     }
     for pdb in matching.iter().filter(|p| p.disruptions_allowed < 1) {
-        reasons.push(Reason {
-            pdb: Some(format!("{}/{}", pdb.namespace, pdb.name)),
-            ..Reason::pod(Rule::Pdb, pod)
-        });
+        reasons.push(Reason { pdb: Some(format!("{}/{}", pdb.namespace, pdb.name)), ..Reason::pod(Rule::Pdb, pod) });
     }
     if pod.namespace == "kube-system" && !matching.iter().any(|p| p.disruptions_allowed >= 1) {
         reasons.push(Reason::pod(Rule::KubeSystem, pod));
@@ -225,9 +183,7 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
     if !safe {
         match &pod.owner {
             None => reasons.push(Reason::pod(Rule::BarePod, pod)),
-            Some(owner) if owner.kind == "StatefulSet" => {
-                reasons.push(Reason::pod(Rule::Statefulset, pod))
-            }
+            Some(owner) if owner.kind == "StatefulSet" => reasons.push(Reason::pod(Rule::Statefulset, pod)),
             Some(owner) => {
                 let elsewhere = pods.iter().any(|other| {
                     other.namespace == pod.namespace
@@ -245,23 +201,16 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
                 }
             }
         }
-        let allowed: Vec<&str> = annotation(SAFE_TO_EVICT_LOCAL_VOLUMES)
-            .map(|v| v.split(',').map(str::trim).collect())
-            .unwrap_or_default();
+        let allowed: Vec<&str> =
+            annotation(SAFE_TO_EVICT_LOCAL_VOLUMES).map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
         for volume in &pod.volumes {
             let local = match volume {
                 Volume::HostPath { name } => Some(name),
-                Volume::EmptyDir {
-                    name,
-                    medium_memory: false,
-                } => Some(name),
+                Volume::EmptyDir { name, medium_memory: false } => Some(name),
                 _ => None,
             };
             if let Some(name) = local.filter(|n| !allowed.contains(&n.as_str())) {
-                reasons.push(Reason {
-                    volume: Some(name.clone()),
-                    ..Reason::pod(Rule::LocalStorage, pod)
-                });
+                reasons.push(Reason { volume: Some(name.clone()), ..Reason::pod(Rule::LocalStorage, pod) });
             }
         }
     }
@@ -271,8 +220,7 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
 fn requested_on(node: &Node, pods: &[Pod]) -> Resources {
     pods.iter()
         .filter(|p| {
-            p.node.as_deref() == Some(node.name.as_str())
-                && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
+            p.node.as_deref() == Some(node.name.as_str()) && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
         })
         .fold(Resources::default(), |acc, p| Resources {
             cpu_millis: acc.cpu_millis + p.requests.cpu_millis,
@@ -289,8 +237,7 @@ fn utilization(node: &Node, pods: &[Pod]) -> f64 {
             used as f64 / total as f64
         }
     };
-    share(used.cpu_millis, node.allocatable.cpu_millis)
-        .max(share(used.memory_bytes, node.allocatable.memory_bytes))
+    share(used.cpu_millis, node.allocatable.cpu_millis).max(share(used.memory_bytes, node.allocatable.memory_bytes))
 }
 
 /// First-fit decreasing of the node's evictable pods onto the other schedulable nodes, by
@@ -318,10 +265,7 @@ fn unplaceable(node: &Node, moving: &[&Pod], nodes: &[Node], pods: &[Pod]) -> Op
         let fits = |(n, free): &&mut (&Node, Resources)| {
             free.cpu_millis >= pod.requests.cpu_millis
                 && free.memory_bytes >= pod.requests.memory_bytes
-                && pod
-                    .node_selector
-                    .iter()
-                    .all(|(k, v)| n.labels.get(k) == Some(v))
+                && pod.node_selector.iter().all(|(k, v)| n.labels.get(k) == Some(v))
         };
         match targets.iter_mut().find(|t| fits(t)) {
             Some((_, free)) => {
@@ -359,9 +303,7 @@ impl Snapshot {
 
     /// Every worker node in a snapshot counts as managed.
     pub fn plan(&self) -> DrainPlan {
-        plan(&self.nodes, &self.pods, &self.pdbs, self.min_nodes, |_| {
-            true
-        })
+        plan(&self.nodes, &self.pods, &self.pdbs, self.min_nodes, |_| true)
     }
 }
 

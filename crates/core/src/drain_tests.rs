@@ -11,10 +11,7 @@ fn node(name: &str, zone: &str) -> Node {
         zone: Some(zone.into()),
         instance_id: Some(format!("i-{name}")),
         ready: true,
-        allocatable: Resources {
-            cpu_millis: 1900,
-            memory_bytes: 1600 * 1024 * 1024,
-        },
+        allocatable: Resources { cpu_millis: 1900, memory_bytes: 1600 * 1024 * 1024 },
         created_at: Some("2026-11-23T08:00:00Z".parse().unwrap()),
         ..Default::default()
     }
@@ -26,14 +23,8 @@ fn pod(name: &str, node: &str, owner: Option<(&str, &str)>) -> Pod {
         name: name.into(),
         node: Some(node.into()),
         labels: BTreeMap::from([("app".to_string(), "api".to_string())]),
-        owner: owner.map(|(kind, name)| OwnerRef {
-            kind: kind.into(),
-            name: name.into(),
-        }),
-        requests: Resources {
-            cpu_millis: 200,
-            memory_bytes: 256 * 1024 * 1024,
-        },
+        owner: owner.map(|(kind, name)| OwnerRef { kind: kind.into(), name: name.into() }),
+        requests: Resources { cpu_millis: 200, memory_bytes: 256 * 1024 * 1024 },
         phase: PodPhase::Running,
         ready: true,
         ..Default::default()
@@ -42,10 +33,7 @@ fn pod(name: &str, node: &str, owner: Option<(&str, &str)>) -> Pod {
 
 /// A replicated app: one replica on each named node.
 fn replicas(nodes: &[&str]) -> Vec<Pod> {
-    nodes
-        .iter()
-        .map(|n| pod(&format!("api-{n}"), n, Some(("ReplicaSet", "api-7f"))))
-        .collect()
+    nodes.iter().map(|n| pod(&format!("api-{n}"), n, Some(("ReplicaSet", "api-7f")))).collect()
 }
 
 fn three_nodes() -> Vec<Node> {
@@ -68,13 +56,7 @@ fn all_managed(_: &Node) -> bool {
 
 #[test]
 fn a_replicated_cluster_has_a_removable_node_in_the_fullest_az() {
-    let plan = plan(
-        &three_nodes(),
-        &replicas(&["n1", "n2", "n3"]),
-        &[],
-        2,
-        all_managed,
-    );
+    let plan = plan(&three_nodes(), &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed);
     assert_eq!(plan.chosen.as_deref(), Some("n1"), "{plan:#?}");
     assert!(verdict(&plan, "n1").removable && verdict(&plan, "n2").removable);
     assert_eq!(rules(&plan, "n3"), vec![Rule::LastInAz]);
@@ -86,31 +68,13 @@ fn each_pod_rule_blocks_its_node() {
         ("bare pod", Box::new(|p| p.owner = None), Rule::BarePod),
         (
             "statefulset",
-            Box::new(|p| {
-                p.owner = Some(OwnerRef {
-                    kind: "StatefulSet".into(),
-                    name: "db".into(),
-                })
-            }),
+            Box::new(|p| p.owner = Some(OwnerRef { kind: "StatefulSet".into(), name: "db".into() })),
             Rule::Statefulset,
         ),
-        (
-            "hostPath",
-            Box::new(|p| {
-                p.volumes = vec![Volume::HostPath {
-                    name: "logs".into(),
-                }]
-            }),
-            Rule::LocalStorage,
-        ),
+        ("hostPath", Box::new(|p| p.volumes = vec![Volume::HostPath { name: "logs".into() }]), Rule::LocalStorage),
         (
             "emptyDir on disk",
-            Box::new(|p| {
-                p.volumes = vec![Volume::EmptyDir {
-                    name: "cache".into(),
-                    medium_memory: false,
-                }]
-            }),
+            Box::new(|p| p.volumes = vec![Volume::EmptyDir { name: "cache".into(), medium_memory: false }]),
             Rule::LocalStorage,
         ),
         (
@@ -127,27 +91,15 @@ fn each_pod_rule_blocks_its_node() {
             }),
             Rule::DoNotDisrupt,
         ),
-        (
-            "kube-system without PDB",
-            Box::new(|p| p.namespace = "kube-system".into()),
-            Rule::KubeSystem,
-        ),
+        ("kube-system without PDB", Box::new(|p| p.namespace = "kube-system".into()), Rule::KubeSystem),
     ];
     for (name, change, rule) in cases {
         let mut pods = replicas(&["n1", "n2", "n3"]);
         change(&mut pods[0]);
         let plan = plan(&three_nodes(), &pods, &[], 2, all_managed);
-        assert!(
-            rules(&plan, "n1").contains(&rule),
-            "{name}: {:?}",
-            rules(&plan, "n1")
-        );
+        assert!(rules(&plan, "n1").contains(&rule), "{name}: {:?}", rules(&plan, "n1"));
         assert!(!verdict(&plan, "n1").removable, "{name}");
-        assert_eq!(
-            plan.chosen.as_deref(),
-            Some("n2"),
-            "{name}: the other node in the fullest AZ"
-        );
+        assert_eq!(plan.chosen.as_deref(), Some("n2"), "{name}: the other node in the fullest AZ");
     }
 }
 
@@ -155,18 +107,10 @@ fn each_pod_rule_blocks_its_node() {
 fn memory_empty_dir_and_annotated_local_volumes_are_fine() {
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].volumes = vec![
-        Volume::EmptyDir {
-            name: "shm".into(),
-            medium_memory: true,
-        },
-        Volume::EmptyDir {
-            name: "cache".into(),
-            medium_memory: false,
-        },
+        Volume::EmptyDir { name: "shm".into(), medium_memory: true },
+        Volume::EmptyDir { name: "cache".into(), medium_memory: false },
     ];
-    pods[0]
-        .annotations
-        .insert(SAFE_TO_EVICT_LOCAL_VOLUMES.into(), "cache".into());
+    pods[0].annotations.insert(SAFE_TO_EVICT_LOCAL_VOLUMES.into(), "cache".into());
     assert!(verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
 }
 
@@ -175,10 +119,7 @@ fn single_replica_blocks_unless_another_ready_replica_runs_elsewhere() {
     let mut pods = replicas(&["n1"]);
     let plan1 = plan(&three_nodes(), &pods, &[], 2, all_managed);
     let reason = &verdict(&plan1, "n1").reasons[0];
-    assert_eq!(
-        (reason.rule, reason.detail.as_deref()),
-        (Rule::SingleReplica, Some("ReplicaSet api-7f"))
-    );
+    assert_eq!((reason.rule, reason.detail.as_deref()), (Rule::SingleReplica, Some("ReplicaSet api-7f")));
     pods.push(pod("api-b", "n3", Some(("ReplicaSet", "api-7f"))));
     pods[1].ready = false;
     assert!(
@@ -197,37 +138,19 @@ fn pdb_with_no_disruption_left_blocks_and_names_itself() {
         match_labels: BTreeMap::from([("app".into(), "api".into())]),
         disruptions_allowed: 0,
     };
-    let plan = plan(
-        &three_nodes(),
-        &replicas(&["n1", "n2", "n3"]),
-        &[pdb],
-        2,
-        all_managed,
-    );
-    let reason = verdict(&plan, "n1")
-        .reasons
-        .iter()
-        .find(|r| r.rule == Rule::Pdb)
-        .unwrap();
-    assert_eq!(
-        (reason.pod.as_deref(), reason.pdb.as_deref()),
-        (Some("shop/api-n1"), Some("shop/api"))
-    );
+    let plan = plan(&three_nodes(), &replicas(&["n1", "n2", "n3"]), &[pdb], 2, all_managed);
+    let reason = verdict(&plan, "n1").reasons.iter().find(|r| r.rule == Rule::Pdb).unwrap();
+    assert_eq!((reason.pod.as_deref(), reason.pdb.as_deref()), (Some("shop/api-n1"), Some("shop/api")));
     assert_eq!(plan.chosen, None);
     let json = serde_json::to_value(verdict(&plan, "n1")).unwrap();
-    assert_eq!(
-        json["reasons"][0],
-        serde_json::json!({"rule": "pdb", "pod": "shop/api-n1", "pdb": "shop/api"})
-    );
+    assert_eq!(json["reasons"][0], serde_json::json!({"rule": "pdb", "pod": "shop/api-n1", "pdb": "shop/api"}));
 }
 
 #[test]
 fn safe_to_evict_true_lifts_controller_and_storage_rules_but_never_pdbs() {
     let mut pods = replicas(&["n2", "n3"]);
     let mut bare = pod("debug", "n1", None);
-    bare.volumes = vec![Volume::HostPath {
-        name: "logs".into(),
-    }];
+    bare.volumes = vec![Volume::HostPath { name: "logs".into() }];
     bare.annotations.insert(SAFE_TO_EVICT.into(), "true".into());
     pods.push(bare.clone());
     assert!(
@@ -248,10 +171,7 @@ fn safe_to_evict_true_lifts_controller_and_storage_rules_but_never_pdbs() {
 fn kube_system_pod_with_a_pdb_allowing_disruption_is_fine() {
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].namespace = "kube-system".into();
-    pods.push(Pod {
-        namespace: "kube-system".into(),
-        ..pod("api-other", "n3", Some(("ReplicaSet", "api-7f")))
-    });
+    pods.push(Pod { namespace: "kube-system".into(), ..pod("api-other", "n3", Some(("ReplicaSet", "api-7f"))) });
     let pdb = Pdb {
         namespace: "kube-system".into(),
         name: "coredns".into(),
@@ -264,25 +184,11 @@ fn kube_system_pod_with_a_pdb_allowing_disruption_is_fine() {
 #[test]
 fn daemonset_mirror_and_finished_pods_are_ignored() {
     let mut pods = replicas(&["n1", "n2", "n3"]);
-    pods.push(pod(
-        "node-exporter-x",
-        "n1",
-        Some(("DaemonSet", "node-exporter")),
-    ));
-    pods.push(Pod {
-        mirror: true,
-        ..pod("kube-proxy-n1", "n1", None)
-    });
-    pods.push(Pod {
-        phase: PodPhase::Succeeded,
-        ..pod("job-done", "n1", None)
-    });
+    pods.push(pod("node-exporter-x", "n1", Some(("DaemonSet", "node-exporter"))));
+    pods.push(Pod { mirror: true, ..pod("kube-proxy-n1", "n1", None) });
+    pods.push(Pod { phase: PodPhase::Succeeded, ..pod("job-done", "n1", None) });
     let plan = plan(&three_nodes(), &pods, &[], 2, all_managed);
-    assert!(
-        verdict(&plan, "n1").removable,
-        "{:?}",
-        verdict(&plan, "n1").reasons
-    );
+    assert!(verdict(&plan, "n1").removable, "{:?}", verdict(&plan, "n1").reasons);
     assert_eq!(verdict(&plan, "n1").pods, 1);
 }
 
@@ -294,41 +200,24 @@ fn pods_must_fit_elsewhere_by_requests_and_selectors() {
     assert!(verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
     // Fill n2 and n3 so 1.2 CPU fits nowhere.
     pods.push(Pod {
-        requests: Resources {
-            cpu_millis: 1000,
-            memory_bytes: 0,
-        },
+        requests: Resources { cpu_millis: 1000, memory_bytes: 0 },
         ..pod("fill-2", "n2", Some(("ReplicaSet", "fill")))
     });
     pods.push(Pod {
-        requests: Resources {
-            cpu_millis: 1000,
-            memory_bytes: 0,
-        },
+        requests: Resources { cpu_millis: 1000, memory_bytes: 0 },
         ..pod("fill-3", "n3", Some(("ReplicaSet", "fill")))
     });
     let plan1 = plan(&three_nodes(), &pods, &[], 2, all_managed);
-    let reason = verdict(&plan1, "n1")
-        .reasons
-        .iter()
-        .find(|r| r.rule == Rule::NoPlaceToMovePods)
-        .cloned()
-        .unwrap();
+    let reason = verdict(&plan1, "n1").reasons.iter().find(|r| r.rule == Rule::NoPlaceToMovePods).cloned().unwrap();
     assert_eq!(reason.pod.as_deref(), Some("shop/api-n1"));
     // A node selector no other node satisfies.
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].node_selector.insert("gpu".into(), "true".into());
-    assert!(
-        rules(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1")
-            .contains(&Rule::NoPlaceToMovePods)
-    );
+    assert!(rules(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").contains(&Rule::NoPlaceToMovePods));
     // Memory counts too.
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].requests.memory_bytes = 2 * GI;
-    assert!(
-        rules(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1")
-            .contains(&Rule::NoPlaceToMovePods)
-    );
+    assert!(rules(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").contains(&Rule::NoPlaceToMovePods));
 }
 
 #[test]
@@ -345,38 +234,23 @@ fn never_below_min_nodes() {
     let nodes = vec![node("n1", "a"), node("n2", "b")];
     let plan = plan(&nodes, &replicas(&["n1", "n2"]), &[], 2, all_managed);
     assert_eq!(plan.chosen, None);
-    assert!(plan
-        .verdicts
-        .iter()
-        .all(|v| v.reasons.iter().any(|r| r.rule == Rule::MinNodes)));
+    assert!(plan.verdicts.iter().all(|v| v.reasons.iter().any(|r| r.rule == Rule::MinNodes)));
 }
 
 #[test]
 fn one_node_per_az_may_shrink_but_never_empties_an_az_while_another_has_two() {
     let nodes = vec![node("n1", "a"), node("n2", "b"), node("n3", "c")];
     let plan1 = plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed);
-    assert!(
-        plan1.chosen.is_some(),
-        "every AZ has one: removing one leaves no AZ with two"
-    );
+    assert!(plan1.chosen.is_some(), "every AZ has one: removing one leaves no AZ with two");
     let nodes = vec![node("n1", "a"), node("n2", "a"), node("n3", "b")];
-    assert_eq!(
-        rules(
-            &plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 1, all_managed),
-            "n3"
-        ),
-        vec![Rule::LastInAz]
-    );
+    assert_eq!(rules(&plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 1, all_managed), "n3"), vec![Rule::LastInAz]);
 }
 
 #[test]
 fn control_plane_and_unmanaged_nodes_are_never_chosen() {
     let mut nodes = three_nodes();
     nodes.push(Node {
-        labels: BTreeMap::from([(
-            "node-role.kubernetes.io/control-plane".to_string(),
-            "true".to_string(),
-        )]),
+        labels: BTreeMap::from([("node-role.kubernetes.io/control-plane".to_string(), "true".to_string())]),
         ..node("master", "a")
     });
     let pods = replicas(&["n1", "n2", "n3"]);
@@ -388,42 +262,24 @@ fn control_plane_and_unmanaged_nodes_are_never_chosen() {
 
 #[test]
 fn tie_breaks_fewest_pods_then_lowest_utilization_then_oldest() {
-    let nodes = vec![
-        node("n1", "a"),
-        node("n2", "a"),
-        node("n3", "a"),
-        node("n4", "b"),
-        node("n5", "b"),
-    ];
+    let nodes = vec![node("n1", "a"), node("n2", "a"), node("n3", "a"), node("n4", "b"), node("n5", "b")];
     // Every node has one replica; n2 also has a second pod.
     let mut pods = replicas(&["n1", "n2", "n3", "n4", "n5"]);
     pods.push(pod("extra", "n2", Some(("ReplicaSet", "api-7f"))));
     // n1 is busier than n3 by requests.
     pods[0].requests.cpu_millis = 900;
     let chosen = plan(&nodes, &pods, &[], 2, all_managed).chosen;
-    assert_eq!(
-        chosen.as_deref(),
-        Some("n3"),
-        "AZ a has most nodes; n2 has more pods; n1 is busier"
-    );
+    assert_eq!(chosen.as_deref(), Some("n3"), "AZ a has most nodes; n2 has more pods; n1 is busier");
     // Equal utilization: the oldest goes.
     pods[0].requests.cpu_millis = 200;
     let mut nodes = nodes;
     nodes[2].created_at = Some("2026-11-23T09:00:00Z".parse().unwrap());
-    assert_eq!(
-        plan(&nodes, &pods, &[], 2, all_managed).chosen.as_deref(),
-        Some("n1")
-    );
+    assert_eq!(plan(&nodes, &pods, &[], 2, all_managed).chosen.as_deref(), Some("n1"));
 }
 
 #[test]
 fn an_already_cordoned_node_goes_first() {
     let mut nodes = three_nodes();
     nodes[1].unschedulable = true;
-    assert_eq!(
-        plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed)
-            .chosen
-            .as_deref(),
-        Some("n2")
-    );
+    assert_eq!(plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed).chosen.as_deref(), Some("n2"));
 }

@@ -68,11 +68,7 @@ pub struct MetricBatch {
 
 impl MetricBatch {
     pub fn new(cluster_id: impl Into<String>, at: DateTime<Utc>) -> Self {
-        MetricBatch {
-            cluster_id: cluster_id.into(),
-            at,
-            groups: Vec::new(),
-        }
+        MetricBatch { cluster_id: cluster_id.into(), at, groups: Vec::new() }
     }
 
     /// Records `metric` with the `ClusterId` dimension only.
@@ -88,39 +84,23 @@ impl MetricBatch {
         metric: Metric,
         value: f64,
     ) -> &mut Self {
-        self.put_in(
-            Some((dimension, dimension_value.to_string())),
-            metric,
-            value,
-        )
+        self.put_in(Some((dimension, dimension_value.to_string())), metric, value)
     }
 
-    fn put_in(
-        &mut self,
-        dimension: Option<(&'static str, String)>,
-        metric: Metric,
-        value: f64,
-    ) -> &mut Self {
+    fn put_in(&mut self, dimension: Option<(&'static str, String)>, metric: Metric, value: f64) -> &mut Self {
         if !value.is_finite() {
             return self; // unknown is not recorded as a number
         }
         match self.groups.iter_mut().find(|g| g.dimension == dimension) {
             Some(group) => group.values.push((metric, value)),
-            None => self.groups.push(Group {
-                dimension,
-                values: vec![(metric, value)],
-            }),
+            None => self.groups.push(Group { dimension, values: vec![(metric, value)] }),
         }
         self
     }
 
     /// The value recorded for `metric`, if any (first one), for tests and summaries.
     pub fn value(&self, metric: Metric) -> Option<f64> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.values.iter())
-            .find(|(m, _)| *m == metric)
-            .map(|(_, v)| *v)
+        self.groups.iter().flat_map(|g| g.values.iter()).find(|(m, _)| *m == metric).map(|(_, v)| *v)
     }
 
     /// The dimension value `metric` was recorded with, if any.
@@ -133,10 +113,7 @@ impl MetricBatch {
 
     /// One JSON line per dimension set.
     pub fn lines(&self) -> Vec<String> {
-        self.groups
-            .iter()
-            .map(|g| self.line(g).to_string())
-            .collect()
+        self.groups.iter().map(|g| self.line(g).to_string()).collect()
     }
 
     fn line(&self, group: &Group) -> Value {
@@ -147,11 +124,8 @@ impl MetricBatch {
             dims.push(name);
             root.insert((*name).into(), value.clone().into());
         }
-        let metrics: Vec<Value> = group
-            .values
-            .iter()
-            .map(|(m, _)| json!({"Name": m.name(), "Unit": m.unit()}))
-            .collect();
+        let metrics: Vec<Value> =
+            group.values.iter().map(|(m, _)| json!({"Name": m.name(), "Unit": m.unit()})).collect();
         for (metric, value) in &group.values {
             root.insert(metric.name().into(), json!(value));
         }
@@ -182,32 +156,17 @@ mod tests {
         assert_eq!(lines.len(), 2);
         let first: Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(first["ClusterCPUUtilization"], 81.5);
-        assert_eq!(
-            first["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-            "SmartScale"
-        );
-        assert_eq!(
-            first["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
-            json!(["ClusterId"])
-        );
+        assert_eq!(first["_aws"]["CloudWatchMetrics"][0]["Namespace"], "SmartScale");
+        assert_eq!(first["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["ClusterId"]));
         assert_eq!(
             first["_aws"]["CloudWatchMetrics"][0]["Metrics"][1],
             json!({"Name": "ClusterCPUUtilization", "Unit": "Percent"})
         );
-        assert!(
-            first.get("PendingPods").is_none(),
-            "unknown values are not recorded"
-        );
+        assert!(first.get("PendingPods").is_none(), "unknown values are not recorded");
         let second: Value = serde_json::from_str(&lines[1]).unwrap();
         assert_eq!(second["Reason"], "cpu");
-        assert_eq!(
-            second["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
-            json!(["ClusterId", "Reason"])
-        );
+        assert_eq!(second["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["ClusterId", "Reason"]));
         assert_eq!(second["_aws"]["Timestamp"], 1_795_435_200_000i64);
-        assert_eq!(
-            batch.dimension(Metric::ScaleUpEvents),
-            Some(("Reason", "cpu"))
-        );
+        assert_eq!(batch.dimension(Metric::ScaleUpEvents), Some(("Reason", "cpu")));
     }
 }

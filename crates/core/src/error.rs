@@ -15,11 +15,7 @@ pub enum Error {
 
     /// A message carries a format version this build does not understand.
     #[error("unsupported {what} version {found} (this build understands version {supported})")]
-    UnsupportedVersion {
-        what: &'static str,
-        found: String,
-        supported: u32,
-    },
+    UnsupportedVersion { what: &'static str, found: String, supported: u32 },
 
     /// A message carries a kind this build does not understand.
     #[error("unknown {what} kind `{kind}`")]
@@ -40,31 +36,19 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Invalid { field: field.into(), message: message.into() }
     }
 
     pub fn config(var: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Config {
-            var: var.into(),
-            message: message.into(),
-        }
+        Error::Config { var: var.into(), message: message.into() }
     }
 
     pub fn unavailable(service: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Unavailable {
-            service: service.into(),
-            message: message.into(),
-        }
+        Error::Unavailable { service: service.into(), message: message.into() }
     }
 
     pub fn rejected(service: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Rejected {
-            service: service.into(),
-            message: message.into(),
-        }
+        Error::Rejected { service: service.into(), message: message.into() }
     }
 
     /// Whether the same call may succeed if tried again later.
@@ -80,11 +64,7 @@ pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "<root>".to_string()
-        } else {
-            path
-        };
+        let field = if path == "." { "<root>".to_string() } else { path };
         Error::invalid(field, e.into_inner().to_string())
     })
 }
@@ -93,11 +73,7 @@ pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
 pub fn from_json_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "<root>".to_string()
-        } else {
-            path
-        };
+        let field = if path == "." { "<root>".to_string() } else { path };
         Error::invalid(field, e.into_inner().to_string())
     })
 }

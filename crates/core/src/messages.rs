@@ -99,12 +99,7 @@ pub struct Offering {
 }
 
 impl WorkMessage {
-    pub const KINDS: &'static [&'static str] = &[
-        "scale_up_request",
-        "join_check",
-        "drain_request",
-        "drain_check",
-    ];
+    pub const KINDS: &'static [&'static str] = &["scale_up_request", "join_check", "drain_request", "drain_check"];
 
     pub fn kind(&self) -> &'static str {
         match self {
@@ -136,8 +131,7 @@ impl WorkMessage {
     }
 
     pub fn decode(text: &str) -> Result<Self> {
-        let (kind, body) =
-            split_versioned(text, "work message", WORK_MESSAGE_VERSION, Self::KINDS)?;
+        let (kind, body) = split_versioned(text, "work message", WORK_MESSAGE_VERSION, Self::KINDS)?;
         // Deserialize the variant's struct directly (not through the tagged enum, which buffers
         // the input and loses the path), so errors name the field.
         Ok(match kind.as_str() {
@@ -180,52 +174,21 @@ fn split_versioned(
     version: u32,
     kinds: &[&str],
 ) -> Result<(String, serde_json::Value)> {
-    let mut json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::invalid("<body>", format!("{what} is not JSON: {e}")))?;
-    let obj = json
-        .as_object_mut()
-        .ok_or_else(|| Error::invalid("<body>", format!("{what} must be a JSON object")))?;
+    let mut json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::invalid("<body>", format!("{what} is not JSON: {e}")))?;
+    let obj = json.as_object_mut().ok_or_else(|| Error::invalid("<body>", format!("{what} must be a JSON object")))?;
     match obj.remove("version") {
-        None => {
-            return Err(Error::invalid(
-                "version",
-                format!("{what} has no `version` field"),
-            ))
-        }
+        None => return Err(Error::invalid("version", format!("{what} has no `version` field"))),
         Some(v) if v.as_u64() == Some(u64::from(version)) => {}
-        Some(v) => {
-            return Err(Error::UnsupportedVersion {
-                what,
-                found: v.to_string(),
-                supported: version,
-            })
-        }
+        Some(v) => return Err(Error::UnsupportedVersion { what, found: v.to_string(), supported: version }),
     }
     match obj.get("kind").map(|k| k.as_str()) {
-        None => {
-            return Err(Error::invalid(
-                "kind",
-                format!("{what} has no `kind` field"),
-            ))
-        }
-        Some(None) => {
-            return Err(Error::invalid(
-                "kind",
-                format!("{what} `kind` must be a string"),
-            ))
-        }
-        Some(Some(kind)) if !kinds.contains(&kind) => {
-            return Err(Error::UnknownKind {
-                what,
-                kind: kind.to_string(),
-            })
-        }
+        None => return Err(Error::invalid("kind", format!("{what} has no `kind` field"))),
+        Some(None) => return Err(Error::invalid("kind", format!("{what} `kind` must be a string"))),
+        Some(Some(kind)) if !kinds.contains(&kind) => return Err(Error::UnknownKind { what, kind: kind.to_string() }),
         Some(Some(_)) => {}
     }
-    let kind = obj
-        .remove("kind")
-        .and_then(|k| k.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = obj.remove("kind").and_then(|k| k.as_str().map(str::to_string)).unwrap_or_default();
     Ok((kind, json))
 }
 
@@ -260,28 +223,16 @@ mod tests {
         let mut json: serde_json::Value = serde_json::from_str(&drain().encode()).unwrap();
         json["version"] = 2.into();
         let err = WorkMessage::decode(&json.to_string()).unwrap_err();
-        assert!(
-            matches!(err, Error::UnsupportedVersion { ref found, .. } if found == "2"),
-            "{err}"
-        );
+        assert!(matches!(err, Error::UnsupportedVersion { ref found, .. } if found == "2"), "{err}");
 
         json["version"] = 1.into();
         json["kind"] = "reboot_everything".into();
         let err = WorkMessage::decode(&json.to_string()).unwrap_err();
-        assert!(
-            matches!(err, Error::UnknownKind { ref kind, .. } if kind == "reboot_everything"),
-            "{err}"
-        );
+        assert!(matches!(err, Error::UnknownKind { ref kind, .. } if kind == "reboot_everything"), "{err}");
 
         let err = WorkMessage::decode(r#"{"kind":"drain_request"}"#).unwrap_err();
-        assert!(
-            matches!(err, Error::Invalid { ref field, .. } if field == "version"),
-            "{err}"
-        );
-        assert!(matches!(
-            WorkMessage::decode("not json").unwrap_err(),
-            Error::Invalid { .. }
-        ));
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "version"), "{err}");
+        assert!(matches!(WorkMessage::decode("not json").unwrap_err(), Error::Invalid { .. }));
     }
 
     #[test]
@@ -289,9 +240,6 @@ mod tests {
         let mut json: serde_json::Value = serde_json::from_str(&drain().encode()).unwrap();
         json["requested_at"] = "yesterday".into();
         let err = WorkMessage::decode(&json.to_string()).unwrap_err();
-        assert!(
-            matches!(err, Error::Invalid { ref field, .. } if field.contains("requested_at")),
-            "{err}"
-        );
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field.contains("requested_at")), "{err}");
     }
 }

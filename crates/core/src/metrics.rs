@@ -30,10 +30,7 @@ pub struct Sample {
 
 impl Sample {
     pub fn at(at: DateTime<Utc>) -> Self {
-        Sample {
-            at,
-            ..Default::default()
-        }
+        Sample { at, ..Default::default() }
     }
 }
 
@@ -50,14 +47,8 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 6] = [
-        Signal::Cpu,
-        Signal::Memory,
-        Signal::PendingPods,
-        Signal::QueueDepth,
-        Signal::P95Latency,
-        Signal::ErrorRate,
-    ];
+    pub const ALL: [Signal; 6] =
+        [Signal::Cpu, Signal::Memory, Signal::PendingPods, Signal::QueueDepth, Signal::P95Latency, Signal::ErrorRate];
 
     /// The value of this signal in a sample, if known.
     pub fn value(self, sample: &Sample) -> Option<f64> {

@@ -165,11 +165,7 @@ impl NotificationEvent {
 
 impl Notification {
     pub fn new(cluster_id: impl Into<String>, at: DateTime<Utc>, event: NotificationEvent) -> Self {
-        Notification {
-            cluster_id: cluster_id.into(),
-            at,
-            event,
-        }
+        Notification { cluster_id: cluster_id.into(), at, event }
     }
 
     pub fn encode(&self) -> String {
@@ -177,12 +173,7 @@ impl Notification {
     }
 
     pub fn decode(text: &str) -> Result<Self> {
-        decode_versioned(
-            text,
-            "notification",
-            NOTIFICATION_VERSION,
-            NotificationEvent::KINDS,
-        )
+        decode_versioned(text, "notification", NOTIFICATION_VERSION, NotificationEvent::KINDS)
     }
 }
 
@@ -214,10 +205,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_kind() {
-        let err = Notification::decode(
-            r#"{"version":1,"kind":"party","cluster_id":"c","at":"2026-11-23T10:00:00Z"}"#,
-        )
-        .unwrap_err();
+        let err = Notification::decode(r#"{"version":1,"kind":"party","cluster_id":"c","at":"2026-11-23T10:00:00Z"}"#)
+            .unwrap_err();
         assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
     }
 }

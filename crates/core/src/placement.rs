@@ -33,10 +33,7 @@ impl FleetCounts {
     }
 
     pub fn add(&mut self, availability_zone: &str, lifecycle: Lifecycle) {
-        *self
-            .per_az
-            .entry(availability_zone.to_string())
-            .or_default() += 1;
+        *self.per_az.entry(availability_zone.to_string()).or_default() += 1;
         match lifecycle {
             Lifecycle::Spot => self.spot += 1,
             Lifecycle::OnDemand => self.on_demand += 1,
@@ -51,16 +48,7 @@ impl FleetCounts {
 /// Subnets best first: fewest instances in their AZ, then configured order.
 pub fn subnets_by_preference<'a>(subnets: &'a [Subnet], counts: &FleetCounts) -> Vec<&'a Subnet> {
     let mut ordered: Vec<(usize, &Subnet)> = subnets.iter().enumerate().collect();
-    ordered.sort_by_key(|(i, s)| {
-        (
-            counts
-                .per_az
-                .get(&s.availability_zone)
-                .copied()
-                .unwrap_or(0),
-            *i,
-        )
-    });
+    ordered.sort_by_key(|(i, s)| (counts.per_az.get(&s.availability_zone).copied().unwrap_or(0), *i));
     ordered.into_iter().map(|(_, s)| s).collect()
 }
 
@@ -116,11 +104,8 @@ pub fn launch_plan(
     for lifecycle in lifecycles {
         for subnet in &preferred {
             for instance_type in instance_types {
-                let attempt = Attempt {
-                    subnet: (*subnet).clone(),
-                    instance_type: instance_type.clone(),
-                    lifecycle: *lifecycle,
-                };
+                let attempt =
+                    Attempt { subnet: (*subnet).clone(), instance_type: instance_type.clone(), lifecycle: *lifecycle };
                 if !avoid.contains(&attempt.offering()) {
                     plan.push(attempt);
                 }
@@ -132,16 +117,11 @@ pub fn launch_plan(
 
 /// The node an instance registered as, if any: by provider id (`aws:///<az>/<instance-id>`),
 /// by instance id, or by the private DNS name (K3s names EC2 nodes by hostname, short or full).
-pub fn node_for_instance<'a>(
-    nodes: &'a [crate::ports::Node],
-    instance: &Instance,
-) -> Option<&'a crate::ports::Node> {
+pub fn node_for_instance<'a>(nodes: &'a [crate::ports::Node], instance: &Instance) -> Option<&'a crate::ports::Node> {
     let dns = instance.private_dns_name.as_deref().unwrap_or("");
     let short = dns.split('.').next().unwrap_or("");
     nodes.iter().find(|n| {
-        n.provider_id
-            .as_deref()
-            .is_some_and(|p| p.rsplit('/').next() == Some(instance.instance_id.as_str()))
+        n.provider_id.as_deref().is_some_and(|p| p.rsplit('/').next() == Some(instance.instance_id.as_str()))
             || n.instance_id.as_deref() == Some(instance.instance_id.as_str())
             || (!dns.is_empty() && (n.name == dns || n.name == short))
     })
@@ -154,10 +134,7 @@ mod tests {
     fn subnets() -> Vec<Subnet> {
         ["a", "b", "c"]
             .iter()
-            .map(|z| Subnet {
-                subnet_id: format!("subnet-{z}"),
-                availability_zone: format!("us-east-1{z}"),
-            })
+            .map(|z| Subnet { subnet_id: format!("subnet-{z}"), availability_zone: format!("us-east-1{z}") })
             .collect()
     }
 
@@ -167,10 +144,7 @@ mod tests {
         counts.add("us-east-1a", Lifecycle::OnDemand);
         counts.add("us-east-1c", Lifecycle::OnDemand);
         let s = subnets();
-        let order: Vec<&str> = subnets_by_preference(&s, &counts)
-            .iter()
-            .map(|s| s.subnet_id.as_str())
-            .collect();
+        let order: Vec<&str> = subnets_by_preference(&s, &counts).iter().map(|s| s.subnet_id.as_str()).collect();
         assert_eq!(order, vec!["subnet-b", "subnet-a", "subnet-c"]);
         // Two launches in a row go to two different AZs, round-robin by order on ties.
         counts.add("us-east-1b", Lifecycle::OnDemand);
@@ -189,16 +163,9 @@ mod tests {
             counts.add("us-east-1a", lifecycle);
         }
         assert_eq!(&sequence[..2], &[Lifecycle::OnDemand, Lifecycle::OnDemand]);
-        assert_eq!(
-            sequence[2],
-            Lifecycle::Spot,
-            "the first node beyond the floor is Spot"
-        );
+        assert_eq!(sequence[2], Lifecycle::Spot, "the first node beyond the floor is Spot");
         assert_eq!(counts.spot, 7, "7 of the 10 beyond the floor: {sequence:?}");
-        assert_eq!(
-            next_lifecycle(&FleetCounts::default(), 0, 0.0),
-            Lifecycle::OnDemand
-        );
+        assert_eq!(next_lifecycle(&FleetCounts::default(), 0, 0.0), Lifecycle::OnDemand);
     }
 
     #[test]
@@ -212,18 +179,9 @@ mod tests {
         }];
         let plan = launch_plan(&subnets(), &counts, &types, Lifecycle::Spot, &avoid);
         assert_eq!(plan.len(), 11);
-        assert_eq!(
-            (
-                plan[0].instance_type.as_str(),
-                plan[0].subnet.subnet_id.as_str()
-            ),
-            ("t3a.small", "subnet-a")
-        );
+        assert_eq!((plan[0].instance_type.as_str(), plan[0].subnet.subnet_id.as_str()), ("t3a.small", "subnet-a"));
         assert!(plan[..5].iter().all(|a| a.lifecycle == Lifecycle::Spot));
         assert!(plan[5..].iter().all(|a| a.lifecycle == Lifecycle::OnDemand));
-        assert_eq!(
-            launch_plan(&subnets(), &counts, &types, Lifecycle::OnDemand, &[]).len(),
-            6
-        );
+        assert_eq!(launch_plan(&subnets(), &counts, &types, Lifecycle::OnDemand, &[]).len(), 6);
     }
 }

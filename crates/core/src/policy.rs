@@ -99,9 +99,7 @@ impl Policy {
     pub fn from_config(source: &dyn ConfigSource) -> Result<Policy> {
         let mut policy = Policy::default();
         policy.apply_config(source)?;
-        policy
-            .validate()
-            .map_err(|v| Error::config(env_var(v.field), v.message))?;
+        policy.validate().map_err(|v| Error::config(env_var(v.field), v.message))?;
         Ok(policy)
     }
 
@@ -109,9 +107,7 @@ impl Policy {
     pub fn with_overrides(&self, overrides: &PolicyOverrides) -> Result<Policy> {
         let mut policy = self.clone();
         policy.apply_overrides(overrides);
-        policy
-            .validate()
-            .map_err(|v| Error::invalid(format!("policy.{}", v.field), v.message))?;
+        policy.validate().map_err(|v| Error::invalid(format!("policy.{}", v.field), v.message))?;
         Ok(policy)
     }
 
@@ -119,18 +115,12 @@ impl Policy {
     pub fn validate(&self) -> std::result::Result<(), Violation> {
         let fail = |field: &'static str, message: String| Err(Violation { field, message });
         if self.max_nodes == 0 || self.max_nodes > 1000 {
-            return fail(
-                "max_nodes",
-                format!("must be between 1 and 1000, got {}", self.max_nodes),
-            );
+            return fail("max_nodes", format!("must be between 1 and 1000, got {}", self.max_nodes));
         }
         if self.min_nodes > self.max_nodes {
             return fail(
                 "min_nodes",
-                format!(
-                    "min_nodes ({}) is greater than max_nodes ({})",
-                    self.min_nodes, self.max_nodes
-                ),
+                format!("min_nodes ({}) is greater than max_nodes ({})", self.min_nodes, self.max_nodes),
             );
         }
         for (field, value) in [
@@ -141,10 +131,7 @@ impl Policy {
             ("error_rate_scale_up_pct", self.error_rate_scale_up_pct),
         ] {
             if !(value.is_finite() && (0.0..=100.0).contains(&value)) {
-                return fail(
-                    field,
-                    format!("must be a percentage between 0 and 100, got {value}"),
-                );
+                return fail(field, format!("must be a percentage between 0 and 100, got {value}"));
             }
         }
         for (field, value) in [
@@ -157,24 +144,9 @@ impl Policy {
             }
         }
         for (down_field, down, up_field, up) in [
-            (
-                "cpu_scale_down_pct",
-                self.cpu_scale_down_pct,
-                "cpu_scale_up_pct",
-                self.cpu_scale_up_pct,
-            ),
-            (
-                "mem_scale_down_pct",
-                self.mem_scale_down_pct,
-                "mem_scale_up_pct",
-                self.mem_scale_up_pct,
-            ),
-            (
-                "queue_scale_down",
-                self.queue_scale_down,
-                "queue_scale_up",
-                self.queue_scale_up,
-            ),
+            ("cpu_scale_down_pct", self.cpu_scale_down_pct, "cpu_scale_up_pct", self.cpu_scale_up_pct),
+            ("mem_scale_down_pct", self.mem_scale_down_pct, "mem_scale_up_pct", self.mem_scale_up_pct),
+            ("queue_scale_down", self.queue_scale_down, "queue_scale_up", self.queue_scale_up),
         ] {
             if down >= up {
                 return fail(
@@ -191,21 +163,14 @@ impl Policy {
             ("sample_interval_s", self.sample_interval_s),
         ] {
             if value == 0 || value > MAX_WINDOW_S {
-                return fail(
-                    field,
-                    format!("must be between 1 and {MAX_WINDOW_S} seconds, got {value}"),
-                );
+                return fail(field, format!("must be between 1 and {MAX_WINDOW_S} seconds, got {value}"));
             }
         }
-        for (field, value) in [
-            ("cooldown_scale_up_s", self.cooldown_scale_up_s),
-            ("cooldown_scale_down_s", self.cooldown_scale_down_s),
-        ] {
+        for (field, value) in
+            [("cooldown_scale_up_s", self.cooldown_scale_up_s), ("cooldown_scale_down_s", self.cooldown_scale_down_s)]
+        {
             if value > MAX_WINDOW_S {
-                return fail(
-                    field,
-                    format!("must be at most {MAX_WINDOW_S} seconds, got {value}"),
-                );
+                return fail(field, format!("must be at most {MAX_WINDOW_S} seconds, got {value}"));
             }
         }
         let shortest_window = self
@@ -216,10 +181,7 @@ impl Policy {
         if self.sample_interval_s > shortest_window {
             return fail(
                 "sample_interval_s",
-                format!(
-                    "{} s is longer than the shortest window ({shortest_window} s)",
-                    self.sample_interval_s
-                ),
+                format!("{} s is longer than the shortest window ({shortest_window} s)", self.sample_interval_s),
             );
         }
         if self.scale_up_step == 0 || self.scale_up_step > self.scale_up_step_urgent {
@@ -232,10 +194,7 @@ impl Policy {
             );
         }
         if self.scale_up_step_urgent > 10 {
-            return fail(
-                "scale_up_step_urgent",
-                format!("must be at most 10, got {}", self.scale_up_step_urgent),
-            );
+            return fail("scale_up_step_urgent", format!("must be at most 10, got {}", self.scale_up_step_urgent));
         }
         Ok(())
     }
@@ -258,11 +217,7 @@ pub struct Violation {
 }
 
 fn env_var(field: &str) -> &'static str {
-    Policy::ENV_VARS
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map(|(_, env)| *env)
-        .unwrap_or("policy")
+    Policy::ENV_VARS.iter().find(|(f, _)| *f == field).map(|(_, env)| *env).unwrap_or("policy")
 }
 
 #[cfg(test)]
@@ -284,15 +239,9 @@ mod tests {
 
     #[test]
     fn env_overrides_apply() {
-        let cfg = MapConfig::new()
-            .with("MIN_NODES", "3")
-            .with("MAX_NODES", "20")
-            .with("COOLDOWN_SCALE_UP", "120");
+        let cfg = MapConfig::new().with("MIN_NODES", "3").with("MAX_NODES", "20").with("COOLDOWN_SCALE_UP", "120");
         let p = Policy::from_config(&cfg).unwrap();
-        assert_eq!(
-            (p.min_nodes, p.max_nodes, p.cooldown_scale_up_s),
-            (3, 20, 120)
-        );
+        assert_eq!((p.min_nodes, p.max_nodes, p.cooldown_scale_up_s), (3, 20, 120));
     }
 
     #[test]
@@ -300,40 +249,16 @@ mod tests {
         let cases = [
             (MapConfig::new().with("MIN_NODES", "12"), "MIN_NODES"),
             (MapConfig::new().with("MAX_NODES", "0"), "MAX_NODES"),
-            (
-                MapConfig::new().with("SCALE_DOWN_THRESHOLD_CPU", "70"),
-                "SCALE_DOWN_THRESHOLD_CPU",
-            ),
-            (
-                MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "25"),
-                "SCALE_DOWN_THRESHOLD_CPU",
-            ),
-            (
-                MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "170"),
-                "SCALE_UP_THRESHOLD_CPU",
-            ),
-            (
-                MapConfig::new().with("SCALE_DOWN_THRESHOLD_MEMORY", "80"),
-                "SCALE_DOWN_THRESHOLD_MEMORY",
-            ),
-            (
-                MapConfig::new().with("SCALE_DOWN_THRESHOLD_QUEUE", "5000"),
-                "SCALE_DOWN_THRESHOLD_QUEUE",
-            ),
-            (
-                MapConfig::new().with("COOLDOWN_SCALE_UP", "-5"),
-                "COOLDOWN_SCALE_UP",
-            ),
-            (
-                MapConfig::new().with("COOLDOWN_SCALE_DOWN", "999999"),
-                "COOLDOWN_SCALE_DOWN",
-            ),
+            (MapConfig::new().with("SCALE_DOWN_THRESHOLD_CPU", "70"), "SCALE_DOWN_THRESHOLD_CPU"),
+            (MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "25"), "SCALE_DOWN_THRESHOLD_CPU"),
+            (MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "170"), "SCALE_UP_THRESHOLD_CPU"),
+            (MapConfig::new().with("SCALE_DOWN_THRESHOLD_MEMORY", "80"), "SCALE_DOWN_THRESHOLD_MEMORY"),
+            (MapConfig::new().with("SCALE_DOWN_THRESHOLD_QUEUE", "5000"), "SCALE_DOWN_THRESHOLD_QUEUE"),
+            (MapConfig::new().with("COOLDOWN_SCALE_UP", "-5"), "COOLDOWN_SCALE_UP"),
+            (MapConfig::new().with("COOLDOWN_SCALE_DOWN", "999999"), "COOLDOWN_SCALE_DOWN"),
             (MapConfig::new().with("SCALE_UP_STEP", "3"), "SCALE_UP_STEP"),
             (MapConfig::new().with("METRICS_STEP", "900"), "METRICS_STEP"),
-            (
-                MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "NaN"),
-                "SCALE_UP_THRESHOLD_CPU",
-            ),
+            (MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "NaN"), "SCALE_UP_THRESHOLD_CPU"),
         ];
         for (cfg, var) in cases {
             match Policy::from_config(&cfg) {
@@ -345,15 +270,9 @@ mod tests {
 
     #[test]
     fn overrides_name_the_json_field() {
-        let overrides = PolicyOverrides {
-            min_nodes: Some(11),
-            ..Default::default()
-        };
+        let overrides = PolicyOverrides { min_nodes: Some(11), ..Default::default() };
         let err = Policy::default().with_overrides(&overrides).unwrap_err();
-        assert!(
-            matches!(err, Error::Invalid { ref field, .. } if field == "policy.min_nodes"),
-            "{err}"
-        );
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "policy.min_nodes"), "{err}");
     }
 
     #[test]

@@ -118,8 +118,7 @@ pub enum LaunchOutcome {
 }
 
 pub trait Fleet: Send + Sync {
-    fn launch(&self, request: &LaunchRequest)
-        -> impl Future<Output = Result<LaunchOutcome>> + Send;
+    fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<LaunchOutcome>> + Send;
     /// Terminates instances. Refuses (`Error::Rejected`) the whole call if any id is not an
     /// instance managed for this cluster.
     fn terminate(&self, instance_ids: &[String]) -> impl Future<Output = Result<()>> + Send;
@@ -249,11 +248,7 @@ pub struct Pdb {
 
 impl Pdb {
     pub fn matches(&self, pod: &Pod) -> bool {
-        pod.namespace == self.namespace
-            && self
-                .match_labels
-                .iter()
-                .all(|(k, v)| pod.labels.get(k) == Some(v))
+        pod.namespace == self.namespace && self.match_labels.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
     }
 }
 
@@ -270,16 +265,8 @@ pub trait Cluster: Send + Sync {
     fn list_pods(&self) -> impl Future<Output = Result<Vec<Pod>>> + Send;
     fn list_pdbs(&self) -> impl Future<Output = Result<Vec<Pdb>>> + Send;
     /// Sets `spec.unschedulable` (cordon with `true`, uncordon with `false`).
-    fn set_unschedulable(
-        &self,
-        node: &str,
-        unschedulable: bool,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn evict(
-        &self,
-        namespace: &str,
-        pod: &str,
-    ) -> impl Future<Output = Result<EvictOutcome>> + Send;
+    fn set_unschedulable(&self, node: &str, unschedulable: bool) -> impl Future<Output = Result<()>> + Send;
+    fn evict(&self, namespace: &str, pod: &str) -> impl Future<Output = Result<EvictOutcome>> + Send;
     /// Deletes the Node object; `Ok(false)` when it was already gone.
     fn delete_node(&self, node: &str) -> impl Future<Output = Result<bool>> + Send;
 }
@@ -304,11 +291,18 @@ pub trait StateStore: Send + Sync {
         update: &StateUpdate,
     ) -> impl Future<Output = Result<ReleaseOutcome>> + Send;
     /// Applies `update` unconditionally, creating the item if needed.
-    fn update(
+    fn update(&self, cluster_id: &str, update: &StateUpdate) -> impl Future<Output = Result<()>> + Send;
+    /// Whether an external event (e.g. an EC2 event id) was already claimed.
+    fn event_seen(&self, cluster_id: &str, event_id: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Records an external event as handled, once: `false` when it was already claimed. The
+    /// record expires after `ttl_s`.
+    fn claim_event(
         &self,
         cluster_id: &str,
-        update: &StateUpdate,
-    ) -> impl Future<Output = Result<()>> + Send;
+        event_id: &str,
+        now: DateTime<Utc>,
+        ttl_s: u32,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 pub trait MetricsSource: Send + Sync {

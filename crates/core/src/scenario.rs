@@ -26,9 +26,8 @@ impl Scenario {
     pub fn parse(text: &str) -> Result<Scenario> {
         let scenario: Scenario = from_json_str(text)?;
         for (i, sample) in scenario.samples.iter().enumerate() {
-            validate_sample(sample).map_err(|(field, message)| {
-                Error::invalid(format!("samples[{i}].{field}"), message)
-            })?;
+            validate_sample(sample)
+                .map_err(|(field, message)| Error::invalid(format!("samples[{i}].{field}"), message))?;
         }
         Ok(scenario)
     }
@@ -50,11 +49,7 @@ fn validate_sample(sample: &Sample) -> std::result::Result<(), (&'static str, St
     ] {
         if let Some(v) = signal.value(sample) {
             if !(0.0..=max).contains(&v) {
-                let range = if max.is_finite() {
-                    format!("between 0 and {max}")
-                } else {
-                    "non-negative".to_string()
-                };
+                let range = if max.is_finite() { format!("between 0 and {max}") } else { "non-negative".to_string() };
                 return Err((field, format!("must be {range}, got {v}")));
             }
         }
@@ -80,33 +75,15 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let cases = [
-            (
-                OK.replace("\"cpu_pct\":50", "\"cpu_pct\":\"high\""),
-                "samples[0].cpu_pct",
-            ),
-            (
-                OK.replace("\"cpu_pct\":50", "\"cpu_pct\":150"),
-                "samples[0].cpu_pct",
-            ),
-            (
-                OK.replace("\"node_count\":10", "\"node_count\":-1"),
-                "state.node_count",
-            ),
+            (OK.replace("\"cpu_pct\":50", "\"cpu_pct\":\"high\""), "samples[0].cpu_pct"),
+            (OK.replace("\"cpu_pct\":50", "\"cpu_pct\":150"), "samples[0].cpu_pct"),
+            (OK.replace("\"node_count\":10", "\"node_count\":-1"), "state.node_count"),
             (OK.replace("\"now\"", "\"when\""), "when"),
             (
-                OK.replace(
-                    "{\"node_count\":10}",
-                    "{\"node_count\":10},\"policy\":{\"min_nodes\":11}",
-                ),
+                OK.replace("{\"node_count\":10}", "{\"node_count\":10},\"policy\":{\"min_nodes\":11}"),
                 "policy.min_nodes",
             ),
-            (
-                OK.replace(
-                    "{\"node_count\":10}",
-                    "{\"node_count\":10},\"policy\":{\"min_node\":1}",
-                ),
-                "policy.min_node",
-            ),
+            (OK.replace("{\"node_count\":10}", "{\"node_count\":10},\"policy\":{\"min_node\":1}"), "policy.min_node"),
         ];
         for (text, field) in cases {
             let err = Scenario::parse(&text).and_then(|s| s.decide()).unwrap_err();

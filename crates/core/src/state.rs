@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::decide::DecisionState;
+use crate::messages::Offering;
 use crate::metrics::Sample;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +40,28 @@ pub struct StateItem {
     pub metrics_snapshot: Option<MetricsSnapshot>,
     /// When the at-max-capacity alert last went out, so it repeats only now and then.
     pub max_capacity_alerted_at: Option<DateTime<Utc>>,
+    /// Capacity pools recently interrupted or short: launches avoid them until `until`.
+    #[serde(default)]
+    pub unavailable_offerings: Vec<UnavailableOffering>,
+}
+
+/// A (type, AZ, lifecycle) pool to avoid until a given time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnavailableOffering {
+    pub offering: Offering,
+    pub until: DateTime<Utc>,
+}
+
+impl StateItem {
+    /// The offerings still to be avoided at `now`.
+    pub fn avoided_offerings(&self, now: DateTime<Utc>) -> Vec<Offering> {
+        self.unavailable_offerings.iter().filter(|u| u.until > now).map(|u| u.offering.clone()).collect()
+    }
 }
 
 impl StateItem {
     pub fn new(cluster_id: impl Into<String>) -> Self {
-        StateItem {
-            cluster_id: cluster_id.into(),
-            ..Default::default()
-        }
+        StateItem { cluster_id: cluster_id.into(), ..Default::default() }
     }
 
     /// Whether someone holds an unexpired lock at `now`.
@@ -60,11 +75,7 @@ impl StateItem {
             node_count: self.node_count,
             last_scale_at: self.last_scale_time,
             last_scale_action: self.last_scale_action,
-            lock_expires_at: if self.lock_held_at(now) {
-                self.lock_expiry
-            } else {
-                None
-            },
+            lock_expires_at: if self.lock_held_at(now) { self.lock_expiry } else { None },
         }
     }
 }
@@ -85,6 +96,8 @@ pub struct StateUpdate {
     pub last_scale_reason: Option<String>,
     pub metrics_snapshot: Option<MetricsSnapshot>,
     pub max_capacity_alerted_at: Option<DateTime<Utc>>,
+    /// Replaces the whole list.
+    pub unavailable_offerings: Option<Vec<UnavailableOffering>>,
 }
 
 impl StateUpdate {
@@ -106,6 +119,9 @@ impl StateUpdate {
         }
         if let Some(v) = self.max_capacity_alerted_at {
             item.max_capacity_alerted_at = Some(v);
+        }
+        if let Some(v) = &self.unavailable_offerings {
+            item.unavailable_offerings = v.clone();
         }
     }
 }

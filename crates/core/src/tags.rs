@@ -12,11 +12,7 @@ pub const LIFECYCLE: &str = "Lifecycle";
 pub const DECISION_ID: &str = "DecisionId";
 
 /// The full tag set for an instance launched for `cluster_id` by decision `decision_id`.
-pub fn launch_tags(
-    cluster_id: &str,
-    decision_id: &str,
-    lifecycle: Lifecycle,
-) -> BTreeMap<String, String> {
+pub fn launch_tags(cluster_id: &str, decision_id: &str, lifecycle: Lifecycle) -> BTreeMap<String, String> {
     [
         (PROJECT.0, PROJECT.1),
         (MANAGED_BY.0, MANAGED_BY.1),

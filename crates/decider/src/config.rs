@@ -17,33 +17,23 @@ pub struct DeciderConfig {
 impl DeciderConfig {
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
         let cluster_id = config::required(source, "CLUSTER_ID")?;
-        let valid_id = cluster_id.len() <= 64
-            && cluster_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let valid_id =
+            cluster_id.len() <= 64 && cluster_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid_id {
-            return Err(Error::config(
-                "CLUSTER_ID",
-                format!("must be 1–64 of [A-Za-z0-9._-], got {cluster_id:?}"),
-            ));
+            return Err(Error::config("CLUSTER_ID", format!("must be 1–64 of [A-Za-z0-9._-], got {cluster_id:?}")));
         }
         let lock_ttl_s = config::parsed(source, "LOCK_TTL_S")?.unwrap_or(300);
         if !(60..=900).contains(&lock_ttl_s) {
-            return Err(Error::config(
-                "LOCK_TTL_S",
-                format!("must be between 60 and 900 seconds, got {lock_ttl_s}"),
-            ));
+            return Err(Error::config("LOCK_TTL_S", format!("must be between 60 and 900 seconds, got {lock_ttl_s}")));
         }
-        let snapshot_max_age_s =
-            config::parsed(source, "METRICS_SNAPSHOT_MAX_AGE_S")?.unwrap_or(300);
+        let snapshot_max_age_s = config::parsed(source, "METRICS_SNAPSHOT_MAX_AGE_S")?.unwrap_or(300);
         if snapshot_max_age_s > 900 {
             return Err(Error::config(
                 "METRICS_SNAPSHOT_MAX_AGE_S",
                 format!("must be at most 900 seconds, got {snapshot_max_age_s}"),
             ));
         }
-        let max_capacity_alert_interval_s =
-            config::parsed(source, "MAX_CAPACITY_ALERT_INTERVAL_S")?.unwrap_or(1800);
+        let max_capacity_alert_interval_s = config::parsed(source, "MAX_CAPACITY_ALERT_INTERVAL_S")?.unwrap_or(1800);
         Ok(DeciderConfig {
             cluster_id,
             policy: Policy::from_config(source)?,
@@ -66,10 +56,7 @@ mod tests {
         assert_eq!(DeciderConfig::from_config(&base).unwrap().lock_ttl_s, 300);
         for (cfg, var) in [
             (MapConfig::new(), "CLUSTER_ID"),
-            (
-                MapConfig::new().with("CLUSTER_ID", "has spaces"),
-                "CLUSTER_ID",
-            ),
+            (MapConfig::new().with("CLUSTER_ID", "has spaces"), "CLUSTER_ID"),
             (base.clone().with("LOCK_TTL_S", "5"), "LOCK_TTL_S"),
             (base.clone().with("LOCK_TTL_S", "five"), "LOCK_TTL_S"),
             (base.clone().with("MIN_NODES", "20"), "MIN_NODES"),

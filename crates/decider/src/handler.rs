@@ -8,12 +8,8 @@ use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
 use smartscale_core::metrics::{Sample, Signal};
 use smartscale_core::notification::{FailureType, NotificationEvent};
-use smartscale_core::ports::{
-    Clock, Fleet, MetricsSink, MetricsSource, Notifier, StateStore, WorkQueue,
-};
-use smartscale_core::state::{
-    LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate,
-};
+use smartscale_core::ports::{Clock, Fleet, MetricsSink, MetricsSource, Notifier, StateStore, WorkQueue};
+use smartscale_core::state::{LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate};
 use tracing::{error, info, instrument, warn};
 
 use crate::{DeciderConfig, Result, ScheduledEvent};
@@ -98,10 +94,7 @@ where
         emf.put(Metric::CurrentNodeCount, f64::from(outcome.node_count));
         info!(decision_id, outcome = %serde_json::to_string(outcome).unwrap_or_default(), "decider finished");
     }
-    emf.put(
-        Metric::LambdaExecutionTime,
-        started.elapsed().as_secs_f64() * 1000.0,
-    );
+    emf.put(Metric::LambdaExecutionTime, started.elapsed().as_secs_f64() * 1000.0);
     deps.sink.emit(&emf);
     result
 }
@@ -134,11 +127,7 @@ where
             let active = instances.iter().filter(|i| i.state.is_active()).count() as u32;
             if stored.is_none() || active != item.node_count {
                 if stored.is_some() {
-                    warn!(
-                        stored = item.node_count,
-                        ec2 = active,
-                        "node count drift; correcting to EC2"
-                    );
+                    warn!(stored = item.node_count, ec2 = active, "node count drift; correcting to EC2");
                 }
                 item.node_count = active;
                 update.node_count = Some(active);
@@ -151,22 +140,15 @@ where
     }
 
     let lookback = Duration::seconds(i64::from(cfg.policy.lookback_s()));
-    let (samples, judged_at, origin) = match deps
-        .metrics
-        .fetch(now - lookback, now, cfg.policy.sample_interval_s)
-        .await
+    let (samples, judged_at, origin) = match deps.metrics.fetch(now - lookback, now, cfg.policy.sample_interval_s).await
     {
         Ok(samples) => {
-            update.metrics_snapshot = Some(MetricsSnapshot {
-                taken_at: now,
-                samples: samples.clone(),
-            });
+            update.metrics_snapshot = Some(MetricsSnapshot { taken_at: now, samples: samples.clone() });
             (samples, now, MetricsOrigin::Live)
         }
         Err(e) => {
             let fresh = item.metrics_snapshot.take().filter(|s| {
-                now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s))
-                    && s.taken_at <= now
+                now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s)) && s.taken_at <= now
             });
             match fresh {
                 Some(snapshot) => {
@@ -174,11 +156,7 @@ where
                     warn!(error = %e, age_s, "metrics unavailable; deciding on the cached snapshot");
                     // Judged as of the snapshot: cooldowns and the lock then look no more
                     // permissive than they did at that time.
-                    (
-                        snapshot.samples,
-                        snapshot.taken_at,
-                        MetricsOrigin::CachedSnapshot { age_s },
-                    )
+                    (snapshot.samples, snapshot.taken_at, MetricsOrigin::CachedSnapshot { age_s })
                 }
                 None => {
                     error!(error = %e, "metrics unavailable and no fresh snapshot; deciding on no data");
@@ -195,19 +173,15 @@ where
                             decision_id: Some(decision_id.to_string()),
                             error_type: FailureType::PrometheusUnavailable,
                             message: format!("Prometheus unavailable: {e}; no metric-driven scaling until it is back"),
-                            recommendation: Some("check the Prometheus endpoint and the network path from the Lambda".into()),
+                            recommendation: Some(
+                                "check the Prometheus endpoint and the network path from the Lambda".into(),
+                            ),
                         },
                     )
                     .await;
                     // No samples: the engine answers `no_data`, except that it still restores
                     // the min_nodes floor, which needs no metrics.
-                    (
-                        Vec::new(),
-                        now,
-                        MetricsOrigin::Unavailable {
-                            error: e.to_string(),
-                        },
-                    )
+                    (Vec::new(), now, MetricsOrigin::Unavailable { error: e.to_string() })
                 }
             }
         }
@@ -230,14 +204,7 @@ where
             act(deps, decision_id, &item, &decision, now, emf).await?
         }
     };
-    Ok(outcome(
-        cfg,
-        decision_id,
-        &item,
-        origin,
-        Some(decision),
-        taken,
-    ))
+    Ok(outcome(cfg, decision_id, &item, origin, Some(decision), taken))
 }
 
 /// Takes the lock, sends the work, records the action and announces it.
@@ -257,11 +224,7 @@ where
     let cfg = &deps.config;
     let cluster = cfg.cluster_id.as_str();
     let token = decision_id.to_string();
-    match deps
-        .state
-        .try_acquire_lock(cluster, &token, now, cfg.lock_ttl_s)
-        .await?
-    {
+    match deps.state.try_acquire_lock(cluster, &token, now, cfg.lock_ttl_s).await? {
         LockOutcome::Held => {
             info!(decision_id, "lost the lock race; another run is scaling");
             return Ok(Taken::LockLost);
@@ -280,11 +243,7 @@ where
             requested_at: now,
             avoid: Vec::new(),
         };
-        (
-            WorkMessage::ScaleUpRequest(request),
-            ScaleAction::ScaleUp,
-            Taken::ScaleUpRequested { count },
-        )
+        (WorkMessage::ScaleUpRequest(request), ScaleAction::ScaleUp, Taken::ScaleUpRequested { count })
     } else {
         let request = DrainRequest {
             decision_id: decision_id.into(),
@@ -295,20 +254,12 @@ where
             requested_at: now,
             deadline: None,
         };
-        (
-            WorkMessage::DrainRequest(request),
-            ScaleAction::ScaleDown,
-            Taken::DrainRequested,
-        )
+        (WorkMessage::DrainRequest(request), ScaleAction::ScaleDown, Taken::DrainRequested)
     };
 
     if let Err(e) = deps.queue.send(&message, 0).await {
         // Nobody will do the work, so nobody else would release the lock for 5 minutes.
-        match deps
-            .state
-            .release_lock(cluster, &token, &StateUpdate::default())
-            .await
-        {
+        match deps.state.release_lock(cluster, &token, &StateUpdate::default()).await {
             Ok(ReleaseOutcome::Released) => {}
             Ok(ReleaseOutcome::NotOwner) => {
                 warn!(decision_id, "lock was no longer ours to release")
@@ -364,10 +315,7 @@ async fn alert_at_max<S, M, F, Q, N, C, K>(
     N: Notifier,
 {
     let interval = Duration::seconds(i64::from(deps.config.max_capacity_alert_interval_s));
-    if item
-        .max_capacity_alerted_at
-        .is_some_and(|at| now - at < interval && at <= now)
-    {
+    if item.max_capacity_alerted_at.is_some_and(|at| now - at < interval && at <= now) {
         return;
     }
     let event = NotificationEvent::AtMaxCapacity {
@@ -405,12 +353,7 @@ where
     }
 }
 
-fn record_cluster_metrics(
-    emf: &mut MetricBatch,
-    samples: &[Sample],
-    at: DateTime<Utc>,
-    interval_s: u32,
-) {
+fn record_cluster_metrics(emf: &mut MetricBatch, samples: &[Sample], at: DateTime<Utc>, interval_s: u32) {
     let fresh = Duration::seconds(2 * i64::from(interval_s));
     let latest = |signal: Signal| {
         samples

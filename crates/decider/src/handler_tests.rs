@@ -4,8 +4,8 @@ use smartscale_core::config::MapConfig;
 use smartscale_core::decide::{Action, BlockedBy};
 use smartscale_core::emf::Metric;
 use smartscale_core::fakes::{
-    FakeClock, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
-    FetchOp, FleetOp, SendOp,
+    FakeClock, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore, FetchOp, FleetOp,
+    SendOp,
 };
 use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::metrics::Sample;
@@ -16,15 +16,7 @@ use smartscale_core::{tags, Error};
 use super::*;
 use crate::DeciderConfig;
 
-type TestDeps = Deps<
-    FakeStateStore,
-    FakeMetrics,
-    FakeFleet,
-    FakeQueue,
-    FakeNotifier,
-    FakeClock,
-    FakeMetricsSink,
->;
+type TestDeps = Deps<FakeStateStore, FakeMetrics, FakeFleet, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
 
 const EVENT: &str = include_str!("../../../events/eventbridge-scheduled.json");
 
@@ -58,8 +50,7 @@ impl World {
             };
             fleet.set_state(&instance.instance_id, InstanceState::Running);
         }
-        let config =
-            DeciderConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod")).unwrap();
+        let config = DeciderConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod")).unwrap();
         World {
             deps: Deps {
                 config,
@@ -77,14 +68,9 @@ impl World {
     /// Samples every 30 s for the last 11 minutes, built by `f`.
     fn metrics(&self, f: impl Fn(i64) -> Sample) {
         let now = self.deps.clock.now();
-        self.deps.metrics.replace(
-            (0..=22)
-                .map(|i| Sample {
-                    at: now - Duration::seconds(660 - i * 30),
-                    ..f(i)
-                })
-                .collect(),
-        );
+        self.deps
+            .metrics
+            .replace((0..=22).map(|i| Sample { at: now - Duration::seconds(660 - i * 30), ..f(i) }).collect());
     }
 
     async fn run(&self) -> Outcome {
@@ -92,22 +78,12 @@ impl World {
     }
 
     fn sent(&self) -> Vec<WorkMessage> {
-        self.deps
-            .queue
-            .queued()
-            .iter()
-            .map(|q| q.message())
-            .collect()
+        self.deps.queue.queued().iter().map(|q| q.message()).collect()
     }
 }
 
 fn hot(_: i64) -> Sample {
-    Sample {
-        cpu_pct: Some(85.0),
-        mem_pct: Some(60.0),
-        pending_pods: Some(0),
-        ..Default::default()
-    }
+    Sample { cpu_pct: Some(85.0), mem_pct: Some(60.0), pending_pods: Some(0), ..Default::default() }
 }
 
 fn quiet(_: i64) -> Sample {
@@ -128,32 +104,19 @@ async fn cpu_high_takes_the_lock_and_requests_one_node() {
 
     assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 1 });
     assert_eq!(outcome.metrics, MetricsOrigin::Live);
-    assert_eq!(
-        outcome.decision_id,
-        "dec-cdc73f9d-aea9-11e3-9d5a-835b769c0d9c"
-    );
+    assert_eq!(outcome.decision_id, "dec-cdc73f9d-aea9-11e3-9d5a-835b769c0d9c");
     let sent = world.sent();
     let [WorkMessage::ScaleUpRequest(request)] = sent.as_slice() else {
         panic!("expected one scale-up request: {sent:?}")
     };
     assert_eq!(request.count, 1);
-    assert_eq!(
-        request.lock_token.as_deref(),
-        Some(outcome.decision_id.as_str())
-    );
-    assert!(
-        request.reason.contains("cpu 85.0% > 70%"),
-        "{}",
-        request.reason
-    );
+    assert_eq!(request.lock_token.as_deref(), Some(outcome.decision_id.as_str()));
+    assert!(request.reason.contains("cpu 85.0% > 70%"), "{}", request.reason);
     assert_eq!(world.deps.queue.queued()[0].queue, QueueName::ScaleUp);
 
     let item = world.deps.state.item("prod").unwrap();
     assert!(item.lock_held_at(t0()));
-    assert_eq!(
-        item.lock_owner.as_deref(),
-        Some(outcome.decision_id.as_str())
-    );
+    assert_eq!(item.lock_owner.as_deref(), Some(outcome.decision_id.as_str()));
     assert_eq!(item.lock_expiry, Some(t0() + Duration::seconds(300)));
     assert_eq!(item.last_scale_action, Some(ScaleAction::ScaleUp));
     assert_eq!(item.last_scale_time, Some(t0()));
@@ -163,10 +126,7 @@ async fn cpu_high_takes_the_lock_and_requests_one_node() {
     assert_eq!(world.deps.notifier.kinds(), vec!["scale_up_started"]);
     let batch = &world.deps.sink.batches()[0];
     assert_eq!(batch.value(Metric::ScaleUpEvents), Some(1.0));
-    assert_eq!(
-        batch.dimension(Metric::ScaleUpEvents),
-        Some(("Reason", "cpu"))
-    );
+    assert_eq!(batch.dimension(Metric::ScaleUpEvents), Some(("Reason", "cpu")));
     assert_eq!(batch.value(Metric::ClusterCpuUtilization), Some(85.0));
     assert_eq!(batch.value(Metric::CurrentNodeCount), Some(4.0));
     assert_eq!(batch.value(Metric::AutoscalerInvocations), Some(1.0));
@@ -180,9 +140,7 @@ async fn quiet_cluster_requests_a_drain() {
     let outcome = world.run().await;
     assert_eq!(outcome.taken, Taken::DrainRequested);
     let sent = world.sent();
-    let [WorkMessage::DrainRequest(request)] = sent.as_slice() else {
-        panic!("{sent:?}")
-    };
+    let [WorkMessage::DrainRequest(request)] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(request.node, None);
     assert_eq!(world.deps.notifier.kinds(), vec!["scale_down_started"]);
     assert_eq!(world.deps.sink.total(Metric::ScaleDownEvents), 1.0);
@@ -194,29 +152,19 @@ async fn at_max_alerts_once_per_interval_and_sends_nothing() {
     world.metrics(hot);
     let outcome = world.run().await;
     assert_eq!(outcome.taken, Taken::NoAction);
-    assert_eq!(
-        outcome.decision.as_ref().unwrap().blocked_by,
-        Some(BlockedBy::MaxNodes)
-    );
+    assert_eq!(outcome.decision.as_ref().unwrap().blocked_by, Some(BlockedBy::MaxNodes));
     assert!(world.sent().is_empty());
     assert_eq!(world.deps.notifier.kinds(), vec!["at_max_capacity"]);
 
     world.deps.clock.advance(120);
     world.metrics(hot);
     world.run().await;
-    assert_eq!(
-        world.deps.notifier.kinds().len(),
-        1,
-        "a second alert within 30 min is noise"
-    );
+    assert_eq!(world.deps.notifier.kinds().len(), 1, "a second alert within 30 min is noise");
 
     world.deps.clock.advance(1800);
     world.metrics(hot);
     world.run().await;
-    assert_eq!(
-        world.deps.notifier.kinds(),
-        vec!["at_max_capacity", "at_max_capacity"]
-    );
+    assert_eq!(world.deps.notifier.kinds(), vec!["at_max_capacity", "at_max_capacity"]);
 }
 
 #[tokio::test]
@@ -233,15 +181,9 @@ async fn held_lock_exits_gracefully() {
     });
     let outcome = world.run().await;
     assert_eq!(outcome.taken, Taken::NoAction);
-    assert_eq!(
-        outcome.decision.unwrap().blocked_by,
-        Some(BlockedBy::LockHeld)
-    );
+    assert_eq!(outcome.decision.unwrap().blocked_by, Some(BlockedBy::LockHeld));
     assert!(world.sent().is_empty());
-    assert_eq!(
-        world.deps.state.item("prod").unwrap().lock_owner.as_deref(),
-        Some("someone-else")
-    );
+    assert_eq!(world.deps.state.item("prod").unwrap().lock_owner.as_deref(), Some("someone-else"));
 }
 
 #[tokio::test]
@@ -268,27 +210,15 @@ async fn a_redelivered_event_does_not_send_twice() {
     world.run().await;
     world.deps.clock.advance(5);
     let again = handle(event(), &world.deps).await.unwrap();
-    assert_eq!(
-        again.decision.unwrap().blocked_by,
-        Some(BlockedBy::LockHeld)
-    );
+    assert_eq!(again.decision.unwrap().blocked_by, Some(BlockedBy::LockHeld));
     assert_eq!(world.sent().len(), 1);
 }
 
 #[tokio::test]
 async fn drift_is_corrected_to_ec2() {
     let world = World::new(4).await;
-    world.metrics(|_| Sample {
-        cpu_pct: Some(50.0),
-        mem_pct: Some(60.0),
-        pending_pods: Some(0),
-        ..Default::default()
-    });
-    world.deps.state.put(StateItem {
-        cluster_id: "prod".into(),
-        node_count: 7,
-        ..Default::default()
-    });
+    world.metrics(|_| Sample { cpu_pct: Some(50.0), mem_pct: Some(60.0), pending_pods: Some(0), ..Default::default() });
+    world.deps.state.put(StateItem { cluster_id: "prod".into(), node_count: 7, ..Default::default() });
     let outcome = world.run().await;
     assert_eq!(outcome.node_count, 4);
     assert_eq!(world.deps.state.item("prod").unwrap().node_count, 4);
@@ -298,33 +228,16 @@ async fn drift_is_corrected_to_ec2() {
 async fn ec2_down_with_no_stored_count_is_an_error_not_zero() {
     let world = World::new(4).await;
     world.metrics(hot);
-    world.deps.fleet.faults.fail_next(
-        FleetOp::Describe,
-        Error::unavailable("ec2", "connection refused"),
-    );
+    world.deps.fleet.faults.fail_next(FleetOp::Describe, Error::unavailable("ec2", "connection refused"));
     let err = handle(event(), &world.deps).await.unwrap_err();
     assert!(err.to_string().contains("ec2 unavailable"), "{err}");
     assert!(world.sent().is_empty());
-    assert_eq!(
-        world.deps.sink.total(Metric::AutoscalerInvocations),
-        1.0,
-        "metrics still go out"
-    );
+    assert_eq!(world.deps.sink.total(Metric::AutoscalerInvocations), 1.0, "metrics still go out");
 
     // With a stored count, the run goes on with it.
-    world.deps.state.put(StateItem {
-        cluster_id: "prod".into(),
-        node_count: 4,
-        ..Default::default()
-    });
-    world.deps.fleet.faults.fail_next(
-        FleetOp::Describe,
-        Error::unavailable("ec2", "connection refused"),
-    );
-    assert_eq!(
-        world.run().await.taken,
-        Taken::ScaleUpRequested { count: 1 }
-    );
+    world.deps.state.put(StateItem { cluster_id: "prod".into(), node_count: 4, ..Default::default() });
+    world.deps.fleet.faults.fail_next(FleetOp::Describe, Error::unavailable("ec2", "connection refused"));
+    assert_eq!(world.run().await.taken, Taken::ScaleUpRequested { count: 1 });
 }
 
 #[tokio::test]
@@ -335,21 +248,12 @@ async fn prometheus_down_uses_a_fresh_snapshot() {
     world.deps.state.put(StateItem {
         cluster_id: "prod".into(),
         node_count: 4,
-        metrics_snapshot: Some(MetricsSnapshot {
-            taken_at: t0() - Duration::seconds(120),
-            samples: snapshot_samples,
-        }),
+        metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(120), samples: snapshot_samples }),
         ..Default::default()
     });
-    world.deps.metrics.faults.fail_always(
-        FetchOp,
-        Error::unavailable("prometheus", "connection refused"),
-    );
+    world.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
     let outcome = world.run().await;
-    assert_eq!(
-        outcome.metrics,
-        MetricsOrigin::CachedSnapshot { age_s: 120 }
-    );
+    assert_eq!(outcome.metrics, MetricsOrigin::CachedSnapshot { age_s: 120 });
     assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 1 });
 }
 
@@ -361,75 +265,43 @@ async fn prometheus_down_without_a_fresh_snapshot_takes_no_action_and_says_so() 
     world.deps.state.put(StateItem {
         cluster_id: "prod".into(),
         node_count: 4,
-        metrics_snapshot: Some(MetricsSnapshot {
-            taken_at: t0() - Duration::seconds(301),
-            samples: old,
-        }),
+        metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(301), samples: old }),
         ..Default::default()
     });
-    world.deps.metrics.faults.fail_always(
-        FetchOp,
-        Error::unavailable("prometheus", "connection refused"),
-    );
+    world.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
     let outcome = world.run().await;
-    assert!(
-        matches!(outcome.metrics, MetricsOrigin::Unavailable { .. }),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome.metrics, MetricsOrigin::Unavailable { .. }), "{outcome:?}");
     assert_eq!(outcome.taken, Taken::NoAction);
-    assert_eq!(
-        outcome.decision.as_ref().unwrap().blocked_by,
-        Some(BlockedBy::NoData)
-    );
+    assert_eq!(outcome.decision.as_ref().unwrap().blocked_by, Some(BlockedBy::NoData));
     assert!(world.sent().is_empty());
     let published = world.deps.notifier.published();
     assert!(matches!(
         &published[0].event,
-        NotificationEvent::ScalingFailure {
-            error_type: FailureType::PrometheusUnavailable,
-            ..
-        }
+        NotificationEvent::ScalingFailure { error_type: FailureType::PrometheusUnavailable, .. }
     ));
     let batch = &world.deps.sink.batches()[0];
-    assert_eq!(
-        batch.dimension(Metric::ScalingFailures),
-        Some(("ErrorType", "PrometheusUnavailable"))
-    );
+    assert_eq!(batch.dimension(Metric::ScalingFailures), Some(("ErrorType", "PrometheusUnavailable")));
 }
 
 #[tokio::test]
 async fn a_failed_send_releases_the_lock_and_fails_the_run() {
     let world = World::new(4).await;
     world.metrics(hot);
-    world
-        .deps
-        .queue
-        .faults
-        .fail_next(SendOp, Error::unavailable("sqs", "throttled"));
+    world.deps.queue.faults.fail_next(SendOp, Error::unavailable("sqs", "throttled"));
     let err = handle(event(), &world.deps).await.unwrap_err();
     assert!(err.to_string().contains("sqs unavailable"), "{err}");
     let item = world.deps.state.item("prod").unwrap();
-    assert!(
-        !item.scaling_in_progress,
-        "the lock must not outlive a failed send"
-    );
+    assert!(!item.scaling_in_progress, "the lock must not outlive a failed send");
     assert_eq!(item.last_scale_action, None);
 }
 
 #[tokio::test]
 async fn below_min_is_restored_even_while_prometheus_is_down() {
     let world = World::new(0).await;
-    world
-        .deps
-        .metrics
-        .faults
-        .fail_always(FetchOp, Error::unavailable("prometheus", "down"));
+    world.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "down"));
     let outcome = world.run().await;
     assert!(matches!(outcome.metrics, MetricsOrigin::Unavailable { .. }));
     assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 2 });
     assert_eq!(outcome.decision.unwrap().action, Action::ScaleUp);
-    assert_eq!(
-        world.deps.notifier.kinds(),
-        vec!["scaling_failure", "scale_up_started"]
-    );
+    assert_eq!(world.deps.notifier.kinds(), vec!["scaling_failure", "scale_up_started"]);
 }

@@ -16,5 +16,4 @@ pub use error::{Error, Result};
 pub use handler::{handle, Deps, MetricsOrigin, Outcome, Taken};
 
 /// The scheduled event the decider is invoked with.
-pub type ScheduledEvent =
-    aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>;
+pub type ScheduledEvent = aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>;

@@ -1,17 +1,14 @@
 //! Production wiring: the decider's ports on DynamoDB, EC2, SQS, SNS and Prometheus.
 
 use aws_config::SdkConfig;
-use smartscale_aws::{
-    DynamoStateStore, Ec2Fleet, SecretsClient, SharedResources, SnsNotifier, SqsWorkQueue,
-};
+use smartscale_aws::{DynamoStateStore, Ec2Fleet, SecretsClient, SharedResources, SnsNotifier, SqsWorkQueue};
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::ports::{Clock, MetricsSink};
 use smartscale_prometheus::{BasicAuth, PrometheusConfig, PrometheusSource};
 
 use crate::{DeciderConfig, Deps, Result};
 
-pub type AwsDeps<C, K> =
-    Deps<DynamoStateStore, PrometheusSource, Ec2Fleet, SqsWorkQueue, SnsNotifier, C, K>;
+pub type AwsDeps<C, K> = Deps<DynamoStateStore, PrometheusSource, Ec2Fleet, SqsWorkQueue, SnsNotifier, C, K>;
 
 /// Builds every adapter from configuration, validating it all up front so that a bad
 /// deployment fails at cold start with the variable's name, not on the first tick.

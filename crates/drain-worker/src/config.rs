@@ -29,12 +29,7 @@ impl DrainConfig {
                 format!("must be between 1 and 900, got {check_delay_s}"),
             ));
         }
-        Ok(DrainConfig {
-            cluster_id,
-            min_nodes,
-            drain_timeout_s,
-            check_delay_s,
-        })
+        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s })
     }
 }
 
@@ -47,16 +42,9 @@ mod tests {
     #[test]
     fn defaults_and_named_errors() {
         let cfg = DrainConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod")).unwrap();
-        assert_eq!(
-            (cfg.min_nodes, cfg.drain_timeout_s, cfg.check_delay_s),
-            (2, 300, 10)
-        );
-        let err = DrainConfig::from_config(
-            &MapConfig::new()
-                .with("CLUSTER_ID", "prod")
-                .with("DRAIN_TIMEOUT_S", "5"),
-        )
-        .unwrap_err();
+        assert_eq!((cfg.min_nodes, cfg.drain_timeout_s, cfg.check_delay_s), (2, 300, 10));
+        let err = DrainConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod").with("DRAIN_TIMEOUT_S", "5"))
+            .unwrap_err();
         assert!(matches!(err, Error::Config { ref var, .. } if var == "DRAIN_TIMEOUT_S"));
     }
 }

@@ -7,8 +7,7 @@ use smartscale_core::messages::{DrainCheck, DrainRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::placement::node_for_instance;
 use smartscale_core::ports::{
-    Clock, Cluster, EvictOutcome, Fleet, Instance, MetricsSink, Node, Notifier, Pod, StateStore,
-    WorkQueue,
+    Clock, Cluster, EvictOutcome, Fleet, Instance, MetricsSink, Node, Notifier, Pod, StateStore, WorkQueue,
 };
 use smartscale_core::state::{ReleaseOutcome, ScaleAction, StateUpdate};
 use smartscale_core::{Error, Result};
@@ -24,10 +23,7 @@ fn instance_of<'a>(node: &Node, instances: &'a [Instance]) -> Option<&'a Instanc
         .find(|i| node_for_instance(std::slice::from_ref(node), i).is_some())
 }
 
-pub async fn start<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-    request: &DrainRequest,
-) -> Result<()>
+pub async fn start<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, request: &DrainRequest) -> Result<()>
 where
     F: Fleet,
     K8s: Cluster,
@@ -41,9 +37,7 @@ where
     let now = deps.clock.now();
     if let Some(token) = &request.lock_token {
         let item = deps.state.get(&cfg.cluster_id).await?;
-        let ours = item
-            .as_ref()
-            .is_some_and(|i| i.lock_held_at(now) && i.lock_owner.as_deref() == Some(token));
+        let ours = item.as_ref().is_some_and(|i| i.lock_held_at(now) && i.lock_owner.as_deref() == Some(token));
         if !ours {
             // The decision's lock is gone: the drain already finished (this is a redelivery) or
             // the request is too old to act on. Acting now could remove a second node.
@@ -56,7 +50,15 @@ where
     let target = match &request.node {
         Some(name) => match nodes.iter().find(|n| &n.name == name) {
             Some(node) if instance_of(node, &instances).is_some() => node.clone(),
-            Some(_) => return give_up(deps, request, now, format!("node {name} is not managed by SmartScale for this cluster; refusing to drain it")).await,
+            Some(_) => {
+                return give_up(
+                    deps,
+                    request,
+                    now,
+                    format!("node {name} is not managed by SmartScale for this cluster; refusing to drain it"),
+                )
+                .await
+            }
             None => {
                 info!(node = %name, "the named node is already gone; nothing to drain");
                 return release(deps, request.lock_token.as_deref(), &StateUpdate::default()).await;
@@ -72,9 +74,16 @@ where
                     let why: Vec<String> = plan
                         .verdicts
                         .iter()
-                        .map(|v| format!("{}: {}", v.node, v.reasons.iter().map(|r| format!("{:?}", r.rule)).collect::<Vec<_>>().join(",")))
+                        .map(|v| {
+                            format!(
+                                "{}: {}",
+                                v.node,
+                                v.reasons.iter().map(|r| format!("{:?}", r.rule)).collect::<Vec<_>>().join(",")
+                            )
+                        })
                         .collect();
-                    return give_up(deps, request, now, format!("no node can be removed safely ({})", why.join("; "))).await;
+                    return give_up(deps, request, now, format!("no node can be removed safely ({})", why.join("; ")))
+                        .await;
                 }
             }
         }
@@ -92,21 +101,14 @@ where
         instance_id,
         reason: request.reason.clone(),
         started_at: now,
-        deadline: request
-            .deadline
-            .unwrap_or(now + Duration::seconds(i64::from(cfg.drain_timeout_s))),
+        deadline: request.deadline.unwrap_or(now + Duration::seconds(i64::from(cfg.drain_timeout_s))),
         attempt: 1,
     };
     let delay = delay_until(cfg.check_delay_s, now, check.deadline);
-    deps.queue
-        .send(&WorkMessage::DrainCheck(check), delay)
-        .await
+    deps.queue.send(&WorkMessage::DrainCheck(check), delay).await
 }
 
-pub async fn check<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-    check: &DrainCheck,
-) -> Result<()>
+pub async fn check<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, check: &DrainCheck) -> Result<()>
 where
     F: Fleet,
     K8s: Cluster,
@@ -126,37 +128,20 @@ where
         return abandon(deps, check, &remaining, now).await;
     }
     // Pods a PDB held back get another try; pods already terminating are left to finish.
-    let waiting: Vec<&Pod> = remaining
-        .iter()
-        .copied()
-        .filter(|p| !p.terminating)
-        .collect();
+    let waiting: Vec<&Pod> = remaining.iter().copied().filter(|p| !p.terminating).collect();
     let blocked = evict_all(deps, &waiting).await?;
     info!(node = %check.node, attempt = check.attempt, remaining = remaining.len(), blocked = blocked.len(), "drain in progress");
-    let next = DrainCheck {
-        attempt: check.attempt + 1,
-        ..check.clone()
-    };
-    deps.queue
-        .send(
-            &WorkMessage::DrainCheck(next),
-            delay_until(deps.config.check_delay_s, now, check.deadline),
-        )
-        .await
+    let next = DrainCheck { attempt: check.attempt + 1, ..check.clone() };
+    deps.queue.send(&WorkMessage::DrainCheck(next), delay_until(deps.config.check_delay_s, now, check.deadline)).await
 }
 
 /// Pods a drain must move off `node`.
 fn pods_on<'a>(pods: &'a [Pod], node: &str) -> Vec<&'a Pod> {
-    pods.iter()
-        .filter(|p| p.node.as_deref() == Some(node) && is_evictable(p))
-        .collect()
+    pods.iter().filter(|p| p.node.as_deref() == Some(node) && is_evictable(p)).collect()
 }
 
 /// Evicts each pod; returns the ones a PodDisruptionBudget held back (HTTP 429).
-async fn evict_all<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-    pods: &[&Pod],
-) -> Result<Vec<String>>
+async fn evict_all<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, pods: &[&Pod]) -> Result<Vec<String>>
 where
     K8s: Cluster,
 {
@@ -188,30 +173,16 @@ where
 {
     let cfg = &deps.config;
     let Some(instance_id) = check.instance_id.clone() else {
-        return Err(Error::invalid(
-            "instance_id",
-            format!("drain check for {} carries no instance id", check.node),
-        ));
+        return Err(Error::invalid("instance_id", format!("drain check for {} carries no instance id", check.node)));
     };
     let before = deps.fleet.describe_managed().await?;
-    let still_running = before
-        .iter()
-        .any(|i| i.instance_id == instance_id && i.state.is_active());
-    let node_exists = deps
-        .cluster
-        .list_nodes()
-        .await?
-        .iter()
-        .any(|n| n.name == check.node);
+    let still_running = before.iter().any(|i| i.instance_id == instance_id && i.state.is_active());
+    let node_exists = deps.cluster.list_nodes().await?.iter().any(|n| n.name == check.node);
     if !still_running && !node_exists {
         info!(node = %check.node, "already removed by an earlier check; nothing to repeat");
         return Ok(());
     }
-    if let Err(e @ Error::Rejected { .. }) = deps
-        .fleet
-        .terminate(std::slice::from_ref(&instance_id))
-        .await
-    {
+    if let Err(e @ Error::Rejected { .. }) = deps.fleet.terminate(std::slice::from_ref(&instance_id)).await {
         // Refused (not our instance): put the node back in service rather than strand it.
         deps.cluster.set_unschedulable(&check.node, false).await?;
         return fail(deps, check, now, FailureType::DrainFailed, e.to_string()).await;
@@ -228,8 +199,7 @@ where
     };
     release(deps, check.lock_token.as_deref(), &update).await?;
     let mut emf = MetricBatch::new(&cfg.cluster_id, now);
-    emf.put(Metric::ScaleDownEvents, 1.0)
-        .put(Metric::CurrentNodeCount, f64::from(new_total));
+    emf.put(Metric::ScaleDownEvents, 1.0).put(Metric::CurrentNodeCount, f64::from(new_total));
     deps.sink.emit(&emf);
     let event = NotificationEvent::ScaleDownCompleted {
         decision_id: check.decision_id.clone(),
@@ -282,14 +252,7 @@ where
     M: MetricsSink,
 {
     release(deps, check.lock_token.as_deref(), &StateUpdate::default()).await?;
-    report(
-        deps,
-        Some(check.decision_id.clone()),
-        now,
-        error_type,
-        message,
-    )
-    .await;
+    report(deps, Some(check.decision_id.clone()), now, error_type, message).await;
     Ok(())
 }
 
@@ -307,14 +270,7 @@ where
 {
     warn!(%message, "scale-down abandoned before it began");
     release(deps, request.lock_token.as_deref(), &StateUpdate::default()).await?;
-    report(
-        deps,
-        Some(request.decision_id.clone()),
-        now,
-        FailureType::DrainFailed,
-        message,
-    )
-    .await;
+    report(deps, Some(request.decision_id.clone()), now, FailureType::DrainFailed, message).await;
     Ok(())
 }
 
@@ -331,26 +287,15 @@ async fn report<F, K8s, S, Q, N, C, M>(
     let cfg = &deps.config;
     let mut emf = MetricBatch::new(&cfg.cluster_id, now);
     // The spec's metric has one drain error type; the notification says which.
-    emf.put_with(
-        "ErrorType",
-        FailureType::DrainFailed.as_str(),
-        Metric::ScalingFailures,
-        1.0,
-    );
+    emf.put_with("ErrorType", FailureType::DrainFailed.as_str(), Metric::ScalingFailures, 1.0);
     deps.sink.emit(&emf);
     let recommendation = match error_type {
-        FailureType::DrainTimeout => Some(
-            "check the PodDisruptionBudgets named above; the node was put back in service"
-                .to_string(),
-        ),
+        FailureType::DrainTimeout => {
+            Some("check the PodDisruptionBudgets named above; the node was put back in service".to_string())
+        }
         _ => None,
     };
-    let event = NotificationEvent::ScalingFailure {
-        decision_id,
-        error_type,
-        message,
-        recommendation,
-    };
+    let event = NotificationEvent::ScalingFailure { decision_id, error_type, message, recommendation };
     smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
 }
 

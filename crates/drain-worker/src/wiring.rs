@@ -1,17 +1,14 @@
 //! Production wiring: the drain worker's ports on K3s, EC2, DynamoDB, SQS and SNS.
 
 use aws_config::SdkConfig;
-use smartscale_aws::{
-    DynamoStateStore, Ec2Fleet, SecretsClient, SharedResources, SnsNotifier, SqsWorkQueue,
-};
+use smartscale_aws::{DynamoStateStore, Ec2Fleet, SecretsClient, SharedResources, SnsNotifier, SqsWorkQueue};
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::ports::{Clock, MetricsSink};
 use smartscale_kube::KubeCluster;
 
 use crate::{Deps, DrainConfig, Result};
 
-pub type AwsDeps<C, M> =
-    Deps<Ec2Fleet, KubeCluster, DynamoStateStore, SqsWorkQueue, SnsNotifier, C, M>;
+pub type AwsDeps<C, M> = Deps<Ec2Fleet, KubeCluster, DynamoStateStore, SqsWorkQueue, SnsNotifier, C, M>;
 
 /// Every adapter from configuration, validated at cold start: the shared resources,
 /// [`DrainConfig`]'s variables and `K3S_KUBECONFIG_SECRET_ID`.
@@ -23,9 +20,7 @@ pub async fn aws_deps<C: Clock, M: MetricsSink>(
 ) -> Result<AwsDeps<C, M>> {
     let config = DrainConfig::from_config(source)?;
     let resources = SharedResources::from_config(source)?;
-    let kubeconfig = SecretsClient::new(sdk)
-        .string(&config::required(source, "K3S_KUBECONFIG_SECRET_ID")?)
-        .await?;
+    let kubeconfig = SecretsClient::new(sdk).string(&config::required(source, "K3S_KUBECONFIG_SECRET_ID")?).await?;
     Ok(Deps {
         fleet: Ec2Fleet::new(sdk, config.cluster_id.clone(), None),
         cluster: KubeCluster::from_kubeconfig_yaml(&kubeconfig).await?,

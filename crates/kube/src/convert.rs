@@ -37,11 +37,7 @@ pub fn node(n: &K8sNode) -> Node {
             .map(str::to_string),
         provider_id,
         ready,
-        unschedulable: n
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false),
+        unschedulable: n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
         allocatable: resources(status.and_then(|s| s.allocatable.as_ref())),
         labels,
         created_at: n
@@ -61,18 +57,10 @@ pub fn pod(p: &K8sPod) -> Pod {
         .owner_references
         .as_ref()
         .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
-        .map(|r| OwnerRef {
-            kind: r.kind.clone(),
-            name: r.name.clone(),
-        });
+        .map(|r| OwnerRef { kind: r.kind.clone(), name: r.name.clone() });
     let mut requests = Resources::default();
     for container in spec.map(|s| s.containers.as_slice()).unwrap_or(&[]) {
-        let r = resources(
-            container
-                .resources
-                .as_ref()
-                .and_then(|r| r.requests.as_ref()),
-        );
+        let r = resources(container.resources.as_ref().and_then(|r| r.requests.as_ref()));
         requests.cpu_millis += r.cpu_millis;
         requests.memory_bytes += r.memory_bytes;
     }
@@ -82,18 +70,14 @@ pub fn pod(p: &K8sPod) -> Pod {
             vs.iter()
                 .map(|v| {
                     if v.host_path.is_some() {
-                        Volume::HostPath {
-                            name: v.name.clone(),
-                        }
+                        Volume::HostPath { name: v.name.clone() }
                     } else if let Some(dir) = &v.empty_dir {
                         Volume::EmptyDir {
                             name: v.name.clone(),
                             medium_memory: dir.medium.as_deref() == Some("Memory"),
                         }
                     } else {
-                        Volume::Other {
-                            name: v.name.clone(),
-                        }
+                        Volume::Other { name: v.name.clone() }
                     }
                 })
                 .collect()
@@ -117,15 +101,11 @@ pub fn pod(p: &K8sPod) -> Pod {
         annotations,
         volumes,
         phase,
-        node_selector: spec
-            .and_then(|s| s.node_selector.clone())
-            .unwrap_or_default(),
+        node_selector: spec.and_then(|s| s.node_selector.clone()).unwrap_or_default(),
         ready: status
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
-        termination_grace_s: spec
-            .and_then(|s| s.termination_grace_period_seconds)
-            .map(|g| g.max(0) as u32),
+        termination_grace_s: spec.and_then(|s| s.termination_grace_period_seconds).map(|g| g.max(0) as u32),
         terminating: p.metadata.deletion_timestamp.is_some(),
     }
 }
@@ -140,10 +120,6 @@ pub fn pdb(p: &PodDisruptionBudget) -> Pdb {
             .and_then(|s| s.selector.as_ref())
             .and_then(|s| s.match_labels.clone())
             .unwrap_or_default(),
-        disruptions_allowed: p
-            .status
-            .as_ref()
-            .map(|s| s.disruptions_allowed)
-            .unwrap_or(0),
+        disruptions_allowed: p.status.as_ref().map(|s| s.disruptions_allowed).unwrap_or(0),
     }
 }

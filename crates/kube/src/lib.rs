@@ -33,24 +33,13 @@ impl KubeCluster {
     /// A client from a kubeconfig document (K3s writes one at /etc/rancher/k3s/k3s.yaml; the
     /// Lambdas read it from Secrets Manager).
     pub async fn from_kubeconfig_yaml(yaml: &str) -> Result<Self> {
-        let kubeconfig = Kubeconfig::from_yaml(yaml).map_err(|e| {
-            Error::config("K3S_KUBECONFIG_SECRET_ID", format!("not a kubeconfig: {e}"))
-        })?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| {
-                    Error::config(
-                        "K3S_KUBECONFIG_SECRET_ID",
-                        format!("unusable kubeconfig: {e}"),
-                    )
-                })?;
-        let client = Client::try_from(config).map_err(|e| {
-            Error::config(
-                "K3S_KUBECONFIG_SECRET_ID",
-                format!("cannot build a client: {e}"),
-            )
-        })?;
+        let kubeconfig = Kubeconfig::from_yaml(yaml)
+            .map_err(|e| Error::config("K3S_KUBECONFIG_SECRET_ID", format!("not a kubeconfig: {e}")))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::config("K3S_KUBECONFIG_SECRET_ID", format!("unusable kubeconfig: {e}")))?;
+        let client = Client::try_from(config)
+            .map_err(|e| Error::config("K3S_KUBECONFIG_SECRET_ID", format!("cannot build a client: {e}")))?;
         Ok(KubeCluster { client })
     }
 }
@@ -66,10 +55,7 @@ where
         if let Some(t) = &token {
             params = params.continue_token(t);
         }
-        let page: ObjectList<K> = api
-            .list(&params)
-            .await
-            .map_err(|e| api_error(&format!("list {what}"), e))?;
+        let page: ObjectList<K> = api.list(&params).await.map_err(|e| api_error(&format!("list {what}"), e))?;
         items.extend(page.items);
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
@@ -88,14 +74,12 @@ fn status_code(error: &kube::Error) -> Option<u16> {
 
 fn api_error(operation: &str, error: kube::Error) -> Error {
     match &error {
-        kube::Error::Api(status) if status.code == 429 || status.code >= 500 => Error::unavailable(
-            SERVICE,
-            format!("{operation}: HTTP {}: {}", status.code, status.message),
-        ),
-        kube::Error::Api(status) => Error::rejected(
-            SERVICE,
-            format!("{operation}: HTTP {}: {}", status.code, status.message),
-        ),
+        kube::Error::Api(status) if status.code == 429 || status.code >= 500 => {
+            Error::unavailable(SERVICE, format!("{operation}: HTTP {}: {}", status.code, status.message))
+        }
+        kube::Error::Api(status) => {
+            Error::rejected(SERVICE, format!("{operation}: HTTP {}: {}", status.code, status.message))
+        }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
             Error::unavailable(SERVICE, format!("{operation}: {error}"))
         }
@@ -118,37 +102,28 @@ impl Cluster for KubeCluster {
 
     #[instrument(skip(self))]
     async fn list_pdbs(&self) -> Result<Vec<Pdb>> {
-        let pdbs: Vec<PodDisruptionBudget> =
-            paginate(Api::all(self.client.clone()), "poddisruptionbudgets").await?;
+        let pdbs: Vec<PodDisruptionBudget> = paginate(Api::all(self.client.clone()), "poddisruptionbudgets").await?;
         Ok(pdbs.iter().map(convert::pdb).collect())
     }
 
     #[instrument(skip(self))]
     async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
         let patch = json!({ "spec": { "unschedulable": unschedulable } });
-        match Api::<K8sNode>::all(self.client.clone())
-            .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
+        match Api::<K8sNode>::all(self.client.clone()).patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await
         {
             Ok(_) => Ok(()),
-            Err(e) if status_code(&e) == Some(404) => Err(Error::NotFound {
-                what: "node",
-                name: node.into(),
-            }),
+            Err(e) if status_code(&e) == Some(404) => Err(Error::NotFound { what: "node", name: node.into() }),
             Err(e) => Err(api_error(&format!("patch node {node}"), e)),
         }
     }
 
     #[instrument(skip(self))]
     async fn evict(&self, namespace: &str, pod: &str) -> Result<EvictOutcome> {
-        match Api::<K8sPod>::namespaced(self.client.clone(), namespace)
-            .evict(pod, &EvictParams::default())
-            .await
-        {
+        match Api::<K8sPod>::namespaced(self.client.clone(), namespace).evict(pod, &EvictParams::default()).await {
             Ok(_) => Ok(EvictOutcome::Evicted),
-            Err(kube::Error::Api(status)) if status.code == 429 => Ok(EvictOutcome::Blocked {
-                message: status.message.clone(),
-            }),
+            Err(kube::Error::Api(status)) if status.code == 429 => {
+                Ok(EvictOutcome::Blocked { message: status.message.clone() })
+            }
             Err(e) if status_code(&e) == Some(404) => Ok(EvictOutcome::NotFound),
             Err(e) => Err(api_error(&format!("evict {namespace}/{pod}"), e)),
         }
@@ -156,10 +131,7 @@ impl Cluster for KubeCluster {
 
     #[instrument(skip(self))]
     async fn delete_node(&self, node: &str) -> Result<bool> {
-        match Api::<K8sNode>::all(self.client.clone())
-            .delete(node, &DeleteParams::default())
-            .await
-        {
+        match Api::<K8sNode>::all(self.client.clone()).delete(node, &DeleteParams::default()).await {
             Ok(_) => Ok(true),
             Err(e) if status_code(&e) == Some(404) => Ok(false),
             Err(e) => Err(api_error(&format!("delete node {node}"), e)),

@@ -12,10 +12,7 @@ pub fn cpu_millis(q: &str) -> Option<u64> {
     if let Some(u) = q.strip_suffix('u') {
         return u.parse::<f64>().ok().map(|v| (v / 1e3).round() as u64);
     }
-    q.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| (v * 1000.0).round() as u64)
+    q.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).map(|v| (v * 1000.0).round() as u64)
 }
 
 /// Memory in bytes; `None` when unparsable.
@@ -43,10 +40,7 @@ pub fn bytes(q: &str) -> Option<u64> {
     if let Some(m) = q.strip_suffix('m') {
         return m.parse::<f64>().ok().map(|v| (v / 1000.0).round() as u64);
     }
-    q.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| v.round() as u64)
+    q.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v.round() as u64)
 }
 
 #[cfg(test)]

@@ -26,26 +26,16 @@ impl ApiServerVerifier {
     fn run(mut self, scenario: Vec<Expect>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             for expect in scenario {
-                let (request, send) = self
-                    .0
-                    .next_request()
-                    .await
-                    .expect("the adapter made no request");
+                let (request, send) = self.0.next_request().await.expect("the adapter made no request");
                 assert_eq!(request.method(), expect.method);
                 assert_eq!(request.uri().path(), expect.path, "uri: {}", request.uri());
-                let content_type = request
-                    .headers()
-                    .get("content-type")
-                    .map(|v| v.to_str().unwrap().to_string());
+                let content_type = request.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
                 let body = request.into_body().collect_bytes().await.unwrap();
                 if let Some(expected) = expect.body {
                     let actual: Value = serde_json::from_slice(&body).expect("a JSON body");
                     assert_eq!(actual, expected);
                     if expect.method == Method::PATCH {
-                        assert_eq!(
-                            content_type.as_deref(),
-                            Some("application/merge-patch+json")
-                        );
+                        assert_eq!(content_type.as_deref(), Some("application/merge-patch+json"));
                     }
                 }
                 let response = Response::builder()
@@ -60,10 +50,7 @@ impl ApiServerVerifier {
 
 fn mock() -> (KubeCluster, ApiServerVerifier) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    (
-        KubeCluster::new(Client::new(service, "default")),
-        ApiServerVerifier(handle),
-    )
+    (KubeCluster::new(Client::new(service, "default")), ApiServerVerifier(handle))
 }
 
 async fn finish(scenario: tokio::task::JoinHandle<()>) {
@@ -113,14 +100,8 @@ async fn cordon_is_a_merge_patch_of_spec_unschedulable() {
             answer: status(404, "NotFound", "nodes \"gone\" not found"),
         },
     ]);
-    cluster
-        .set_unschedulable("ip-10-0-1-5", true)
-        .await
-        .unwrap();
-    cluster
-        .set_unschedulable("ip-10-0-1-5", false)
-        .await
-        .unwrap();
+    cluster.set_unschedulable("ip-10-0-1-5", true).await.unwrap();
+    cluster.set_unschedulable("ip-10-0-1-5", false).await.unwrap();
     let err = cluster.set_unschedulable("gone", true).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
     finish(scenario).await;
@@ -143,11 +124,7 @@ async fn eviction_posts_to_the_eviction_subresource_and_maps_429_and_404() {
             path: "/api/v1/namespaces/shop/pods/api-7fa/eviction",
             body: None,
             status: StatusCode::TOO_MANY_REQUESTS,
-            answer: status(
-                429,
-                "TooManyRequests",
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-            ),
+            answer: status(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget."),
         },
         Expect {
             method: Method::POST,
@@ -164,24 +141,15 @@ async fn eviction_posts_to_the_eviction_subresource_and_maps_429_and_404() {
             answer: status(503, "ServiceUnavailable", "etcd timeout"),
         },
     ]);
-    assert_eq!(
-        cluster.evict("shop", "api-7f9").await.unwrap(),
-        EvictOutcome::Evicted
-    );
+    assert_eq!(cluster.evict("shop", "api-7f9").await.unwrap(), EvictOutcome::Evicted);
     match cluster.evict("shop", "api-7fa").await.unwrap() {
         EvictOutcome::Blocked { message } => {
             assert!(message.contains("disruption budget"), "{message}")
         }
         other => panic!("a 429 is a blocked eviction, got {other:?}"),
     }
-    assert_eq!(
-        cluster.evict("shop", "api-old").await.unwrap(),
-        EvictOutcome::NotFound
-    );
-    assert!(matches!(
-        cluster.evict("shop", "api-x").await.unwrap_err(),
-        Error::Unavailable { .. }
-    ));
+    assert_eq!(cluster.evict("shop", "api-old").await.unwrap(), EvictOutcome::NotFound);
+    assert!(matches!(cluster.evict("shop", "api-x").await.unwrap_err(), Error::Unavailable { .. }));
     finish(scenario).await;
 }
 
@@ -191,17 +159,20 @@ async fn eviction_request_body_names_the_pod() {
     let scenario = tokio::spawn(async move {
         let (request, send) = server.0.next_request().await.unwrap();
         assert_eq!(request.headers()["content-type"], "application/json");
-        let body: Value =
-            serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap()).unwrap();
+        let body: Value = serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap()).unwrap();
         // The Eviction subresource takes the pod's name in metadata; the API server fills in
         // the rest and checks every PodDisruptionBudget matching the pod.
         assert_eq!(body["metadata"]["name"], "api-7f9");
-        send.send_response(Response::builder().status(201).body(Body::from(b"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\"}".to_vec())).unwrap());
+        send.send_response(
+            Response::builder()
+                .status(201)
+                .body(Body::from(
+                    b"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\"}".to_vec(),
+                ))
+                .unwrap(),
+        );
     });
-    assert_eq!(
-        cluster.evict("shop", "api-7f9").await.unwrap(),
-        EvictOutcome::Evicted
-    );
+    assert_eq!(cluster.evict("shop", "api-7f9").await.unwrap(), EvictOutcome::Evicted);
     finish(scenario).await;
 }
 
@@ -263,18 +234,12 @@ async fn lists_convert_nodes_pods_and_pdbs_across_pages() {
         ("ip-10-0-1-5", Some("us-east-1a"), Some("i-0abc123"))
     );
     assert!(n.ready && n.unschedulable);
-    assert_eq!(
-        (n.allocatable.cpu_millis, n.allocatable.memory_bytes),
-        (1900, 1600 * 1024 * 1024)
-    );
+    assert_eq!((n.allocatable.cpu_millis, n.allocatable.memory_bytes), (1900, 1600 * 1024 * 1024));
 
     let pods = cluster.list_pods().await.unwrap();
     let p = &pods[0];
     assert_eq!(p.owner.as_ref().unwrap().kind, "ReplicaSet");
-    assert_eq!(
-        (p.requests.cpu_millis, p.requests.memory_bytes),
-        (300, 256 * 1024 * 1024)
-    );
+    assert_eq!((p.requests.cpu_millis, p.requests.memory_bytes), (300, 256 * 1024 * 1024));
     assert_eq!(p.phase, PodPhase::Running);
     assert_eq!(p.termination_grace_s, Some(20));
     assert!(p.ready && !p.mirror && !p.terminating);
@@ -282,27 +247,13 @@ async fn lists_convert_nodes_pods_and_pdbs_across_pages() {
     assert_eq!(
         p.volumes,
         vec![
-            Volume::EmptyDir {
-                name: "cache".into(),
-                medium_memory: false
-            },
-            Volume::EmptyDir {
-                name: "shm".into(),
-                medium_memory: true
-            },
-            Volume::HostPath {
-                name: "logs".into()
-            }
+            Volume::EmptyDir { name: "cache".into(), medium_memory: false },
+            Volume::EmptyDir { name: "shm".into(), medium_memory: true },
+            Volume::HostPath { name: "logs".into() }
         ]
     );
 
     let pdbs = cluster.list_pdbs().await.unwrap();
-    assert_eq!(
-        (
-            pdbs[0].disruptions_allowed,
-            pdbs[0].match_labels["app"].as_str()
-        ),
-        (0, "api")
-    );
+    assert_eq!((pdbs[0].disruptions_allowed, pdbs[0].match_labels["app"].as_str()), (0, "api"));
     finish(scenario).await;
 }

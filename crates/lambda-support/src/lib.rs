@@ -46,11 +46,7 @@ where
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let receive_count = record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .cloned()
-            .unwrap_or_default();
+        let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
         let result = match record.body.as_deref() {
             None => Err(Error::invalid("body", "the SQS record has no body")),
             Some(body) => match WorkMessage::decode(body) {
@@ -71,17 +67,9 @@ where
 
 /// Publishes a notification; a failure is logged and reported as `false`, never raised, so an
 /// alert that cannot go out never undoes or repeats scaling work.
-pub async fn notify<N: Notifier>(
-    notifier: &N,
-    cluster_id: &str,
-    at: DateTime<Utc>,
-    event: NotificationEvent,
-) -> bool {
+pub async fn notify<N: Notifier>(notifier: &N, cluster_id: &str, at: DateTime<Utc>, event: NotificationEvent) -> bool {
     let kind = event.kind();
-    match notifier
-        .publish(&Notification::new(cluster_id, at, event))
-        .await
-    {
+    match notifier.publish(&Notification::new(cluster_id, at, event)).await {
         Ok(()) => true,
         Err(e) => {
             error!(kind, error = %e, "could not publish the notification");
@@ -140,11 +128,7 @@ mod tests {
             }
         })
         .await;
-        let failed: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, vec!["garbage", "v9", "empty", "boom"]);
         assert_eq!(handled, vec!["d", "boom"]);
         assert_eq!(queue.queued().len(), 1);

@@ -19,10 +19,7 @@ pub struct BasicAuth {
 
 impl std::fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
+        f.debug_struct("BasicAuth").field("username", &self.username).field("password", &"<redacted>").finish()
     }
 }
 
@@ -69,19 +66,8 @@ impl Api {
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .build()
-            .map_err(|e| {
-                Error::config(
-                    "PROMETHEUS_URL",
-                    format!("cannot build an HTTP client: {e}"),
-                )
-            })?;
-        Ok(Api {
-            http,
-            url: config.url.clone(),
-            auth,
-            retries: config.retries,
-            backoff: config.backoff,
-        })
+            .map_err(|e| Error::config("PROMETHEUS_URL", format!("cannot build an HTTP client: {e}")))?;
+        Ok(Api { http, url: config.url.clone(), auth, retries: config.retries, backoff: config.backoff })
     }
 
     /// Points `(unix seconds, value)` of a single-series range query; empty when it has no series.
@@ -103,27 +89,14 @@ impl Api {
         let Some(series) = single_series(name, promql, data, "matrix")? else {
             return Ok(Vec::new());
         };
-        Ok(series
-            .values
-            .iter()
-            .filter_map(|(t, v)| finite(v).map(|v| (*t as i64, v)))
-            .collect())
+        Ok(series.values.iter().filter_map(|(t, v)| finite(v).map(|v| (*t as i64, v))).collect())
     }
 
     /// The value of a single-series instant query at `at`; `None` when it has no series.
-    pub async fn instant(
-        &self,
-        name: &str,
-        promql: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<f64>> {
-        let params = [
-            ("query", promql.to_string()),
-            ("time", at.timestamp().to_string()),
-        ];
+    pub async fn instant(&self, name: &str, promql: &str, at: DateTime<Utc>) -> Result<Option<f64>> {
+        let params = [("query", promql.to_string()), ("time", at.timestamp().to_string())];
         let data = self.call(name, "query", &params).await?;
-        Ok(single_series(name, promql, data, "vector")?
-            .and_then(|s| s.value.and_then(|(_, v)| finite(&v))))
+        Ok(single_series(name, promql, data, "vector")?.and_then(|s| s.value.and_then(|(_, v)| finite(&v))))
     }
 
     async fn call(&self, name: &str, endpoint: &str, params: &[(&str, String)]) -> Result<Data> {
@@ -141,32 +114,20 @@ impl Api {
         }
     }
 
-    async fn call_once(
-        &self,
-        name: &str,
-        endpoint: &str,
-        params: &[(&str, String)],
-    ) -> Result<Data> {
-        let mut request = self
-            .http
-            .get(format!("{}/api/v1/{endpoint}", self.url))
-            .query(params);
+    async fn call_once(&self, name: &str, endpoint: &str, params: &[(&str, String)]) -> Result<Data> {
+        let mut request = self.http.get(format!("{}/api/v1/{endpoint}", self.url)).query(params);
         if let Some(auth) = &self.auth {
             request = request.basic_auth(&auth.username, Some(&auth.password));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Error::unavailable(SERVICE, format!("{name} query: {}", describe(&e))))?;
+        let response =
+            request.send().await.map_err(|e| Error::unavailable(SERVICE, format!("{name} query: {}", describe(&e))))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| {
-            Error::unavailable(SERVICE, format!("{name} query: reading the response: {e}"))
-        })?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| Error::unavailable(SERVICE, format!("{name} query: reading the response: {e}")))?;
         if status.is_server_error() || status.as_u16() == 429 {
-            return Err(Error::unavailable(
-                SERVICE,
-                format!("{name} query: HTTP {status}: {}", truncate(&body)),
-            ));
+            return Err(Error::unavailable(SERVICE, format!("{name} query: HTTP {status}: {}", truncate(&body))));
         }
         if status.as_u16() == 401 || status.as_u16() == 403 {
             return Err(Error::rejected(
@@ -175,13 +136,7 @@ impl Api {
             ));
         }
         let parsed: Response = serde_json::from_str(&body).map_err(|e| {
-            Error::rejected(
-                SERVICE,
-                format!(
-                    "{name} query: HTTP {status}, unreadable body ({e}): {}",
-                    truncate(&body)
-                ),
-            )
+            Error::rejected(SERVICE, format!("{name} query: HTTP {status}, unreadable body ({e}): {}", truncate(&body)))
         })?;
         if parsed.status != "success" {
             return Err(Error::rejected(
@@ -193,9 +148,7 @@ impl Api {
                 ),
             ));
         }
-        parsed
-            .data
-            .ok_or_else(|| Error::rejected(SERVICE, format!("{name} query: success without data")))
+        parsed.data.ok_or_else(|| Error::rejected(SERVICE, format!("{name} query: success without data")))
     }
 }
 
@@ -205,10 +158,7 @@ fn single_series(name: &str, promql: &str, data: Data, expected: &str) -> Result
     if data.result_type != expected {
         return Err(Error::rejected(
             SERVICE,
-            format!(
-                "{name} query returned a {}, expected a {expected}",
-                data.result_type
-            ),
+            format!("{name} query returned a {}, expected a {expected}", data.result_type),
         ));
     }
     let mut result = data.result;
@@ -241,10 +191,6 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 fn truncate(body: &str) -> &str {
-    let end = body
-        .char_indices()
-        .nth(300)
-        .map(|(i, _)| i)
-        .unwrap_or(body.len());
+    let end = body.char_indices().nth(300).map(|(i, _)| i).unwrap_or(body.len());
     &body[..end]
 }

@@ -34,24 +34,15 @@ impl PrometheusConfig {
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
         let url = config::required(source, "PROMETHEUS_URL")?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(Error::config(
-                "PROMETHEUS_URL",
-                format!("must be an http:// or https:// URL, got {url:?}"),
-            ));
+            return Err(Error::config("PROMETHEUS_URL", format!("must be an http:// or https:// URL, got {url:?}")));
         }
         let timeout_s: u64 = config::parsed(source, "PROMETHEUS_TIMEOUT_S")?.unwrap_or(5);
         if timeout_s == 0 || timeout_s > 60 {
-            return Err(Error::config(
-                "PROMETHEUS_TIMEOUT_S",
-                format!("must be between 1 and 60, got {timeout_s}"),
-            ));
+            return Err(Error::config("PROMETHEUS_TIMEOUT_S", format!("must be between 1 and 60, got {timeout_s}")));
         }
         let retries: u32 = config::parsed(source, "PROMETHEUS_RETRIES")?.unwrap_or(2);
         if retries > 5 {
-            return Err(Error::config(
-                "PROMETHEUS_RETRIES",
-                format!("must be at most 5, got {retries}"),
-            ));
+            return Err(Error::config("PROMETHEUS_RETRIES", format!("must be at most 5, got {retries}")));
         }
         Ok(PrometheusConfig {
             url: url.trim_end_matches('/').to_string(),
@@ -71,41 +62,25 @@ pub struct PrometheusSource {
 
 impl PrometheusSource {
     pub fn new(config: PrometheusConfig, auth: Option<BasicAuth>) -> Result<Self> {
-        Ok(PrometheusSource {
-            api: api::Api::new(&config, auth)?,
-            queries: config.queries,
-        })
+        Ok(PrometheusSource { api: api::Api::new(&config, auth)?, queries: config.queries })
     }
 
     /// Nodes registered in the cluster at `at` (`count(kube_node_info)` by default); `None` when
     /// the query returns no series.
     pub async fn registered_nodes(&self, at: DateTime<Utc>) -> Result<Option<u32>> {
-        let value = self
-            .api
-            .instant("node_count", &self.queries.node_count, at)
-            .await?;
+        let value = self.api.instant("node_count", &self.queries.node_count, at).await?;
         Ok(value.map(|v| v.round().max(0.0) as u32))
     }
 
     /// One instant query, by the same retry rules (for tests and diagnostics).
-    pub async fn instant(
-        &self,
-        name: &str,
-        promql: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<f64>> {
+    pub async fn instant(&self, name: &str, promql: &str, at: DateTime<Utc>) -> Result<Option<f64>> {
         self.api.instant(name, promql, at).await
     }
 }
 
 impl MetricsSource for PrometheusSource {
     #[instrument(skip(self), fields(start = %start, end = %end))]
-    async fn fetch(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        step_s: u32,
-    ) -> Result<Vec<Sample>> {
+    async fn fetch(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Vec<Sample>> {
         let q = &self.queries;
         let range = |name: &'static str, promql: &str| {
             let promql = promql.to_string();
@@ -132,12 +107,7 @@ impl MetricsSource for PrometheusSource {
 }
 
 /// One sample per step from `start` to `end`, each signal filled where its series has a point.
-fn merge(
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    step_s: u32,
-    series: &[(Signal, Vec<(i64, f64)>)],
-) -> Vec<Sample> {
+fn merge(start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32, series: &[(Signal, Vec<(i64, f64)>)]) -> Vec<Sample> {
     let step = i64::from(step_s.max(1));
     let mut samples: Vec<Sample> = (0..)
         .map(|i| start.timestamp() + i * step)

@@ -8,14 +8,11 @@ use smartscale_core::config::MapConfig;
 use smartscale_core::metrics::Signal;
 use smartscale_core::ports::MetricsSource;
 use smartscale_core::Error;
-use smartscale_prometheus::{
-    PrometheusConfig, PrometheusSource, Queries, CPU_BUSY, CPU_SPEC_ORIGINAL,
-};
+use smartscale_prometheus::{PrometheusConfig, PrometheusSource, Queries, CPU_BUSY, CPU_SPEC_ORIGINAL};
 use smartscale_testbed::backfill::{self, Window, HIGH_CPU, PENDING_PODS, QUIET, WINDOWS};
 
 fn source_at(url: &str) -> PrometheusSource {
-    let config =
-        PrometheusConfig::from_config(&MapConfig::new().with("PROMETHEUS_URL", url)).unwrap();
+    let config = PrometheusConfig::from_config(&MapConfig::new().with("PROMETHEUS_URL", url)).unwrap();
     PrometheusSource::new(config, None).unwrap()
 }
 
@@ -25,11 +22,7 @@ fn source() -> PrometheusSource {
 
 fn close(actual: Option<f64>, expected: f64, what: &str, window: &Window) {
     let actual = actual.unwrap_or_else(|| panic!("{what} in {}: no series", window.name));
-    assert!(
-        (actual - expected).abs() < 0.05,
-        "{what} in {}: {actual} != {expected}",
-        window.name
-    );
+    assert!((actual - expected).abs() < 0.05, "{what} in {}: {actual} != {expected}", window.name);
 }
 
 #[tokio::test]
@@ -38,45 +31,18 @@ async fn each_seed_query_returns_what_the_backfill_implies() {
     let q = Queries::default();
     for w in WINDOWS {
         let at = w.eval_at();
-        close(
-            prom.instant("cpu", &q.cpu, at).await.unwrap(),
-            w.busy_pct(),
-            "cpu busy %",
-            &w,
-        );
-        close(
-            prom.instant("memory", &q.memory, at).await.unwrap(),
-            w.mem_used_pct,
-            "memory %",
-            &w,
-        );
+        close(prom.instant("cpu", &q.cpu, at).await.unwrap(), w.busy_pct(), "cpu busy %", &w);
+        close(prom.instant("memory", &q.memory, at).await.unwrap(), w.mem_used_pct, "memory %", &w);
         close(
             prom.instant("pending", &q.pending_pods, at).await.unwrap(),
             f64::from(w.pending_pods),
             "pending pods",
             &w,
         );
-        close(
-            prom.instant("p95", &q.p95_latency, at).await.unwrap(),
-            w.p95_s(),
-            "p95 latency",
-            &w,
-        );
-        close(
-            prom.instant("errors", &q.error_rate, at).await.unwrap(),
-            w.error_pct,
-            "error rate %",
-            &w,
-        );
-        assert_eq!(
-            prom.registered_nodes(at).await.unwrap(),
-            Some(backfill::NODES as u32)
-        );
-        assert_eq!(
-            prom.instant("queue", &q.queue_depth, at).await.unwrap(),
-            None,
-            "no queue series: absent, not zero"
-        );
+        close(prom.instant("p95", &q.p95_latency, at).await.unwrap(), w.p95_s(), "p95 latency", &w);
+        close(prom.instant("errors", &q.error_rate, at).await.unwrap(), w.error_pct, "error rate %", &w);
+        assert_eq!(prom.registered_nodes(at).await.unwrap(), Some(backfill::NODES as u32));
+        assert_eq!(prom.instant("queue", &q.queue_depth, at).await.unwrap(), None, "no queue series: absent, not zero");
     }
 }
 
@@ -84,21 +50,11 @@ async fn each_seed_query_returns_what_the_backfill_implies() {
 async fn the_spec_cpu_query_under_reads_and_ours_does_not() {
     let prom = source();
     let at = HIGH_CPU.eval_at();
-    let spec = prom
-        .instant("spec cpu", CPU_SPEC_ORIGINAL, at)
-        .await
-        .unwrap()
-        .unwrap();
+    let spec = prom.instant("spec cpu", CPU_SPEC_ORIGINAL, at).await.unwrap().unwrap();
     let busy = prom.instant("cpu", CPU_BUSY, at).await.unwrap().unwrap();
-    assert!(
-        (spec - HIGH_CPU.spec_cpu_pct()).abs() < 0.05,
-        "spec query read {spec}"
-    );
+    assert!((spec - HIGH_CPU.spec_cpu_pct()).abs() < 0.05, "spec query read {spec}");
     assert!((busy - 80.0).abs() < 0.05, "busy query read {busy}");
-    assert!(
-        spec < 70.0 && busy > 70.0,
-        "only the busy query can trigger a scale-up at 80 % busy"
-    );
+    assert!(spec < 70.0 && busy > 70.0, "only the busy query can trigger a scale-up at 80 % busy");
 }
 
 #[tokio::test]
@@ -114,23 +70,14 @@ async fn fetch_returns_aligned_samples_with_absent_signals_left_unknown() {
         assert_eq!(s.pending_pods, Some(3));
         assert!((s.cpu_pct.unwrap() - 50.0).abs() < 0.05);
         assert_eq!(s.queue_depth, None);
-        assert!(
-            Signal::ALL
-                .iter()
-                .filter(|sig| sig.value(s).is_some())
-                .count()
-                == 5
-        );
+        assert!(Signal::ALL.iter().filter(|sig| sig.value(s).is_some()).count() == 5);
     }
 }
 
 #[tokio::test]
 async fn a_query_returning_many_series_is_refused_not_guessed() {
     let prom = source();
-    let err = prom
-        .instant("cpu", "rate(node_cpu_seconds_total[5m])", QUIET.eval_at())
-        .await
-        .unwrap_err();
+    let err = prom.instant("cpu", "rate(node_cpu_seconds_total[5m])", QUIET.eval_at()).await.unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "{err}");
     assert!(err.to_string().contains("must aggregate to one"), "{err}");
 }
@@ -138,10 +85,7 @@ async fn a_query_returning_many_series_is_refused_not_guessed() {
 #[tokio::test]
 async fn bad_promql_is_rejected_with_prometheus_message() {
     let prom = source();
-    let err = prom
-        .instant("cpu", "sum(rate(", QUIET.eval_at())
-        .await
-        .unwrap_err();
+    let err = prom.instant("cpu", "sum(rate(", QUIET.eval_at()).await.unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "{err}");
     assert!(err.to_string().contains("bad_data"), "{err}");
 }
@@ -150,32 +94,20 @@ async fn bad_promql_is_rejected_with_prometheus_message() {
 async fn a_stopped_prometheus_is_retried_then_unavailable() {
     let prom = source_at(&smartscale_testbed::closed_port_url());
     let started = Instant::now();
-    let err = prom
-        .fetch(QUIET.eval_at() - Duration::seconds(60), QUIET.eval_at(), 30)
-        .await
-        .unwrap_err();
+    let err = prom.fetch(QUIET.eval_at() - Duration::seconds(60), QUIET.eval_at(), 30).await.unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err}");
     assert!(err.to_string().contains("cannot connect"), "{err}");
     // Two retries with 250 ms then 500 ms pauses.
-    assert!(
-        started.elapsed() >= StdDuration::from_millis(750),
-        "no retries happened: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= StdDuration::from_millis(750), "no retries happened: {:?}", started.elapsed());
 }
 
 #[test]
 fn config_errors_name_the_variable() {
     for (cfg, var) in [
         (MapConfig::new(), "PROMETHEUS_URL"),
+        (MapConfig::new().with("PROMETHEUS_URL", "prometheus:9090"), "PROMETHEUS_URL"),
         (
-            MapConfig::new().with("PROMETHEUS_URL", "prometheus:9090"),
-            "PROMETHEUS_URL",
-        ),
-        (
-            MapConfig::new()
-                .with("PROMETHEUS_URL", "http://p:9090")
-                .with("PROMETHEUS_TIMEOUT_S", "0"),
+            MapConfig::new().with("PROMETHEUS_URL", "http://p:9090").with("PROMETHEUS_TIMEOUT_S", "0"),
             "PROMETHEUS_TIMEOUT_S",
         ),
     ] {
@@ -185,9 +117,7 @@ fn config_errors_name_the_variable() {
         }
     }
     let custom = PrometheusConfig::from_config(
-        &MapConfig::new()
-            .with("PROMETHEUS_URL", "http://p:9090/")
-            .with("PROMQL_QUEUE_DEPTH", "sum(jobs)"),
+        &MapConfig::new().with("PROMETHEUS_URL", "http://p:9090/").with("PROMQL_QUEUE_DEPTH", "sum(jobs)"),
     )
     .unwrap();
     assert_eq!(custom.url, "http://p:9090");

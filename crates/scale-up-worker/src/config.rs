@@ -23,10 +23,9 @@ impl ScaleUpConfig {
         let subnets = config::required(source, "SUBNETS")?
             .split(',')
             .map(|entry| match entry.trim().split_once(':') {
-                Some((id, az)) if id.starts_with("subnet-") && !az.is_empty() => Ok(Subnet {
-                    subnet_id: id.to_string(),
-                    availability_zone: az.to_string(),
-                }),
+                Some((id, az)) if id.starts_with("subnet-") && !az.is_empty() => {
+                    Ok(Subnet { subnet_id: id.to_string(), availability_zone: az.to_string() })
+                }
                 _ => Err(Error::config(
                     "SUBNETS",
                     format!("each entry must be subnet-id:availability-zone, got {entry:?}"),
@@ -47,18 +46,12 @@ impl ScaleUpConfig {
         }
         let spot_share: f64 = config::parsed(source, "SPOT_SHARE")?.unwrap_or(0.7);
         if !(0.0..=1.0).contains(&spot_share) {
-            return Err(Error::config(
-                "SPOT_SHARE",
-                format!("must be between 0 and 1, got {spot_share}"),
-            ));
+            return Err(Error::config("SPOT_SHARE", format!("must be between 0 and 1, got {spot_share}")));
         }
         let min_on_demand = config::parsed(source, "MIN_NODES")?.unwrap_or(2);
         let join_timeout_s = config::parsed(source, "JOIN_TIMEOUT_S")?.unwrap_or(300);
         if !(60..=3600).contains(&join_timeout_s) {
-            return Err(Error::config(
-                "JOIN_TIMEOUT_S",
-                format!("must be between 60 and 3600, got {join_timeout_s}"),
-            ));
+            return Err(Error::config("JOIN_TIMEOUT_S", format!("must be between 60 and 3600, got {join_timeout_s}")));
         }
         let join_check_delay_s = config::parsed(source, "JOIN_CHECK_DELAY_S")?.unwrap_or(15);
         if !(1..=900).contains(&join_check_delay_s) {
@@ -87,24 +80,17 @@ mod tests {
 
     #[test]
     fn parses_and_names_bad_variables() {
-        let base = MapConfig::new()
-            .with("CLUSTER_ID", "prod")
-            .with("SUBNETS", "subnet-a:us-east-1a, subnet-b:us-east-1b");
+        let base =
+            MapConfig::new().with("CLUSTER_ID", "prod").with("SUBNETS", "subnet-a:us-east-1a, subnet-b:us-east-1b");
         let cfg = ScaleUpConfig::from_config(&base).unwrap();
         assert_eq!(cfg.subnets[1].availability_zone, "us-east-1b");
         assert_eq!(cfg.instance_types, vec!["t3.small", "t3a.small"]);
-        assert_eq!(
-            (cfg.spot_share, cfg.min_on_demand, cfg.join_timeout_s),
-            (0.7, 2, 300)
-        );
+        assert_eq!((cfg.spot_share, cfg.min_on_demand, cfg.join_timeout_s), (0.7, 2, 300));
         for (config, var) in [
             (MapConfig::new().with("CLUSTER_ID", "prod"), "SUBNETS"),
             (base.clone().with("SUBNETS", "us-east-1a"), "SUBNETS"),
             (base.clone().with("SPOT_SHARE", "1.5"), "SPOT_SHARE"),
-            (
-                base.clone().with("INSTANCE_TYPES", "small"),
-                "INSTANCE_TYPES",
-            ),
+            (base.clone().with("INSTANCE_TYPES", "small"), "INSTANCE_TYPES"),
             (base.clone().with("JOIN_TIMEOUT_S", "5"), "JOIN_TIMEOUT_S"),
         ] {
             match ScaleUpConfig::from_config(&config) {

@@ -8,8 +8,7 @@ use tracing::instrument;
 use crate::{join, launch, Result, ScaleUpConfig};
 
 /// The ports the worker works through.
-pub type Deps<F, K8s, S, Q, N, C, M> =
-    smartscale_lambda::WorkerDeps<ScaleUpConfig, F, K8s, S, Q, N, C, M>;
+pub type Deps<F, K8s, S, Q, N, C, M> = smartscale_lambda::WorkerDeps<ScaleUpConfig, F, K8s, S, Q, N, C, M>;
 
 /// Handles a batch from the scale-up queue; each message succeeds or fails on its own.
 #[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, records = event.payload.records.len()))]
@@ -26,10 +25,7 @@ where
     C: Clock,
     M: MetricsSink,
 {
-    Ok(
-        smartscale_lambda::process_messages(event.payload, |message| handle_message(deps, message))
-            .await,
-    )
+    Ok(smartscale_lambda::process_messages(event.payload, |message| handle_message(deps, message)).await)
 }
 
 async fn handle_message<F, K8s, S, Q, N, C, M>(
@@ -48,9 +44,6 @@ where
     match message {
         WorkMessage::ScaleUpRequest(request) => launch::launch(deps, &request).await,
         WorkMessage::JoinCheck(check) => join::check(deps, &check).await,
-        other => Err(Error::invalid(
-            "kind",
-            format!("{} does not belong on the scale-up queue", other.kind()),
-        )),
+        other => Err(Error::invalid("kind", format!("{} does not belong on the scale-up queue", other.kind()))),
     }
 }

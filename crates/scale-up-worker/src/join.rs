@@ -6,9 +6,7 @@ use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{JoinCheck, WorkMessage};
 use smartscale_core::notification::{FailureType, InstanceSummary, NotificationEvent};
 use smartscale_core::placement::node_for_instance;
-use smartscale_core::ports::{
-    Clock, Cluster, Fleet, Instance, MetricsSink, Node, Notifier, StateStore, WorkQueue,
-};
+use smartscale_core::ports::{Clock, Cluster, Fleet, Instance, MetricsSink, Node, Notifier, StateStore, WorkQueue};
 use smartscale_core::state::{ReleaseOutcome, StateUpdate};
 use smartscale_core::{tags, Result};
 use tracing::{info, warn};
@@ -27,10 +25,7 @@ enum Status<'a> {
     Gone(String),
 }
 
-pub async fn check<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-    check: &JoinCheck,
-) -> Result<()>
+pub async fn check<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, check: &JoinCheck) -> Result<()>
 where
     F: Fleet,
     K8s: Cluster,
@@ -46,39 +41,20 @@ where
     let statuses: Vec<Status> = check
         .instance_ids
         .iter()
-        .map(|id| {
-            match instances
-                .iter()
-                .find(|i| &i.instance_id == id && i.state.is_active())
-            {
-                None => Status::Gone(id.clone()),
-                Some(instance) => match node_for_instance(&nodes, instance) {
-                    Some(node) if node.ready => Status::Ready(instance),
-                    node => Status::Waiting(instance, node),
-                },
-            }
+        .map(|id| match instances.iter().find(|i| &i.instance_id == id && i.state.is_active()) {
+            None => Status::Gone(id.clone()),
+            Some(instance) => match node_for_instance(&nodes, instance) {
+                Some(node) if node.ready => Status::Ready(instance),
+                node => Status::Waiting(instance, node),
+            },
         })
         .collect();
-    let waiting = statuses
-        .iter()
-        .filter(|s| matches!(s, Status::Waiting(..)))
-        .count();
+    let waiting = statuses.iter().filter(|s| matches!(s, Status::Waiting(..))).count();
     if waiting > 0 && now < check.deadline {
         let remaining = (check.deadline - now).num_seconds().max(1) as u32;
-        let next = JoinCheck {
-            attempt: check.attempt + 1,
-            ..check.clone()
-        };
-        deps.queue
-            .send(
-                &WorkMessage::JoinCheck(next),
-                deps.config.join_check_delay_s.min(remaining),
-            )
-            .await?;
-        info!(
-            attempt = check.attempt,
-            waiting, "nodes not Ready yet; checking again later"
-        );
+        let next = JoinCheck { attempt: check.attempt + 1, ..check.clone() };
+        deps.queue.send(&WorkMessage::JoinCheck(next), deps.config.join_check_delay_s.min(remaining)).await?;
+        info!(attempt = check.attempt, waiting, "nodes not Ready yet; checking again later");
         return Ok(());
     }
     finish(deps, check, &statuses, &instances, &nodes, now).await
@@ -109,15 +85,9 @@ where
             Status::Ready(instance) => ready.push(*instance),
             Status::Waiting(instance, node) => {
                 to_terminate.push(instance);
-                failed.push(format!(
-                    "{} did not become a Ready node by the deadline",
-                    instance.instance_id
-                ));
+                failed.push(format!("{} did not become a Ready node by the deadline", instance.instance_id));
                 if node.is_some() {
-                    failed.push(format!(
-                        "{} registered but never became Ready",
-                        instance.instance_id
-                    ));
+                    failed.push(format!("{} registered but never became Ready", instance.instance_id));
                 }
             }
             Status::Gone(id) => failed.push(format!("{id} is no longer running")),
@@ -125,22 +95,12 @@ where
     }
     // Instances of this cluster that nobody is tracking any more (a lost message, a worker that
     // died for good): past the join deadline and never registered. Finishing a check cleans them up.
-    for orphan in orphans(
-        instances,
-        nodes,
-        &check.instance_ids,
-        now,
-        cfg.join_timeout_s,
-    ) {
+    for orphan in orphans(instances, nodes, &check.instance_ids, now, cfg.join_timeout_s) {
         warn!(instance_id = %orphan.instance_id, "orphaned instance never joined; terminating");
         failed.push(format!(
             "{} (from decision {}) never joined",
             orphan.instance_id,
-            orphan
-                .tags
-                .get(tags::DECISION_ID)
-                .map(String::as_str)
-                .unwrap_or("?")
+            orphan.tags.get(tags::DECISION_ID).map(String::as_str).unwrap_or("?")
         ));
         to_terminate.push(orphan);
     }
@@ -157,19 +117,12 @@ where
 
     for instance in &ready {
         let launched_at = instance.launched_at.unwrap_or(check.launched_at);
-        emf.put(
-            Metric::NodeJoinLatency,
-            (now - launched_at).num_milliseconds() as f64 / 1000.0,
-        );
+        emf.put(Metric::NodeJoinLatency, (now - launched_at).num_milliseconds() as f64 / 1000.0);
     }
-    let terminated: Vec<&str> = to_terminate
-        .iter()
-        .map(|i| i.instance_id.as_str())
-        .collect();
-    let new_total = instances
-        .iter()
-        .filter(|i| i.state.is_active() && !terminated.contains(&i.instance_id.as_str()))
-        .count() as u32;
+    let terminated: Vec<&str> = to_terminate.iter().map(|i| i.instance_id.as_str()).collect();
+    let new_total =
+        instances.iter().filter(|i| i.state.is_active() && !terminated.contains(&i.instance_id.as_str())).count()
+            as u32;
     let update = StateUpdate {
         node_count: Some(new_total),
         last_scale_time: (!ready.is_empty()).then_some(now),
@@ -177,12 +130,7 @@ where
     };
     match check.lock_token.as_deref() {
         Some(token) => {
-            if deps
-                .state
-                .release_lock(&cfg.cluster_id, token, &update)
-                .await?
-                == ReleaseOutcome::NotOwner
-            {
+            if deps.state.release_lock(&cfg.cluster_id, token, &update).await? == ReleaseOutcome::NotOwner {
                 // Our lock expired and someone else holds it now: record the count without it.
                 warn!("the lock was no longer ours; recording the node count without releasing");
                 deps.state.update(&cfg.cluster_id, &update).await?;
@@ -208,28 +156,21 @@ where
         smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
     }
     if !failed.is_empty() {
-        emf.put_with(
-            "ErrorType",
-            FailureType::NodeJoinTimeout.as_str(),
-            Metric::ScalingFailures,
-            failed.len() as f64,
-        );
+        emf.put_with("ErrorType", FailureType::NodeJoinTimeout.as_str(), Metric::ScalingFailures, failed.len() as f64);
         let event = NotificationEvent::ScalingFailure {
             decision_id: Some(check.decision_id.clone()),
             error_type: FailureType::NodeJoinTimeout,
             message: format!("{}; terminated {:?}", failed.join("; "), terminated),
-            recommendation: Some("check the launch template's user data (K3s join token and server URL) and the node security group".into()),
+            recommendation: Some(
+                "check the launch template's user data (K3s join token and server URL) and the node security group"
+                    .into(),
+            ),
         };
         smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
     }
     emf.put(Metric::CurrentNodeCount, f64::from(new_total));
     deps.sink.emit(&emf);
-    info!(
-        ready = ready.len(),
-        failed = failed.len(),
-        new_total,
-        "scale-up finished"
-    );
+    info!(ready = ready.len(), failed = failed.len(), new_total, "scale-up finished");
     Ok(())
 }
 
@@ -247,10 +188,7 @@ fn orphans<'a>(
     instances
         .iter()
         .filter(|i| i.state.is_active() && !tracked.contains(&i.instance_id))
-        .filter(|i| {
-            i.launched_at
-                .is_some_and(|at| (now - at).num_seconds() > limit)
-        })
+        .filter(|i| i.launched_at.is_some_and(|at| (now - at).num_seconds() > limit))
         .filter(|i| node_for_instance(nodes, i).is_none())
         .collect()
 }

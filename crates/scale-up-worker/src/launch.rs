@@ -6,8 +6,7 @@ use smartscale_core::messages::{JoinCheck, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::placement::{launch_plan, next_lifecycle, FleetCounts};
 use smartscale_core::ports::{
-    Clock, Fleet, Instance, LaunchOutcome, LaunchRequest, MetricsSink, Notifier, StateStore,
-    WorkQueue,
+    Clock, Fleet, Instance, LaunchOutcome, LaunchRequest, MetricsSink, Notifier, StateStore, WorkQueue,
 };
 use smartscale_core::state::{ReleaseOutcome, StateUpdate};
 use smartscale_core::{tags, Result};
@@ -25,10 +24,7 @@ enum SlotResult {
     Quota { code: String, message: String },
 }
 
-pub async fn launch<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-    request: &ScaleUpRequest,
-) -> Result<()>
+pub async fn launch<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, request: &ScaleUpRequest) -> Result<()>
 where
     F: Fleet,
     S: StateStore,
@@ -40,6 +36,11 @@ where
     let cfg = &deps.config;
     let now = deps.clock.now();
     let managed = deps.fleet.describe_managed().await?;
+    // Pools recently interrupted (remembered by the spot handler) are avoided too.
+    let mut avoid = request.avoid.clone();
+    if let Some(item) = deps.state.get(&cfg.cluster_id).await? {
+        avoid.extend(item.avoided_offerings(now).into_iter().filter(|o| !request.avoid.contains(o)));
+    }
     let ours = |i: &Instance| i.tags.get(tags::DECISION_ID) == Some(&request.decision_id);
     // Plan as the fleet stood before this decision, so a redelivery plans the same launches.
     let others: Vec<Instance> = managed.iter().filter(|i| !ours(i)).cloned().collect();
@@ -49,12 +50,11 @@ where
     let mut quota = None;
 
     for slot in 0..request.count {
-        let existing = managed.iter().find(|i| {
-            ours(i) && i.tags.get(SLOT_TAG) == Some(&slot.to_string()) && i.state.is_active()
-        });
+        let existing =
+            managed.iter().find(|i| ours(i) && i.tags.get(SLOT_TAG) == Some(&slot.to_string()) && i.state.is_active());
         let result = match existing {
             Some(instance) => SlotResult::Launched(instance.clone()),
-            None => launch_slot(deps, request, slot, &counts).await?,
+            None => launch_slot(deps, request, slot, &counts, &avoid).await?,
         };
         match result {
             SlotResult::Launched(instance) => {
@@ -80,40 +80,27 @@ where
             deadline: now + Duration::seconds(i64::from(cfg.join_timeout_s)),
             attempt: 1,
         };
-        deps.queue
-            .send(&WorkMessage::JoinCheck(check), cfg.join_check_delay_s)
-            .await?;
+        deps.queue.send(&WorkMessage::JoinCheck(check), cfg.join_check_delay_s).await?;
         info!(instances = ?launched.iter().map(|i| &i.instance_id).collect::<Vec<_>>(), "launched; join check enqueued");
     }
     let shortfall = request.count - launched.len() as u32;
     if let Some((code, message)) = quota {
-        emf.put_with(
-            "ErrorType",
-            FailureType::Ec2QuotaExceeded.as_str(),
-            Metric::ScalingFailures,
-            1.0,
-        );
+        emf.put_with("ErrorType", FailureType::Ec2QuotaExceeded.as_str(), Metric::ScalingFailures, 1.0);
         let event = NotificationEvent::ScalingFailure {
             decision_id: Some(request.decision_id.clone()),
             error_type: FailureType::Ec2QuotaExceeded,
             message: format!("{code}: {message}; launched {} of {} nodes", launched.len(), request.count),
-            recommendation: Some("request an EC2 vCPU quota increase, or enable Spot (SPOT_SHARE) to use the Spot quota".into()),
+            recommendation: Some(
+                "request an EC2 vCPU quota increase, or enable Spot (SPOT_SHARE) to use the Spot quota".into(),
+            ),
         };
         smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
     } else if no_capacity > 0 {
-        emf.put_with(
-            "ErrorType",
-            FailureType::LaunchFailed.as_str(),
-            Metric::ScalingFailures,
-            1.0,
-        );
+        emf.put_with("ErrorType", FailureType::LaunchFailed.as_str(), Metric::ScalingFailures, 1.0);
         let event = NotificationEvent::ScalingFailure {
             decision_id: Some(request.decision_id.clone()),
             error_type: FailureType::LaunchFailed,
-            message: format!(
-                "no capacity in any configured pool for {no_capacity} of {} nodes",
-                request.count
-            ),
+            message: format!("no capacity in any configured pool for {no_capacity} of {} nodes", request.count),
             recommendation: Some("add instance types or subnets in more AZs".into()),
         };
         smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
@@ -122,10 +109,7 @@ where
         // Nothing to track: the work ends here, so the lock is ours to free now.
         release(deps, request.lock_token.as_deref()).await?;
     } else if shortfall > 0 {
-        warn!(
-            shortfall,
-            "partial launch; the join check will finish the work and release the lock"
-        );
+        warn!(shortfall, "partial launch; the join check will finish the work and release the lock");
     }
     deps.sink.emit(&emf);
     Ok(())
@@ -137,6 +121,7 @@ async fn launch_slot<F, K8s, S, Q, N, C, M>(
     request: &ScaleUpRequest,
     slot: u32,
     counts: &FleetCounts,
+    avoid: &[smartscale_core::messages::Offering],
 ) -> Result<SlotResult>
 where
     F: Fleet,
@@ -145,17 +130,10 @@ where
 {
     let cfg = &deps.config;
     let wanted = next_lifecycle(counts, cfg.min_on_demand, cfg.spot_share);
-    let plan = launch_plan(
-        &cfg.subnets,
-        counts,
-        &cfg.instance_types,
-        wanted,
-        &request.avoid,
-    );
+    let plan = launch_plan(&cfg.subnets, counts, &cfg.instance_types, wanted, avoid);
     let mut shortages = Vec::new();
     for (index, attempt) in plan.iter().enumerate() {
-        let mut instance_tags =
-            tags::launch_tags(&cfg.cluster_id, &request.decision_id, attempt.lifecycle);
+        let mut instance_tags = tags::launch_tags(&cfg.cluster_id, &request.decision_id, attempt.lifecycle);
         instance_tags.insert(SLOT_TAG.into(), slot.to_string());
         let launch = LaunchRequest {
             client_token: client_token(&request.decision_id, slot, index),
@@ -168,25 +146,18 @@ where
         match deps.fleet.launch(&launch).await? {
             LaunchOutcome::Launched(instance) => {
                 if attempt.lifecycle != wanted {
-                    let event =
-                        smartscale_core::notification::NotificationEvent::CapacityFallback {
-                            decision_id: request.decision_id.clone(),
-                            wanted: format!("{} in any configured pool", wanted.as_str()),
-                            launched: format!(
-                                "{} {} in {}",
-                                attempt.lifecycle.as_str(),
-                                attempt.instance_type,
-                                attempt.subnet.availability_zone
-                            ),
-                            reason: shortages.join("; "),
-                        };
-                    smartscale_lambda::notify(
-                        &deps.notifier,
-                        &cfg.cluster_id,
-                        deps.clock.now(),
-                        event,
-                    )
-                    .await;
+                    let event = smartscale_core::notification::NotificationEvent::CapacityFallback {
+                        decision_id: request.decision_id.clone(),
+                        wanted: format!("{} in any configured pool", wanted.as_str()),
+                        launched: format!(
+                            "{} {} in {}",
+                            attempt.lifecycle.as_str(),
+                            attempt.instance_type,
+                            attempt.subnet.availability_zone
+                        ),
+                        reason: shortages.join("; "),
+                    };
+                    smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, deps.clock.now(), event).await;
                 }
                 return Ok(SlotResult::Launched(instance));
             }
@@ -199,9 +170,7 @@ where
                     attempt.subnet.availability_zone
                 ));
             }
-            LaunchOutcome::QuotaExceeded { code, message } => {
-                return Ok(SlotResult::Quota { code, message })
-            }
+            LaunchOutcome::QuotaExceeded { code, message } => return Ok(SlotResult::Quota { code, message }),
         }
     }
     Ok(SlotResult::NoCapacity)
@@ -220,18 +189,12 @@ pub fn client_token(decision_id: &str, slot: u32, attempt: usize) -> String {
     format!("{base}{suffix}")
 }
 
-pub async fn release<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-    token: Option<&str>,
-) -> Result<()>
+pub async fn release<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, token: Option<&str>) -> Result<()>
 where
     S: StateStore,
 {
     let Some(token) = token else { return Ok(()) };
-    if deps
-        .state
-        .release_lock(&deps.config.cluster_id, token, &StateUpdate::default())
-        .await?
+    if deps.state.release_lock(&deps.config.cluster_id, token, &StateUpdate::default()).await?
         == ReleaseOutcome::NotOwner
     {
         warn!("the lock was no longer ours (expired and taken over, or already released)");

@@ -8,23 +8,13 @@
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
 use smartscale_aws::{Ec2Fleet, LaunchTemplate};
-use smartscale_core::fakes::{
-    FakeClock, FakeCluster, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
-};
+use smartscale_core::fakes::{FakeClock, FakeCluster, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore};
 use smartscale_core::messages::{QueueName, ScaleUpRequest, WorkMessage};
 use smartscale_core::ports::{Fleet, Instance, Lifecycle, Node};
 use smartscale_scale_up_worker::{handle, Deps, ScaleUpConfig};
 use smartscale_testbed::moto;
 
-type MotoDeps = Deps<
-    Ec2Fleet,
-    FakeCluster,
-    FakeStateStore,
-    FakeQueue,
-    FakeNotifier,
-    FakeClock,
-    FakeMetricsSink,
->;
+type MotoDeps = Deps<Ec2Fleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
 
 async fn world() -> (MotoDeps, String) {
     let sdk = moto::sdk().await;
@@ -69,30 +59,15 @@ fn request(cluster_id: &str, decision_id: &str, count: u32) -> String {
 }
 
 async fn deliver(deps: &MotoDeps, bodies: &[String]) {
-    let records: Vec<serde_json::Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| serde_json::json!({"messageId": format!("m{i}"), "body": b}))
-        .collect();
+    let records: Vec<serde_json::Value> =
+        bodies.iter().enumerate().map(|(i, b)| serde_json::json!({"messageId": format!("m{i}"), "body": b})).collect();
     let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
-    let response = handle(LambdaEvent::new(event, Context::default()), deps)
-        .await
-        .unwrap();
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "{:?}",
-        response.batch_item_failures
-    );
+    let response = handle(LambdaEvent::new(event, Context::default()), deps).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
 }
 
 async fn active(deps: &MotoDeps) -> Vec<Instance> {
-    deps.fleet
-        .describe_managed()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.state.is_active())
-        .collect()
+    deps.fleet.describe_managed().await.unwrap().into_iter().filter(|i| i.state.is_active()).collect()
 }
 
 /// Registers each instance as a Ready node and runs the pending join checks.
@@ -101,22 +76,14 @@ async fn join_all(deps: &MotoDeps) {
         if deps.cluster.node(&instance.instance_id).is_none() {
             deps.cluster.add_node(Node {
                 name: instance.instance_id.clone(),
-                provider_id: Some(format!(
-                    "aws:///{}/{}",
-                    instance.availability_zone, instance.instance_id
-                )),
+                provider_id: Some(format!("aws:///{}/{}", instance.availability_zone, instance.instance_id)),
                 ready: true,
                 ..Default::default()
             });
         }
     }
     deps.clock.advance(15);
-    let due: Vec<String> = deps
-        .queue
-        .take_visible(QueueName::ScaleUp)
-        .into_iter()
-        .map(|m| m.body)
-        .collect();
+    let due: Vec<String> = deps.queue.take_visible(QueueName::ScaleUp).into_iter().map(|m| m.body).collect();
     deliver(deps, &due).await;
 }
 
@@ -127,14 +94,8 @@ async fn launches_from_the_template_with_our_tags_into_the_emptiest_az() {
     let launched = active(&deps).await;
     assert_eq!(launched.len(), 1);
     let i = &launched[0];
-    assert_eq!(
-        i.subnet_id, deps.config.subnets[0].subnet_id,
-        "ties go to the first subnet"
-    );
-    assert_eq!(
-        i.availability_zone,
-        deps.config.subnets[0].availability_zone
-    );
+    assert_eq!(i.subnet_id, deps.config.subnets[0].subnet_id, "ties go to the first subnet");
+    assert_eq!(i.availability_zone, deps.config.subnets[0].availability_zone);
     assert_eq!(i.instance_type, "t3.small");
     for (k, v) in [
         ("Project", "SmartScale"),
@@ -146,14 +107,8 @@ async fn launches_from_the_template_with_our_tags_into_the_emptiest_az() {
         assert_eq!(i.tags.get(k).map(String::as_str), Some(v), "tag {k}");
     }
     assert_eq!(i.tags["Cluster"], cluster_id);
-    assert!(
-        i.tags.contains_key("aws:ec2launchtemplate:id"),
-        "launched from the template: {:?}",
-        i.tags
-    );
-    let WorkMessage::JoinCheck(check) = deps.queue.queued()[0].message() else {
-        panic!()
-    };
+    assert!(i.tags.contains_key("aws:ec2launchtemplate:id"), "launched from the template: {:?}", i.tags);
+    let WorkMessage::JoinCheck(check) = deps.queue.queued()[0].message() else { panic!() };
     assert_eq!(check.instance_ids, vec![i.instance_id.clone()]);
 }
 
@@ -166,25 +121,12 @@ async fn several_scale_ups_mix_spot_and_on_demand_and_balance_azs() {
     }
     let fleet = active(&deps).await;
     assert_eq!(fleet.len(), 8);
-    let spot = fleet
-        .iter()
-        .filter(|i| i.tags["Lifecycle"] == "spot")
-        .count();
-    let on_demand = fleet
-        .iter()
-        .filter(|i| i.tags["Lifecycle"] == "on-demand")
-        .count();
-    assert_eq!(
-        (on_demand, spot),
-        (4, 4),
-        "2 On-Demand for the floor, then 4 Spot of 6 (round(0.7 × n))"
-    );
+    let spot = fleet.iter().filter(|i| i.tags["Lifecycle"] == "spot").count();
+    let on_demand = fleet.iter().filter(|i| i.tags["Lifecycle"] == "on-demand").count();
+    assert_eq!((on_demand, spot), (4, 4), "2 On-Demand for the floor, then 4 Spot of 6 (round(0.7 × n))");
     for subnet in &deps.config.subnets {
         assert_eq!(
-            fleet
-                .iter()
-                .filter(|i| i.availability_zone == subnet.availability_zone)
-                .count(),
+            fleet.iter().filter(|i| i.availability_zone == subnet.availability_zone).count(),
             4,
             "{}",
             subnet.availability_zone
@@ -200,12 +142,7 @@ async fn a_join_timeout_terminates_the_instance() {
     let id = active(&deps).await[0].instance_id.clone();
     for _ in 0..22 {
         deps.clock.advance(15);
-        let due: Vec<String> = deps
-            .queue
-            .take_visible(QueueName::ScaleUp)
-            .into_iter()
-            .map(|m| m.body)
-            .collect();
+        let due: Vec<String> = deps.queue.take_visible(QueueName::ScaleUp).into_iter().map(|m| m.body).collect();
         deliver(&deps, &due).await;
     }
     let all = deps.fleet.describe_managed().await.unwrap();
@@ -222,8 +159,5 @@ async fn a_redelivered_request_launches_nothing_twice() {
     deliver(&deps, &[body]).await;
     assert_eq!(active(&deps).await.len(), 2);
     let lifecycles: Vec<Lifecycle> = active(&deps).await.iter().map(|i| i.lifecycle).collect();
-    assert!(
-        lifecycles.iter().all(|l| *l == Lifecycle::OnDemand),
-        "the floor is On-Demand: {lifecycles:?}"
-    );
+    assert!(lifecycles.iter().all(|l| *l == Lifecycle::OnDemand), "the floor is On-Demand: {lifecycles:?}");
 }

@@ -6,27 +6,17 @@ use lambda_runtime::{Context, LambdaEvent};
 use smartscale_core::config::MapConfig;
 use smartscale_core::emf::Metric;
 use smartscale_core::fakes::{
-    FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
-    FleetCall, QueuedMessage,
+    FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore, FleetCall,
+    QueuedMessage,
 };
 use smartscale_core::messages::{QueueName, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
-use smartscale_core::ports::{
-    Clock, Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle, Node, StateStore,
-};
+use smartscale_core::ports::{Clock, Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle, Node, StateStore};
 use smartscale_core::state::LockOutcome;
 use smartscale_core::tags;
 use smartscale_scale_up_worker::{handle, Deps, ScaleUpConfig};
 
-type TestDeps = Deps<
-    FakeFleet,
-    FakeCluster,
-    FakeStateStore,
-    FakeQueue,
-    FakeNotifier,
-    FakeClock,
-    FakeMetricsSink,
->;
+type TestDeps = Deps<FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
 
 const TOKEN: &str = "dec-1";
 
@@ -42,10 +32,9 @@ impl World {
     /// Two On-Demand nodes (the floor), Ready, in us-east-1a and us-east-1b; the lock held by TOKEN.
     async fn new(extra_config: &[(&str, &str)]) -> World {
         let clock = FakeClock::new(t0() - chrono::Duration::hours(1));
-        let mut config = MapConfig::new().with("CLUSTER_ID", "prod").with(
-            "SUBNETS",
-            "subnet-a:us-east-1a,subnet-b:us-east-1b,subnet-c:us-east-1c",
-        );
+        let mut config = MapConfig::new()
+            .with("CLUSTER_ID", "prod")
+            .with("SUBNETS", "subnet-a:us-east-1a,subnet-b:us-east-1b,subnet-c:us-east-1c");
         for (k, v) in extra_config {
             config = config.with(k, v);
         }
@@ -61,10 +50,7 @@ impl World {
                 sink: FakeMetricsSink::new(),
             },
         };
-        for (i, (subnet, az)) in [("subnet-a", "us-east-1a"), ("subnet-b", "us-east-1b")]
-            .iter()
-            .enumerate()
-        {
+        for (i, (subnet, az)) in [("subnet-a", "us-east-1a"), ("subnet-b", "us-east-1b")].iter().enumerate() {
             let request = LaunchRequest {
                 client_token: format!("seed-{i}"),
                 instance_type: "t3.small".into(),
@@ -73,24 +59,12 @@ impl World {
                 lifecycle: Lifecycle::OnDemand,
                 tags: tags::launch_tags("prod", "seed", Lifecycle::OnDemand),
             };
-            let LaunchOutcome::Launched(instance) =
-                world.deps.fleet.launch(&request).await.unwrap()
-            else {
-                panic!()
-            };
-            world
-                .deps
-                .fleet
-                .set_state(&instance.instance_id, InstanceState::Running);
+            let LaunchOutcome::Launched(instance) = world.deps.fleet.launch(&request).await.unwrap() else { panic!() };
+            world.deps.fleet.set_state(&instance.instance_id, InstanceState::Running);
             world.join(&instance.instance_id, true);
         }
         world.deps.clock.set(t0());
-        let taken = world
-            .deps
-            .state
-            .try_acquire_lock("prod", TOKEN, t0(), 300)
-            .await
-            .unwrap();
+        let taken = world.deps.state.try_acquire_lock("prod", TOKEN, t0(), 300).await.unwrap();
         assert!(matches!(taken, LockOutcome::Acquired { .. }));
         world
     }
@@ -104,10 +78,7 @@ impl World {
             None => self.deps.cluster.add_node(Node {
                 name,
                 zone: Some(instance.availability_zone.clone()),
-                provider_id: Some(format!(
-                    "aws:///{}/{}",
-                    instance.availability_zone, instance.instance_id
-                )),
+                provider_id: Some(format!("aws:///{}/{}", instance.availability_zone, instance.instance_id)),
                 ready,
                 ..Default::default()
             }),
@@ -133,14 +104,8 @@ impl World {
             .map(|(i, body)| serde_json::json!({"messageId": format!("m-{i}"), "body": body, "attributes": {"ApproximateReceiveCount": "1"}}))
             .collect();
         let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
-        let response = handle(LambdaEvent::new(event, Context::default()), &self.deps)
-            .await
-            .unwrap();
-        response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect()
+        let response = handle(LambdaEvent::new(event, Context::default()), &self.deps).await.unwrap();
+        response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
     }
 
     async fn send(&self, message: WorkMessage) {
@@ -153,9 +118,7 @@ impl World {
         self.deps.clock.advance(seconds);
         let due = self.deps.queue.take_visible(QueueName::ScaleUp);
         if !due.is_empty() {
-            let failures = self
-                .deliver(due.iter().map(|m| m.body.clone()).collect())
-                .await;
+            let failures = self.deliver(due.iter().map(|m| m.body.clone()).collect()).await;
             assert!(failures.is_empty());
         }
         due
@@ -178,20 +141,9 @@ async fn full_story_launch_three_checks_ready_then_state_lock_and_notification()
 
     let launched = world.launched(TOKEN);
     assert_eq!(launched.len(), 2);
-    let azs: Vec<&str> = launched
-        .iter()
-        .map(|i| i.availability_zone.as_str())
-        .collect();
-    assert_eq!(
-        azs,
-        vec!["us-east-1c", "us-east-1a"],
-        "fewest-first, then subnet order: two different AZs"
-    );
-    assert_eq!(
-        launched[0].lifecycle,
-        Lifecycle::Spot,
-        "above the On-Demand floor the first node is Spot"
-    );
+    let azs: Vec<&str> = launched.iter().map(|i| i.availability_zone.as_str()).collect();
+    assert_eq!(azs, vec!["us-east-1c", "us-east-1a"], "fewest-first, then subnet order: two different AZs");
+    assert_eq!(launched[0].lifecycle, Lifecycle::Spot, "above the On-Demand floor the first node is Spot");
     assert_eq!(launched[0].tags["Lifecycle"], "spot");
     assert_eq!(launched[0].tags["ManagedBy"], "Lambda");
     let queued = world.deps.queue.queued();
@@ -203,46 +155,26 @@ async fn full_story_launch_three_checks_ready_then_state_lock_and_notification()
         world.join(&instance.instance_id, false);
     }
     assert_eq!(world.tick(15).await.len(), 1);
-    assert!(
-        world.deps.state.item("prod").unwrap().scaling_in_progress,
-        "still working: the lock is held"
-    );
+    assert!(world.deps.state.item("prod").unwrap().scaling_in_progress, "still working: the lock is held");
     for instance in &launched {
         world.join(&instance.instance_id, true);
     }
     let last = world.tick(15).await;
-    let WorkMessage::JoinCheck(check) = last[0].message() else {
-        panic!()
-    };
+    let WorkMessage::JoinCheck(check) = last[0].message() else { panic!() };
     assert_eq!(check.attempt, 3);
 
     let item = world.deps.state.item("prod").unwrap();
-    assert!(
-        !item.scaling_in_progress,
-        "the lock is released with its token"
-    );
+    assert!(!item.scaling_in_progress, "the lock is released with its token");
     assert_eq!(item.node_count, 4);
     assert_eq!(item.last_scale_time, Some(world.deps.clock.now()));
     assert!(world.deps.queue.queued().is_empty(), "no more checks");
     let published = world.deps.notifier.published();
-    let NotificationEvent::ScaleUpCompleted {
-        instances,
-        new_total,
-        ..
-    } = &published[0].event
-    else {
+    let NotificationEvent::ScaleUpCompleted { instances, new_total, .. } = &published[0].event else {
         panic!("{published:?}")
     };
     assert_eq!((*new_total, instances.len()), (4, 2));
     assert_eq!(instances[0].availability_zone, "us-east-1c");
-    let latency = world
-        .deps
-        .sink
-        .batches()
-        .last()
-        .unwrap()
-        .value(Metric::NodeJoinLatency)
-        .unwrap();
+    let latency = world.deps.sink.batches().last().unwrap().value(Metric::NodeJoinLatency).unwrap();
     assert_eq!(latency, 45.0);
 }
 
@@ -256,21 +188,9 @@ async fn timeout_story_terminates_deletes_the_node_releases_and_alerts() {
     for _ in 0..25 {
         world.tick(15).await;
     }
-    assert_eq!(
-        world
-            .deps
-            .fleet
-            .instance(&instance.instance_id)
-            .unwrap()
-            .state,
-        InstanceState::Terminated
-    );
+    assert_eq!(world.deps.fleet.instance(&instance.instance_id).unwrap().state, InstanceState::Terminated);
     assert!(
-        world
-            .deps
-            .cluster
-            .node(instance.private_dns_name.as_deref().unwrap())
-            .is_none(),
+        world.deps.cluster.node(instance.private_dns_name.as_deref().unwrap()).is_none(),
         "the Node object is deleted"
     );
     let item = world.deps.state.item("prod").unwrap();
@@ -306,18 +226,8 @@ async fn a_redelivered_request_launches_nothing_twice() {
     world.deliver(vec![request.clone()]).await;
     world.deliver(vec![request]).await;
     assert_eq!(world.launched(TOKEN).len(), 2);
-    let launches = world
-        .deps
-        .fleet
-        .calls
-        .calls()
-        .iter()
-        .filter(|c| matches!(c, FleetCall::Launch(_)))
-        .count();
-    assert_eq!(
-        launches, 4,
-        "two seed launches and two of ours: the redelivery skipped its slots"
-    );
+    let launches = world.deps.fleet.calls.calls().iter().filter(|c| matches!(c, FleetCall::Launch(_))).count();
+    assert_eq!(launches, 4, "two seed launches and two of ours: the redelivery skipped its slots");
 }
 
 #[tokio::test]
@@ -332,41 +242,31 @@ async fn spot_shortage_tries_every_pool_then_falls_back_to_on_demand_and_says_so
     let launched = world.launched(TOKEN);
     assert_eq!(launched.len(), 1);
     assert_eq!(launched[0].lifecycle, Lifecycle::OnDemand);
-    let tries = world.deps.fleet.calls.calls().iter().filter(|c| matches!(c, FleetCall::Launch(r) if r.tags.get("DecisionId").map(String::as_str) == Some(TOKEN))).count();
+    let tries = world
+        .deps
+        .fleet
+        .calls
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, FleetCall::Launch(r) if r.tags.get("DecisionId").map(String::as_str) == Some(TOKEN)))
+        .count();
     assert_eq!(tries, 7, "six Spot pools, then On-Demand");
     let published = world.deps.notifier.published();
-    let NotificationEvent::CapacityFallback {
-        launched: what,
-        reason,
-        ..
-    } = &published[0].event
-    else {
+    let NotificationEvent::CapacityFallback { launched: what, reason, .. } = &published[0].event else {
         panic!("{published:?}")
     };
-    assert!(
-        what.starts_with("on-demand t3.small in us-east-1c"),
-        "{what}"
-    );
+    assert!(what.starts_with("on-demand t3.small in us-east-1c"), "{what}");
     assert!(reason.contains("InsufficientInstanceCapacity"), "{reason}");
 }
 
 #[tokio::test]
 async fn a_type_shortage_moves_to_the_next_type() {
     let world = World::new(&[]).await;
-    world
-        .deps
-        .fleet
-        .make_unavailable("t3.small", "us-east-1c", Lifecycle::Spot);
+    world.deps.fleet.make_unavailable("t3.small", "us-east-1c", Lifecycle::Spot);
     world.send(world.request(TOKEN, 1)).await;
     let launched = world.launched(TOKEN);
-    assert_eq!(
-        (launched[0].instance_type.as_str(), launched[0].lifecycle),
-        ("t3a.small", Lifecycle::Spot)
-    );
-    assert!(
-        world.deps.notifier.published().is_empty(),
-        "no fallback to announce"
-    );
+    assert_eq!((launched[0].instance_type.as_str(), launched[0].lifecycle), ("t3a.small", Lifecycle::Spot));
+    assert!(world.deps.notifier.published().is_empty(), "no fallback to announce");
 }
 
 #[tokio::test]
@@ -374,26 +274,13 @@ async fn quota_stops_releases_the_lock_and_recommends() {
     let world = World::new(&[]).await;
     world.deps.fleet.set_instance_limit(Some(2));
     let failures = world.deliver(vec![world.request(TOKEN, 2).encode()]).await;
-    assert!(
-        failures.is_empty(),
-        "a quota error is final: retrying would not help"
-    );
+    assert!(failures.is_empty(), "a quota error is final: retrying would not help");
     assert!(world.launched(TOKEN).is_empty());
     assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress);
     let published = world.deps.notifier.published();
-    let NotificationEvent::ScalingFailure {
-        error_type,
-        recommendation,
-        ..
-    } = &published[0].event
-    else {
-        panic!()
-    };
+    let NotificationEvent::ScalingFailure { error_type, recommendation, .. } = &published[0].event else { panic!() };
     assert_eq!(*error_type, FailureType::Ec2QuotaExceeded);
-    assert!(recommendation
-        .as_deref()
-        .unwrap()
-        .contains("quota increase"));
+    assert!(recommendation.as_deref().unwrap().contains("quota increase"));
     assert_eq!(
         world.deps.sink.batches()[0].dimension(Metric::ScalingFailures),
         Some(("ErrorType", "EC2QuotaExceeded"))
@@ -407,10 +294,7 @@ async fn quota_after_one_launch_tracks_the_one_and_reports_the_other() {
     world.deps.fleet.set_instance_limit(Some(3));
     world.send(world.request(TOKEN, 2)).await;
     assert_eq!(world.launched(TOKEN).len(), 1);
-    assert!(
-        world.deps.state.item("prod").unwrap().scaling_in_progress,
-        "the join check still owns the lock"
-    );
+    assert!(world.deps.state.item("prod").unwrap().scaling_in_progress, "the join check still owns the lock");
     assert_eq!(world.deps.queue.queued().len(), 1);
     assert_eq!(world.deps.notifier.kinds(), vec!["scaling_failure"]);
 }
@@ -426,25 +310,12 @@ async fn spot_and_on_demand_mix_and_az_balance_over_several_scale_ups() {
         }
         world.tick(15).await;
     }
-    let active: Vec<_> = world
-        .deps
-        .fleet
-        .instances()
-        .into_iter()
-        .filter(|i| i.state.is_active())
-        .collect();
+    let active: Vec<_> = world.deps.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
     assert_eq!(active.len(), 12);
-    let spot = active
-        .iter()
-        .filter(|i| i.tags["Lifecycle"] == "spot")
-        .count();
+    let spot = active.iter().filter(|i| i.tags["Lifecycle"] == "spot").count();
     assert_eq!(spot, 7, "70 % of the 10 beyond the On-Demand floor");
     for az in ["us-east-1a", "us-east-1b", "us-east-1c"] {
-        assert_eq!(
-            active.iter().filter(|i| i.availability_zone == az).count(),
-            4,
-            "{az}"
-        );
+        assert_eq!(active.iter().filter(|i| i.availability_zone == az).count(), 4, "{az}");
     }
 }
 
@@ -475,15 +346,9 @@ async fn unparseable_and_misrouted_messages_fail_alone() {
 async fn the_recorded_events_parse_and_run() {
     let world = World::new(&[]).await;
     for file in ["sqs-scale-up-request.json", "sqs-join-check.json"] {
-        let text = std::fs::read_to_string(format!(
-            "{}/../../events/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
+        let text = std::fs::read_to_string(format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let event = serde_json::from_str(&text).unwrap();
-        let response = handle(LambdaEvent::new(event, Context::default()), &world.deps)
-            .await
-            .unwrap();
+        let response = handle(LambdaEvent::new(event, Context::default()), &world.deps).await.unwrap();
         assert!(response.batch_item_failures.is_empty(), "{file}");
     }
 }

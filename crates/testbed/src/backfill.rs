@@ -113,11 +113,7 @@ pub const WINDOWS: [Window; 3] = [HIGH_CPU, PENDING_PODS, QUIET];
 /// The window in force at `t` (the first window also covers the warm-up before T0).
 fn window_at(t: DateTime<Utc>) -> &'static Window {
     let minutes = (t - t0()).num_seconds() as f64 / 60.0;
-    WINDOWS
-        .iter()
-        .rev()
-        .find(|w| minutes >= w.start_min as f64)
-        .unwrap_or(&WINDOWS[0])
+    WINDOWS.iter().rev().find(|w| minutes >= w.start_min as f64).unwrap_or(&WINDOWS[0])
 }
 
 const PODS: usize = 6;
@@ -126,10 +122,8 @@ const PODS: usize = 6;
 pub fn openmetrics() -> String {
     let start = t0() - Duration::minutes(10);
     let end = t0() + Duration::minutes(WINDOWS.len() as i64 * WINDOW_MIN);
-    let times: Vec<DateTime<Utc>> = (0..)
-        .map(|i| start + Duration::seconds(i * SCRAPE_S))
-        .take_while(|t| *t < end)
-        .collect();
+    let times: Vec<DateTime<Utc>> =
+        (0..).map(|i| start + Duration::seconds(i * SCRAPE_S)).take_while(|t| *t < end).collect();
     let mut out = String::new();
 
     // Counters integrate their per-window rate step by step.
@@ -142,13 +136,7 @@ pub fn openmetrics() -> String {
     };
     let gauge = |out: &mut String, name: &str, labels: &str, value: &dyn Fn(&Window) -> f64| {
         for t in &times {
-            writeln!(
-                out,
-                "{name}{{{labels}}} {} {}",
-                value(window_at(*t)),
-                t.timestamp()
-            )
-            .unwrap();
+            writeln!(out, "{name}{{{labels}}} {} {}", value(window_at(*t)), t.timestamp()).unwrap();
         }
     };
 
@@ -156,10 +144,7 @@ pub fn openmetrics() -> String {
     for node in 1..=NODES {
         for cpu in 0..CPUS_PER_NODE {
             for (mode, rate) in [
-                (
-                    "idle",
-                    (|w: &Window| 1.0 - w.user - w.system) as fn(&Window) -> f64,
-                ),
+                ("idle", (|w: &Window| 1.0 - w.user - w.system) as fn(&Window) -> f64),
                 ("user", |w: &Window| w.user),
                 ("system", |w: &Window| w.system),
                 ("iowait", |_: &Window| 0.0),
@@ -176,31 +161,18 @@ pub fn openmetrics() -> String {
 
     out.push_str("# TYPE node_memory_MemTotal_bytes gauge\n");
     for node in 1..=NODES {
-        gauge(
-            &mut out,
-            "node_memory_MemTotal_bytes",
-            &format!("instance=\"node-{node}\""),
-            &|_| MEM_TOTAL_BYTES,
-        );
+        gauge(&mut out, "node_memory_MemTotal_bytes", &format!("instance=\"node-{node}\""), &|_| MEM_TOTAL_BYTES);
     }
     out.push_str("# TYPE node_memory_MemAvailable_bytes gauge\n");
     for node in 1..=NODES {
-        gauge(
-            &mut out,
-            "node_memory_MemAvailable_bytes",
-            &format!("instance=\"node-{node}\""),
-            &|w| (MEM_TOTAL_BYTES * (1.0 - w.mem_used_pct / 100.0)).round(),
-        );
+        gauge(&mut out, "node_memory_MemAvailable_bytes", &format!("instance=\"node-{node}\""), &|w| {
+            (MEM_TOTAL_BYTES * (1.0 - w.mem_used_pct / 100.0)).round()
+        });
     }
 
     out.push_str("# TYPE kube_node_info gauge\n");
     for node in 1..=NODES {
-        gauge(
-            &mut out,
-            "kube_node_info",
-            &format!("node=\"node-{node}\",kernel_version=\"6.1.0\""),
-            &|_| 1.0,
-        );
+        gauge(&mut out, "kube_node_info", &format!("node=\"node-{node}\",kernel_version=\"6.1.0\""), &|_| 1.0);
     }
 
     out.push_str("# TYPE kube_pod_status_phase gauge\n");
@@ -216,33 +188,17 @@ pub fn openmetrics() -> String {
 
     out.push_str("# TYPE http_request_duration_seconds histogram\n");
     for (i, le) in BUCKETS.iter().enumerate() {
-        counter(
-            &mut out,
-            "http_request_duration_seconds_bucket",
-            &format!("le=\"{le}\""),
-            &|w| REQUESTS_PER_S * w.latency_cdf[i],
-        );
+        counter(&mut out, "http_request_duration_seconds_bucket", &format!("le=\"{le}\""), &|w| {
+            REQUESTS_PER_S * w.latency_cdf[i]
+        });
     }
-    counter(
-        &mut out,
-        "http_request_duration_seconds_bucket",
-        "le=\"+Inf\"",
-        &|_| REQUESTS_PER_S,
-    );
-    counter(&mut out, "http_request_duration_seconds_count", "", &|_| {
-        REQUESTS_PER_S
-    });
-    counter(&mut out, "http_request_duration_seconds_sum", "", &|_| {
-        REQUESTS_PER_S * 0.2
-    });
+    counter(&mut out, "http_request_duration_seconds_bucket", "le=\"+Inf\"", &|_| REQUESTS_PER_S);
+    counter(&mut out, "http_request_duration_seconds_count", "", &|_| REQUESTS_PER_S);
+    counter(&mut out, "http_request_duration_seconds_sum", "", &|_| REQUESTS_PER_S * 0.2);
 
     out.push_str("# TYPE http_requests counter\n");
-    counter(&mut out, "http_requests_total", "code=\"200\"", &|w| {
-        REQUESTS_PER_S * (1.0 - w.error_pct / 100.0)
-    });
-    counter(&mut out, "http_requests_total", "code=\"500\"", &|w| {
-        REQUESTS_PER_S * w.error_pct / 100.0
-    });
+    counter(&mut out, "http_requests_total", "code=\"200\"", &|w| REQUESTS_PER_S * (1.0 - w.error_pct / 100.0));
+    counter(&mut out, "http_requests_total", "code=\"500\"", &|w| REQUESTS_PER_S * w.error_pct / 100.0);
 
     out.push_str("# EOF\n");
     out
@@ -255,10 +211,7 @@ mod tests {
     #[test]
     fn known_answers() {
         assert!((HIGH_CPU.busy_pct() - 80.0).abs() < 1e-9);
-        assert!(
-            (HIGH_CPU.spec_cpu_pct() - 26.67).abs() < 0.01,
-            "the spec's query under-reads"
-        );
+        assert!((HIGH_CPU.spec_cpu_pct() - 26.67).abs() < 0.01, "the spec's query under-reads");
         assert!((HIGH_CPU.p95_s() - (0.25 + 0.25 * 0.05 / 0.07)).abs() < 1e-9);
         assert_eq!(window_at(PENDING_PODS.eval_at()).name, "pending_pods");
     }
@@ -268,9 +221,6 @@ mod tests {
         let text = openmetrics();
         assert!(text.ends_with("# EOF\n"));
         assert_eq!(text.matches("# TYPE node_cpu_seconds counter").count(), 1);
-        assert!(
-            !text.contains("# TYPE node_cpu_seconds_total"),
-            "counter families are declared without _total"
-        );
+        assert!(!text.contains("# TYPE node_cpu_seconds_total"), "counter families are declared without _total");
     }
 }

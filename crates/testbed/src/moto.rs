@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use smartscale_core::ports::Lifecycle;
@@ -32,13 +30,7 @@ pub async fn state_table(sdk: &SdkConfig) -> String {
                 .build()
                 .unwrap(),
         )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("cluster_id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(KeySchemaElement::builder().attribute_name("cluster_id").key_type(KeyType::Hash).build().unwrap())
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -66,7 +58,8 @@ pub async fn queues(sdk: &SdkConfig, max_receives: u32) -> Queues {
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .expect("queue ARN");
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
     let attrs = HashMap::from([(QueueAttributeName::RedrivePolicy, redrive)]);
     Queues {
         scale_up_url: create_queue(&sqs, &unique("smartscale-scale-up"), attrs.clone()).await,
@@ -95,15 +88,8 @@ async fn create_queue(
 pub async fn topic_with_subscriber(sdk: &SdkConfig) -> (String, String) {
     let sns = aws_sdk_sns::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let topic_arn = sns
-        .create_topic()
-        .name(unique("smartscale-events"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_string();
+    let topic_arn =
+        sns.create_topic().name(unique("smartscale-events")).send().await.unwrap().topic_arn().unwrap().to_string();
     let queue_url = create_queue(&sqs, &unique("smartscale-events-sub"), HashMap::new()).await;
     let queue_arn = sqs
         .get_queue_attributes()
@@ -159,11 +145,7 @@ pub async fn receive_all(sdk: &SdkConfig, queue_url: &str) -> Vec<Received> {
                 attributes: m
                     .message_attributes()
                     .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| {
-                                (k.clone(), v.string_value().unwrap_or_default().to_string())
-                            })
-                            .collect()
+                        a.iter().map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_string())).collect()
                     })
                     .unwrap_or_default(),
                 receive_count: m
@@ -179,12 +161,7 @@ pub async fn receive_all(sdk: &SdkConfig, queue_url: &str) -> Vec<Received> {
 
 /// Launches `count` running instances tagged as managed for `cluster_id`.
 pub async fn managed_instances(sdk: &SdkConfig, cluster_id: &str, count: usize) -> Vec<String> {
-    instances_with_tags(
-        sdk,
-        count,
-        tags::launch_tags(cluster_id, "seed", Lifecycle::OnDemand),
-    )
-    .await
+    instances_with_tags(sdk, count, tags::launch_tags(cluster_id, "seed", Lifecycle::OnDemand)).await
 }
 
 pub async fn instances_with_tags(
@@ -197,11 +174,7 @@ pub async fn instances_with_tags(
     }
     let spec = TagSpecification::builder()
         .resource_type(ResourceType::Instance)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
         .build();
     let out = aws_sdk_ec2::Client::new(sdk)
         .run_instances()
@@ -213,10 +186,7 @@ pub async fn instances_with_tags(
         .send()
         .await
         .expect("launch instances on moto");
-    out.instances()
-        .iter()
-        .filter_map(|i| i.instance_id().map(str::to_string))
-        .collect()
+    out.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect()
 }
 
 /// Stores a secret and returns its id.
@@ -255,11 +225,7 @@ pub async fn launch_template(sdk: &SdkConfig) -> String {
 
 /// The default VPC's subnets in the first `count` AZs, in AZ order.
 pub async fn subnets(sdk: &SdkConfig, count: usize) -> Vec<smartscale_core::placement::Subnet> {
-    let out = aws_sdk_ec2::Client::new(sdk)
-        .describe_subnets()
-        .send()
-        .await
-        .expect("describe subnets");
+    let out = aws_sdk_ec2::Client::new(sdk).describe_subnets().send().await.expect("describe subnets");
     let mut subnets: Vec<smartscale_core::placement::Subnet> = out
         .subnets()
         .iter()

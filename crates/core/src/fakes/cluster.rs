@@ -42,12 +42,8 @@ struct ClusterState {
 impl ClusterState {
     /// Removes pods whose grace period has ended, as the kubelet would.
     fn reap(&mut self, now: DateTime<Utc>) {
-        let done: Vec<String> = self
-            .terminating
-            .iter()
-            .filter(|(_, until)| **until <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let done: Vec<String> =
+            self.terminating.iter().filter(|(_, until)| **until <= now).map(|(k, _)| k.clone()).collect();
         for key in done {
             self.terminating.remove(&key);
             self.pods.remove(&key);
@@ -68,12 +64,7 @@ pub struct FakeCluster {
 
 impl FakeCluster {
     pub fn new(clock: FakeClock) -> Self {
-        FakeCluster {
-            clock,
-            state: Arc::default(),
-            calls: Arc::default(),
-            faults: Arc::default(),
-        }
+        FakeCluster { clock, state: Arc::default(), calls: Arc::default(), faults: Arc::default() }
     }
 
     pub fn add_node(&self, node: Node) {
@@ -85,9 +76,7 @@ impl FakeCluster {
     }
 
     pub fn add_pdb(&self, pdb: Pdb) {
-        lock(&self.state)
-            .pdbs
-            .insert(format!("{}/{}", pdb.namespace, pdb.name), pdb);
+        lock(&self.state).pdbs.insert(format!("{}/{}", pdb.namespace, pdb.name), pdb);
     }
 
     pub fn node(&self, name: &str) -> Option<Node> {
@@ -107,10 +96,7 @@ impl FakeCluster {
     }
 
     pub fn set_disruptions_allowed(&self, namespace: &str, name: &str, allowed: i32) {
-        if let Some(p) = lock(&self.state)
-            .pdbs
-            .get_mut(&format!("{namespace}/{name}"))
-        {
+        if let Some(p) = lock(&self.state).pdbs.get_mut(&format!("{namespace}/{name}")) {
             p.disruptions_allowed = allowed;
         }
     }
@@ -136,28 +122,19 @@ impl Cluster for FakeCluster {
     }
 
     async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
-        self.calls.record(ClusterCall::SetUnschedulable {
-            node: node.into(),
-            unschedulable,
-        });
+        self.calls.record(ClusterCall::SetUnschedulable { node: node.into(), unschedulable });
         self.faults.check(ClusterOp::SetUnschedulable)?;
         match lock(&self.state).nodes.get_mut(node) {
             Some(n) => {
                 n.unschedulable = unschedulable;
                 Ok(())
             }
-            None => Err(crate::Error::NotFound {
-                what: "node",
-                name: node.into(),
-            }),
+            None => Err(crate::Error::NotFound { what: "node", name: node.into() }),
         }
     }
 
     async fn evict(&self, namespace: &str, pod: &str) -> Result<EvictOutcome> {
-        self.calls.record(ClusterCall::Evict {
-            namespace: namespace.into(),
-            pod: pod.into(),
-        });
+        self.calls.record(ClusterCall::Evict { namespace: namespace.into(), pod: pod.into() });
         self.faults.check(ClusterOp::Evict)?;
         let now = self.clock.now();
         let mut state = lock(&self.state);
@@ -169,20 +146,11 @@ impl Cluster for FakeCluster {
         if target.terminating {
             return Ok(EvictOutcome::Evicted);
         }
-        let matching: Vec<String> = state
-            .pdbs
-            .iter()
-            .filter(|(_, p)| p.matches(&target))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if let Some(blocking) = matching
-            .iter()
-            .find(|k| state.pdbs[*k].disruptions_allowed < 1)
-        {
+        let matching: Vec<String> =
+            state.pdbs.iter().filter(|(_, p)| p.matches(&target)).map(|(k, _)| k.clone()).collect();
+        if let Some(blocking) = matching.iter().find(|k| state.pdbs[*k].disruptions_allowed < 1) {
             return Ok(EvictOutcome::Blocked {
-                message: format!(
-                    "Cannot evict pod as it would violate the pod's disruption budget {blocking}"
-                ),
+                message: format!("Cannot evict pod as it would violate the pod's disruption budget {blocking}"),
             });
         }
         for k in matching {
@@ -191,9 +159,7 @@ impl Cluster for FakeCluster {
             }
         }
         let grace = target.termination_grace_s.unwrap_or(DEFAULT_GRACE_S);
-        state
-            .terminating
-            .insert(key.clone(), now + Duration::seconds(i64::from(grace)));
+        state.terminating.insert(key.clone(), now + Duration::seconds(i64::from(grace)));
         if let Some(p) = state.pods.get_mut(&key) {
             p.terminating = true;
             p.ready = false;
@@ -202,8 +168,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn delete_node(&self, node: &str) -> Result<bool> {
-        self.calls
-            .record(ClusterCall::DeleteNode { node: node.into() });
+        self.calls.record(ClusterCall::DeleteNode { node: node.into() });
         self.faults.check(ClusterOp::DeleteNode)?;
         Ok(lock(&self.state).nodes.remove(node).is_some())
     }
@@ -225,10 +190,7 @@ mod tests {
                 name: name.into(),
                 node: Some("n1".into()),
                 labels: labels.clone(),
-                owner: Some(OwnerRef {
-                    kind: "ReplicaSet".into(),
-                    name: "shop-1".into(),
-                }),
+                owner: Some(OwnerRef { kind: "ReplicaSet".into(), name: "shop-1".into() }),
                 termination_grace_s: Some(20),
                 ..Default::default()
             });
@@ -240,22 +202,10 @@ mod tests {
             disruptions_allowed: 1,
         });
 
-        assert_eq!(
-            cluster.evict("shop", "a").await.unwrap(),
-            EvictOutcome::Evicted
-        );
-        assert!(matches!(
-            cluster.evict("shop", "b").await.unwrap(),
-            EvictOutcome::Blocked { .. }
-        ));
-        assert_eq!(
-            cluster.evict("shop", "zzz").await.unwrap(),
-            EvictOutcome::NotFound
-        );
-        assert!(cluster
-            .pods()
-            .iter()
-            .any(|p| p.name == "a" && p.terminating));
+        assert_eq!(cluster.evict("shop", "a").await.unwrap(), EvictOutcome::Evicted);
+        assert!(matches!(cluster.evict("shop", "b").await.unwrap(), EvictOutcome::Blocked { .. }));
+        assert_eq!(cluster.evict("shop", "zzz").await.unwrap(), EvictOutcome::NotFound);
+        assert!(cluster.pods().iter().any(|p| p.name == "a" && p.terminating));
         clock.advance(20);
         assert!(cluster.pods().iter().all(|p| p.name != "a"));
     }

@@ -2,9 +2,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::{lock, FakeClock, Faults, Recorder};
-use crate::ports::{
-    Clock, Fleet, Instance, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle,
-};
+use crate::ports::{Clock, Fleet, Instance, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle};
 use crate::{tags, Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,9 +54,7 @@ impl FakeFleet {
 
     /// Adds an instance as is (for seeding, e.g. an unmanaged instance).
     pub fn insert(&self, instance: Instance) {
-        lock(&self.state)
-            .instances
-            .insert(instance.instance_id.clone(), instance);
+        lock(&self.state).instances.insert(instance.instance_id.clone(), instance);
     }
 
     pub fn instance(&self, id: &str) -> Option<Instance> {
@@ -75,17 +71,8 @@ impl FakeFleet {
         }
     }
 
-    pub fn make_unavailable(
-        &self,
-        instance_type: &str,
-        availability_zone: &str,
-        lifecycle: Lifecycle,
-    ) {
-        lock(&self.state).unavailable.insert((
-            instance_type.into(),
-            availability_zone.into(),
-            lifecycle,
-        ));
+    pub fn make_unavailable(&self, instance_type: &str, availability_zone: &str, lifecycle: Lifecycle) {
+        lock(&self.state).unavailable.insert((instance_type.into(), availability_zone.into(), lifecycle));
     }
 
     pub fn set_instance_limit(&self, limit: Option<usize>) {
@@ -101,27 +88,14 @@ impl Fleet for FakeFleet {
         if let Some(existing) = state.by_client_token.get(&request.client_token) {
             return Ok(LaunchOutcome::Launched(state.instances[existing].clone()));
         }
-        let pool = (
-            request.instance_type.clone(),
-            request.availability_zone.clone(),
-            request.lifecycle,
-        );
+        let pool = (request.instance_type.clone(), request.availability_zone.clone(), request.lifecycle);
         if state.unavailable.contains(&pool) {
             return Ok(LaunchOutcome::InsufficientCapacity {
                 code: "InsufficientInstanceCapacity".into(),
-                message: format!(
-                    "no {} {} capacity in {}",
-                    request.lifecycle.as_str(),
-                    pool.0,
-                    pool.1
-                ),
+                message: format!("no {} {} capacity in {}", request.lifecycle.as_str(), pool.0, pool.1),
             });
         }
-        let active = state
-            .instances
-            .values()
-            .filter(|i| i.state.is_active())
-            .count();
+        let active = state.instances.values().filter(|i| i.state.is_active()).count();
         if state.instance_limit.is_some_and(|limit| active >= limit) {
             return Ok(LaunchOutcome::QuotaExceeded {
                 code: "VcpuLimitExceeded".into(),
@@ -141,32 +115,21 @@ impl Fleet for FakeFleet {
             launched_at: Some(self.clock.now()),
             tags: request.tags.clone(),
         };
-        state
-            .by_client_token
-            .insert(request.client_token.clone(), instance.instance_id.clone());
-        state
-            .instances
-            .insert(instance.instance_id.clone(), instance.clone());
+        state.by_client_token.insert(request.client_token.clone(), instance.instance_id.clone());
+        state.instances.insert(instance.instance_id.clone(), instance.clone());
         Ok(LaunchOutcome::Launched(instance))
     }
 
     async fn terminate(&self, instance_ids: &[String]) -> Result<()> {
-        self.calls
-            .record(FleetCall::Terminate(instance_ids.to_vec()));
+        self.calls.record(FleetCall::Terminate(instance_ids.to_vec()));
         self.faults.check(FleetOp::Terminate)?;
         let mut state = lock(&self.state);
         for id in instance_ids {
-            let managed = state
-                .instances
-                .get(id)
-                .is_some_and(|i| tags::is_managed(&i.tags, &self.cluster_id));
+            let managed = state.instances.get(id).is_some_and(|i| tags::is_managed(&i.tags, &self.cluster_id));
             if !managed {
                 return Err(Error::rejected(
                     "ec2",
-                    format!(
-                        "refusing to terminate {id}: not managed for cluster {}",
-                        self.cluster_id
-                    ),
+                    format!("refusing to terminate {id}: not managed for cluster {}", self.cluster_id),
                 ));
             }
         }
@@ -207,22 +170,11 @@ mod tests {
 
     #[tokio::test]
     async fn launches_idempotently_and_refuses_unmanaged_terminations() {
-        let fleet = FakeFleet::new(
-            "prod",
-            FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap()),
-        );
-        let LaunchOutcome::Launched(a) = fleet
-            .launch(&request("t-1", Lifecycle::Spot))
-            .await
-            .unwrap()
-        else {
+        let fleet = FakeFleet::new("prod", FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap()));
+        let LaunchOutcome::Launched(a) = fleet.launch(&request("t-1", Lifecycle::Spot)).await.unwrap() else {
             panic!()
         };
-        let LaunchOutcome::Launched(b) = fleet
-            .launch(&request("t-1", Lifecycle::Spot))
-            .await
-            .unwrap()
-        else {
+        let LaunchOutcome::Launched(b) = fleet.launch(&request("t-1", Lifecycle::Spot)).await.unwrap() else {
             panic!()
         };
         assert_eq!(a.instance_id, b.instance_id);
@@ -234,36 +186,21 @@ mod tests {
         fleet.insert(stranger);
         let err = fleet.terminate(&["i-stranger".into()]).await.unwrap_err();
         assert!(matches!(err, Error::Rejected { .. }), "{err}");
-        fleet
-            .terminate(std::slice::from_ref(&a.instance_id))
-            .await
-            .unwrap();
-        assert_eq!(
-            fleet.instance(&a.instance_id).unwrap().state,
-            InstanceState::Terminated
-        );
+        fleet.terminate(std::slice::from_ref(&a.instance_id)).await.unwrap();
+        assert_eq!(fleet.instance(&a.instance_id).unwrap().state, InstanceState::Terminated);
     }
 
     #[tokio::test]
     async fn capacity_and_quota_are_outcomes() {
-        let fleet = FakeFleet::new(
-            "prod",
-            FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap()),
-        );
+        let fleet = FakeFleet::new("prod", FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap()));
         fleet.make_unavailable("t3.small", "us-east-1a", Lifecycle::Spot);
         assert!(matches!(
-            fleet
-                .launch(&request("t-1", Lifecycle::Spot))
-                .await
-                .unwrap(),
+            fleet.launch(&request("t-1", Lifecycle::Spot)).await.unwrap(),
             LaunchOutcome::InsufficientCapacity { .. }
         ));
         fleet.set_instance_limit(Some(0));
         assert!(matches!(
-            fleet
-                .launch(&request("t-2", Lifecycle::OnDemand))
-                .await
-                .unwrap(),
+            fleet.launch(&request("t-2", Lifecycle::OnDemand)).await.unwrap(),
             LaunchOutcome::QuotaExceeded { .. }
         ));
     }

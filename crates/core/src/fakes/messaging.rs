@@ -38,12 +38,7 @@ pub struct FakeQueue {
 
 impl FakeQueue {
     pub fn new(clock: FakeClock) -> Self {
-        FakeQueue {
-            clock,
-            messages: Arc::default(),
-            calls: Arc::default(),
-            faults: Arc::default(),
-        }
+        FakeQueue { clock, messages: Arc::default(), calls: Arc::default(), faults: Arc::default() }
     }
 
     /// Every message still on the queues, visible or not.
@@ -55,9 +50,7 @@ impl FakeQueue {
     pub fn take_visible(&self, queue: QueueName) -> Vec<QueuedMessage> {
         let now = self.clock.now();
         let mut messages = lock(&self.messages);
-        let (due, rest): (Vec<_>, Vec<_>) = messages
-            .drain(..)
-            .partition(|m| m.queue == queue && m.visible_at <= now);
+        let (due, rest): (Vec<_>, Vec<_>) = messages.drain(..).partition(|m| m.queue == queue && m.visible_at <= now);
         *messages = rest;
         due
     }
@@ -98,10 +91,7 @@ impl FakeNotifier {
     }
 
     pub fn kinds(&self) -> Vec<&'static str> {
-        lock(&self.published)
-            .iter()
-            .map(|n| n.event.kind())
-            .collect()
+        lock(&self.published).iter().map(|n| n.event.kind()).collect()
     }
 }
 
@@ -132,10 +122,7 @@ impl FakeMetricsSink {
 
     /// The sum of `metric` over every batch emitted.
     pub fn total(&self, metric: Metric) -> f64 {
-        lock(&self.batches)
-            .iter()
-            .filter_map(|b| b.value(metric))
-            .sum()
+        lock(&self.batches).iter().filter_map(|b| b.value(metric)).sum()
     }
 }
 

@@ -23,10 +23,7 @@ pub struct FakeMetrics {
 
 impl FakeMetrics {
     pub fn new(samples: Vec<Sample>) -> Self {
-        FakeMetrics {
-            samples: Arc::new(Mutex::new(samples)),
-            ..Default::default()
-        }
+        FakeMetrics { samples: Arc::new(Mutex::new(samples)), ..Default::default() }
     }
 
     pub fn push(&self, sample: Sample) {
@@ -44,18 +41,9 @@ impl FakeMetrics {
 }
 
 impl MetricsSource for FakeMetrics {
-    async fn fetch(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        step_s: u32,
-    ) -> Result<Vec<Sample>> {
+    async fn fetch(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Vec<Sample>> {
         self.calls.record((start, end, step_s));
         self.faults.check(FetchOp)?;
-        Ok(lock(&self.samples)
-            .iter()
-            .filter(|s| s.at >= start && s.at <= end)
-            .cloned()
-            .collect())
+        Ok(lock(&self.samples).iter().filter(|s| s.at >= start && s.at <= end).cloned().collect())
     }
 }

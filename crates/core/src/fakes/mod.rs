@@ -78,10 +78,7 @@ pub struct Faults<Op> {
 
 impl<Op> Default for Faults<Op> {
     fn default() -> Self {
-        Faults {
-            next: Mutex::new(HashMap::new()),
-            sticky: Mutex::new(HashMap::new()),
-        }
+        Faults { next: Mutex::new(HashMap::new()), sticky: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -113,9 +110,7 @@ impl<Op: Eq + Hash + Copy> Faults<Op> {
 
 /// Locks a fake's mutex. A poisoned mutex means a test already panicked; carry on with its data.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -139,9 +134,6 @@ mod tests {
     fn clock_steps() {
         let clock = FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap());
         clock.advance(90);
-        assert_eq!(
-            clock.now(),
-            "2026-11-23T10:01:30Z".parse::<DateTime<Utc>>().unwrap()
-        );
+        assert_eq!(clock.now(), "2026-11-23T10:01:30Z".parse::<DateTime<Utc>>().unwrap());
     }
 }

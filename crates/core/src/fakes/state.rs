@@ -14,28 +14,15 @@ pub enum StateOp {
     Acquire,
     Release,
     Update,
+    Events,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateCall {
-    Get {
-        cluster_id: String,
-    },
-    Acquire {
-        cluster_id: String,
-        owner: String,
-        now: DateTime<Utc>,
-        ttl_s: u32,
-    },
-    Release {
-        cluster_id: String,
-        owner: String,
-        update: StateUpdate,
-    },
-    Update {
-        cluster_id: String,
-        update: StateUpdate,
-    },
+    Get { cluster_id: String },
+    Acquire { cluster_id: String, owner: String, now: DateTime<Utc>, ttl_s: u32 },
+    Release { cluster_id: String, owner: String, update: StateUpdate },
+    Update { cluster_id: String, update: StateUpdate },
 }
 
 /// The state table in memory, with DynamoDB's conditional-write semantics for the lock:
@@ -44,6 +31,7 @@ pub enum StateCall {
 #[derive(Debug, Clone, Default)]
 pub struct FakeStateStore {
     items: Arc<Mutex<BTreeMap<String, StateItem>>>,
+    events: Arc<Mutex<BTreeMap<String, DateTime<Utc>>>>,
     pub calls: Arc<Recorder<StateCall>>,
     pub faults: Arc<Faults<StateOp>>,
 }
@@ -64,9 +52,7 @@ impl FakeStateStore {
 
 impl StateStore for FakeStateStore {
     async fn get(&self, cluster_id: &str) -> Result<Option<StateItem>> {
-        self.calls.record(StateCall::Get {
-            cluster_id: cluster_id.into(),
-        });
+        self.calls.record(StateCall::Get { cluster_id: cluster_id.into() });
         self.faults.check(StateOp::Get)?;
         Ok(self.item(cluster_id))
     }
@@ -78,17 +64,10 @@ impl StateStore for FakeStateStore {
         now: DateTime<Utc>,
         ttl_s: u32,
     ) -> Result<LockOutcome> {
-        self.calls.record(StateCall::Acquire {
-            cluster_id: cluster_id.into(),
-            owner: owner.into(),
-            now,
-            ttl_s,
-        });
+        self.calls.record(StateCall::Acquire { cluster_id: cluster_id.into(), owner: owner.into(), now, ttl_s });
         self.faults.check(StateOp::Acquire)?;
         let mut items = lock(&self.items);
-        let item = items
-            .entry(cluster_id.to_string())
-            .or_insert_with(|| StateItem::new(cluster_id));
+        let item = items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id));
         // A lock record without an expiry never expires, as in DynamoDB: `lock_expiry < :now`
         // is false when the attribute is missing.
         let free = !item.scaling_in_progress || item.lock_expiry.is_some_and(|e| e < now);
@@ -102,12 +81,7 @@ impl StateStore for FakeStateStore {
         Ok(LockOutcome::Acquired { expires_at })
     }
 
-    async fn release_lock(
-        &self,
-        cluster_id: &str,
-        owner: &str,
-        update: &StateUpdate,
-    ) -> Result<ReleaseOutcome> {
+    async fn release_lock(&self, cluster_id: &str, owner: &str, update: &StateUpdate) -> Result<ReleaseOutcome> {
         self.calls.record(StateCall::Release {
             cluster_id: cluster_id.into(),
             owner: owner.into(),
@@ -128,18 +102,27 @@ impl StateStore for FakeStateStore {
     }
 
     async fn update(&self, cluster_id: &str, update: &StateUpdate) -> Result<()> {
-        self.calls.record(StateCall::Update {
-            cluster_id: cluster_id.into(),
-            update: update.clone(),
-        });
+        self.calls.record(StateCall::Update { cluster_id: cluster_id.into(), update: update.clone() });
         self.faults.check(StateOp::Update)?;
         let mut items = lock(&self.items);
-        update.apply_to(
-            items
-                .entry(cluster_id.to_string())
-                .or_insert_with(|| StateItem::new(cluster_id)),
-        );
+        update.apply_to(items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id)));
         Ok(())
+    }
+
+    async fn event_seen(&self, cluster_id: &str, event_id: &str) -> Result<bool> {
+        self.faults.check(StateOp::Events)?;
+        Ok(lock(&self.events).contains_key(&format!("{cluster_id}#event#{event_id}")))
+    }
+
+    async fn claim_event(&self, cluster_id: &str, event_id: &str, now: DateTime<Utc>, ttl_s: u32) -> Result<bool> {
+        self.faults.check(StateOp::Events)?;
+        let mut events = lock(&self.events);
+        let key = format!("{cluster_id}#event#{event_id}");
+        if events.contains_key(&key) {
+            return Ok(false);
+        }
+        events.insert(key, now + Duration::seconds(i64::from(ttl_s)));
+        Ok(true)
     }
 }
 
@@ -155,46 +138,19 @@ mod tests {
     async fn one_owner_at_a_time_until_expiry() {
         let store = FakeStateStore::new();
         let now = t("2026-11-23T10:00:00Z");
-        assert!(matches!(
-            store.try_acquire_lock("c", "a", now, 300).await.unwrap(),
-            LockOutcome::Acquired { .. }
-        ));
-        assert_eq!(
-            store.try_acquire_lock("c", "b", now, 300).await.unwrap(),
-            LockOutcome::Held
-        );
+        assert!(matches!(store.try_acquire_lock("c", "a", now, 300).await.unwrap(), LockOutcome::Acquired { .. }));
+        assert_eq!(store.try_acquire_lock("c", "b", now, 300).await.unwrap(), LockOutcome::Held);
         // Exactly at expiry the condition `lock_expiry < :now` is still false.
-        assert_eq!(
-            store
-                .try_acquire_lock("c", "b", t("2026-11-23T10:05:00Z"), 300)
-                .await
-                .unwrap(),
-            LockOutcome::Held
-        );
+        assert_eq!(store.try_acquire_lock("c", "b", t("2026-11-23T10:05:00Z"), 300).await.unwrap(), LockOutcome::Held);
         assert!(matches!(
-            store
-                .try_acquire_lock("c", "b", t("2026-11-23T10:05:01Z"), 300)
-                .await
-                .unwrap(),
+            store.try_acquire_lock("c", "b", t("2026-11-23T10:05:01Z"), 300).await.unwrap(),
             LockOutcome::Acquired { .. }
         ));
         // The first owner is late: its release must not free b's lock.
-        assert_eq!(
-            store
-                .release_lock("c", "a", &StateUpdate::default())
-                .await
-                .unwrap(),
-            ReleaseOutcome::NotOwner
-        );
+        assert_eq!(store.release_lock("c", "a", &StateUpdate::default()).await.unwrap(), ReleaseOutcome::NotOwner);
         assert!(store.item("c").unwrap().scaling_in_progress);
-        let update = StateUpdate {
-            node_count: Some(4),
-            ..Default::default()
-        };
-        assert_eq!(
-            store.release_lock("c", "b", &update).await.unwrap(),
-            ReleaseOutcome::Released
-        );
+        let update = StateUpdate { node_count: Some(4), ..Default::default() };
+        assert_eq!(store.release_lock("c", "b", &update).await.unwrap(), ReleaseOutcome::Released);
         let item = store.item("c").unwrap();
         assert!(!item.scaling_in_progress);
         assert_eq!(item.node_count, 4);
