@@ -247,3 +247,14 @@ async fn terminate_refuses_an_untagged_instance_and_stops_a_managed_one() {
     let err = fleet.terminate(&["i-0123456789abcdef0".to_string()]).await.unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "an unknown id is refused: {err}");
 }
+
+#[tokio::test]
+async fn an_event_is_claimed_once() {
+    let store = store().await;
+    let now = t("2026-11-23T12:00:00Z");
+    assert!(!store.event_seen("prod", "evt-1").await.unwrap());
+    assert!(store.claim_event("prod", "evt-1", now, 86_400).await.unwrap());
+    assert!(!store.claim_event("prod", "evt-1", now, 86_400).await.unwrap(), "a second claim is refused");
+    assert!(store.event_seen("prod", "evt-1").await.unwrap());
+    assert!(store.get("prod").await.unwrap().is_none(), "event records do not touch the state item");
+}

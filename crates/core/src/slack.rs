@@ -79,77 +79,91 @@ fn instance_line(i: &InstanceSummary) -> String {
     format!("`{}` {} {} in {}", i.instance_id, i.instance_type, lifecycle, i.availability_zone)
 }
 
-/// `(reason, action, recommendation)` lines and the node total, where the event has them.
-fn details(event: &NotificationEvent) -> (Option<String>, Option<String>, Option<String>, Option<u32>, Option<f64>) {
+/// What a message says beyond its headline, where the event has it.
+#[derive(Default)]
+struct Details {
+    reason: Option<String>,
+    action: Option<String>,
+    recommendation: Option<String>,
+    total: Option<u32>,
+    /// Estimated USD per day the change adds (negative: saves).
+    cost: Option<f64>,
+}
+
+fn details(event: &NotificationEvent) -> Details {
+    let node_day = pricing::per_day("t3.small", Lifecycle::OnDemand);
     match event {
         NotificationEvent::ScaleUpStarted { reasons, from_nodes, to_nodes, .. } => {
             let added = to_nodes.saturating_sub(*from_nodes);
-            let cost = pricing::per_day("t3.small", Lifecycle::OnDemand).map(|p| p * f64::from(added));
-            (
-                Some(reasons.join("\n")),
-                Some(format!("Requested {added} node{}", plural(added as usize))),
-                None,
-                Some(*to_nodes),
-                cost,
-            )
+            Details {
+                reason: Some(reasons.join("\n")),
+                action: Some(format!("Requested {added} node{}", plural(added as usize))),
+                total: Some(*to_nodes),
+                cost: node_day.map(|p| p * f64::from(added)),
+                ..Details::default()
+            }
         }
         NotificationEvent::ScaleUpCompleted { instances, new_total, .. } => {
-            let cost: Option<f64> = instances.iter().map(|i| pricing::per_day(&i.instance_type, i.lifecycle)).sum();
             let lines: Vec<String> = instances.iter().map(instance_line).collect();
-            (None, Some(format!("Added:\n{}", lines.join("\n"))), None, Some(*new_total), cost)
+            Details {
+                action: Some(format!("Added:\n{}", lines.join("\n"))),
+                total: Some(*new_total),
+                cost: instances.iter().map(|i| pricing::per_day(&i.instance_type, i.lifecycle)).sum(),
+                ..Details::default()
+            }
         }
         NotificationEvent::ScaleDownStarted { reasons, from_nodes, to_nodes, .. } => {
             let removed = from_nodes.saturating_sub(*to_nodes);
-            let cost = pricing::per_day("t3.small", Lifecycle::OnDemand).map(|p| -p * f64::from(removed));
-            (
-                Some(reasons.join("\n")),
-                Some(format!("Draining {removed} node{}", plural(removed as usize))),
-                None,
-                Some(*to_nodes),
-                cost,
-            )
+            Details {
+                reason: Some(reasons.join("\n")),
+                action: Some(format!("Draining {removed} node{}", plural(removed as usize))),
+                total: Some(*to_nodes),
+                cost: node_day.map(|p| -p * f64::from(removed)),
+                ..Details::default()
+            }
         }
-        NotificationEvent::ScaleDownCompleted { node, instance_id, reason, new_total, .. } => {
-            let cost = pricing::per_day("t3.small", Lifecycle::OnDemand).map(|p| -p);
-            (Some(reason.clone()), Some(format!("Removed `{node}` (`{instance_id}`)")), None, Some(*new_total), cost)
-        }
-        NotificationEvent::CapacityFallback { wanted, launched, reason, .. } => (
-            Some(reason.clone()),
-            Some(format!("Wanted {wanted}; launched {launched}")),
-            Some("Add instance types or AZs to widen the Spot pools".to_string()),
-            None,
-            None,
-        ),
-        NotificationEvent::ScalingFailure { error_type, message, recommendation, .. } => {
-            let recommendation = recommendation.clone().or_else(|| match error_type {
+        NotificationEvent::ScaleDownCompleted { node, instance_id, reason, new_total, .. } => Details {
+            reason: Some(reason.clone()),
+            action: Some(format!("Removed `{node}` (`{instance_id}`)")),
+            total: Some(*new_total),
+            cost: node_day.map(|p| -p),
+            ..Details::default()
+        },
+        NotificationEvent::CapacityFallback { wanted, launched, reason, .. } => Details {
+            reason: Some(reason.clone()),
+            action: Some(format!("Wanted {wanted}; launched {launched}")),
+            recommendation: Some("Add instance types or AZs to widen the Spot pools".to_string()),
+            ..Details::default()
+        },
+        NotificationEvent::ScalingFailure { error_type, message, recommendation, .. } => Details {
+            reason: Some(message.clone()),
+            recommendation: recommendation.clone().or_else(|| match error_type {
                 FailureType::Ec2QuotaExceeded => Some("Request an EC2 quota increase or enable Spot".to_string()),
                 _ => None,
-            });
-            (Some(message.clone()), None, recommendation, None, None)
-        }
-        NotificationEvent::AtMaxCapacity { node_count, max_nodes, reasons } => (
-            Some(reasons.join("\n")),
-            Some(format!("No node added: {node_count} of max {max_nodes}")),
-            Some("Raise MAX_NODES or optimise the workload".to_string()),
-            Some(*node_count),
-            None,
-        ),
-        NotificationEvent::SpotInterruption { instance_id, node, event, action } => (
-            Some(format!(
+            }),
+            ..Details::default()
+        },
+        NotificationEvent::AtMaxCapacity { node_count, max_nodes, reasons } => Details {
+            reason: Some(reasons.join("\n")),
+            action: Some(format!("No node added: {node_count} of max {max_nodes}")),
+            recommendation: Some("Raise MAX_NODES or optimise the workload".to_string()),
+            total: Some(*node_count),
+            cost: None,
+        },
+        NotificationEvent::SpotInterruption { instance_id, node, event, action } => Details {
+            reason: Some(format!(
                 "{event} for `{instance_id}`{}",
                 node.as_ref().map(|n| format!(" (node `{n}`)")).unwrap_or_default()
             )),
-            Some(action.clone()),
-            None,
-            None,
-            None,
-        ),
+            action: Some(action.clone()),
+            ..Details::default()
+        },
     }
 }
 
 /// The Block Kit message for one of our notifications.
 pub fn notification_message(n: &Notification, links: &Links) -> Value {
-    let (reason, action, recommendation, total, cost) = details(&n.event);
+    let Details { reason, action, recommendation, total, cost } = details(&n.event);
     let headline = format!("{} {}", emoji(&n.event), title(&n.event));
     let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": headline, "emoji": true}})];
     if let Some(reason) = reason {

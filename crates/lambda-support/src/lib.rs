@@ -43,19 +43,36 @@ where
     F: FnMut(WorkMessage) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    process_records(event, |body| {
+        let decoded = WorkMessage::decode(&body);
+        let handled = decoded.map(|message| {
+            let span = info_span!("message", kind = message.kind(), decision_id = message.decision_id());
+            handle(message).instrument(span)
+        });
+        async move {
+            match handled {
+                Ok(work) => work.await,
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+/// Like [`process_messages`] for bodies of any format: `handle` gets each record's body.
+pub async fn process_records<F, Fut>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
-        let result = match record.body.as_deref() {
+        let span = info_span!("record", message_id = %id, receive_count = %receive_count);
+        let result = match record.body {
             None => Err(Error::invalid("body", "the SQS record has no body")),
-            Some(body) => match WorkMessage::decode(body) {
-                Ok(message) => {
-                    let span = info_span!("message", message_id = %id, kind = message.kind(), decision_id = message.decision_id(), receive_count = %receive_count);
-                    handle(message).instrument(span).await
-                }
-                Err(e) => Err(e),
-            },
+            Some(body) => handle(body).instrument(span).await,
         };
         if let Err(e) = result {
             error!(message_id = %id, receive_count = %receive_count, error = %e, error_type = error_type(&e), "message failed; SQS will retry it, then dead-letter it");

@@ -352,3 +352,25 @@ async fn the_recorded_events_parse_and_run() {
         assert!(response.batch_item_failures.is_empty(), "{file}");
     }
 }
+
+#[tokio::test]
+async fn pools_remembered_as_interrupted_are_avoided() {
+    let world = World::new(&[]).await;
+    let interrupted = smartscale_core::messages::Offering {
+        instance_type: "t3.small".into(),
+        availability_zone: "us-east-1c".into(),
+        lifecycle: Lifecycle::Spot,
+    };
+    let until = t0() + chrono::Duration::minutes(30);
+    let remembered = smartscale_core::state::UnavailableOffering { offering: interrupted, until };
+    let update = smartscale_core::state::StateUpdate { unavailable_offerings: Some(vec![remembered]), ..Default::default() };
+    world.deps.state.update("prod", &update).await.unwrap();
+    world.send(world.request(TOKEN, 1)).await;
+    let launched = world.launched(TOKEN);
+    assert_eq!(launched[0].lifecycle, Lifecycle::Spot);
+    assert_eq!(
+        (launched[0].instance_type.as_str(), launched[0].availability_zone.as_str()),
+        ("t3a.small", "us-east-1c"),
+        "the best AZ, but not the interrupted pool"
+    );
+}
