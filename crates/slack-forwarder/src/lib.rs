@@ -1,3 +1,15 @@
-//! Slack forwarder Lambda: turns SNS notifications and CloudWatch alarms into Slack messages.
-//!
-//! Skeleton: the handler lands with its own issue.
+//! The Slack forwarder Lambda: each SNS record (one of our notifications, or a CloudWatch
+//! alarm state change) becomes a Block Kit message posted to a Slack webhook. A message that
+//! cannot be delivered fails its record, so SNS's retry and dead-letter path keeps it.
+
+mod config;
+mod error;
+mod handler;
+#[cfg(feature = "aws")]
+pub mod webhook;
+#[cfg(feature = "aws")]
+pub mod wiring;
+
+pub use config::ForwarderConfig;
+pub use error::{Error, Result};
+pub use handler::{handle, message_for, Deps, RecordingSlack, SlackSink};
