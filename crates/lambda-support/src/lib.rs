@@ -11,6 +11,23 @@ use smartscale_core::ports::Notifier;
 use smartscale_core::{Error, Result};
 use tracing::{error, info_span, Instrument};
 
+/// The error every SmartScale Lambda handler returns to the runtime: a core error, reported
+/// with an `errorType` that says what kind of failure it was.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Core(#[from] Error),
+}
+
+pub type HandlerResult<T, E = HandlerError> = std::result::Result<T, E>;
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let HandlerError::Core(core) = &error;
+        lambda_runtime::Diagnostic { error_type: error_type(core).into(), error_message: error.to_string() }
+    }
+}
+
 /// The ports a worker Lambda (scale-up, drain, spot) works through, with its configuration.
 pub struct WorkerDeps<Config, F, K8s, S, Q, N, C, M> {
     pub config: Config,

@@ -363,7 +363,8 @@ async fn pools_remembered_as_interrupted_are_avoided() {
     };
     let until = t0() + chrono::Duration::minutes(30);
     let remembered = smartscale_core::state::UnavailableOffering { offering: interrupted, until };
-    let update = smartscale_core::state::StateUpdate { unavailable_offerings: Some(vec![remembered]), ..Default::default() };
+    let update =
+        smartscale_core::state::StateUpdate { unavailable_offerings: Some(vec![remembered]), ..Default::default() };
     world.deps.state.update("prod", &update).await.unwrap();
     world.send(world.request(TOKEN, 1)).await;
     let launched = world.launched(TOKEN);

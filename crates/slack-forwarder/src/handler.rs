@@ -42,7 +42,8 @@ pub struct Deps<K> {
 /// The Block Kit message for one SNS message: a CloudWatch alarm (it has `AlarmName`) or one
 /// of our versioned notifications. Anything else is an error naming what is wrong.
 pub fn message_for(text: &str, links: &Links) -> smartscale_core::Result<Value> {
-    let json: Value = serde_json::from_str(text).map_err(|e| Error::invalid("Sns.Message", format!("not JSON: {e}")))?;
+    let json: Value =
+        serde_json::from_str(text).map_err(|e| Error::invalid("Sns.Message", format!("not JSON: {e}")))?;
     if json.get("AlarmName").is_some() {
         let alarm: AlarmMessage = smartscale_core::error::from_json_value(json)?;
         return Ok(alarm_message(&alarm, links));

@@ -31,11 +31,9 @@ impl WebhookClient {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(Error::config("SLACK_WEBHOOK_SECRET_ID", "the secret does not hold a webhook URL"));
         }
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| Error::config("SLACK_WEBHOOK_SECRET_ID", format!("cannot build an HTTP client: {}", e.without_url())))?;
+        let http = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build().map_err(|e| {
+            Error::config("SLACK_WEBHOOK_SECRET_ID", format!("cannot build an HTTP client: {}", e.without_url()))
+        })?;
         Ok(WebhookClient { http, url, max_retries, max_wait })
     }
 
@@ -46,7 +44,15 @@ impl WebhookClient {
 
 /// `Retry-After` in seconds (Slack sends whole seconds).
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 impl SlackSink for WebhookClient {
@@ -68,7 +74,10 @@ impl SlackSink for WebhookClient {
                 Err(e) => (e.without_url().to_string(), None),
             };
             if attempt >= self.max_retries {
-                return Err(Error::unavailable(SERVICE, format!("webhook failed after {} attempts: {}", attempt + 1, failure.0)));
+                return Err(Error::unavailable(
+                    SERVICE,
+                    format!("webhook failed after {} attempts: {}", attempt + 1, failure.0),
+                ));
             }
             let pause = failure.1.unwrap_or_else(|| self.backoff(attempt)).min(self.max_wait);
             attempt += 1;

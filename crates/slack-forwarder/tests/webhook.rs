@@ -45,7 +45,11 @@ async fn receiver(script: Vec<(u16, Vec<(&'static str, &'static str)>)>) -> (Str
                 buf.extend_from_slice(&chunk[..n]);
                 if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                     let head = String::from_utf8_lossy(&buf[..pos]).to_lowercase();
-                    let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
                     break (pos + 4, length);
                 }
             };
@@ -61,7 +65,10 @@ async fn receiver(script: Vec<(u16, Vec<(&'static str, &'static str)>)>) -> (Str
             }
             let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
             let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-            let content_type = head.lines().find_map(|l| l.to_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string())).unwrap_or_default();
+            let content_type = head
+                .lines()
+                .find_map(|l| l.to_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string()))
+                .unwrap_or_default();
             let body = serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
             log.lock().unwrap().push(Seen { path, content_type, body });
             let (status, headers) = script.next().unwrap_or((200, vec![]));
@@ -99,14 +106,22 @@ fn at_max() -> Notification {
     Notification::new(
         "prod",
         "2026-11-23T12:00:00Z".parse().unwrap(),
-        NotificationEvent::AtMaxCapacity { node_count: 10, max_nodes: 10, reasons: vec!["cpu 92.0% > 70% for 6m00s".into()] },
+        NotificationEvent::AtMaxCapacity {
+            node_count: 10,
+            max_nodes: 10,
+            reasons: vec!["cpu 92.0% > 70% for 6m00s".into()],
+        },
     )
 }
 
 #[tokio::test]
 async fn posts_block_kit_json_for_a_notification() {
     let (url, seen) = receiver(vec![]).await;
-    let deps = Deps { config: ForwarderConfig::from_config(&MapConfig::new().with("DASHBOARD_URL", "https://grafana.example.com")).unwrap(), slack: client(&url) };
+    let deps = Deps {
+        config: ForwarderConfig::from_config(&MapConfig::new().with("DASHBOARD_URL", "https://grafana.example.com"))
+            .unwrap(),
+        slack: client(&url),
+    };
     handle(sns_event(&at_max().encode()), &deps).await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
@@ -154,7 +169,8 @@ async fn gives_up_after_bounded_retries_and_fails_the_record() {
 
 #[tokio::test]
 async fn an_unparseable_message_fails_clearly() {
-    let deps = Deps { config: ForwarderConfig::from_config(&MapConfig::new()).unwrap(), slack: RecordingSlack::default() };
+    let deps =
+        Deps { config: ForwarderConfig::from_config(&MapConfig::new()).unwrap(), slack: RecordingSlack::default() };
     let err = handle(sns_event("not json"), &deps).await.unwrap_err();
     assert!(err.to_string().contains("Sns.Message"), "{err}");
     let err = handle(sns_event(r#"{"version":7,"kind":"scale_up_started"}"#), &deps).await.unwrap_err();
@@ -179,7 +195,8 @@ impl std::io::Write for Captured {
 fn the_webhook_url_never_reaches_logs_or_errors() {
     let logs = Captured::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_max_level(tracing::Level::TRACE).finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_max_level(tracing::Level::TRACE).finish();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let err = tracing::subscriber::with_default(subscriber, || {
         runtime.block_on(async {
@@ -248,8 +265,24 @@ async fn a_notification_published_to_sns_reaches_slack_through_sqs() {
 async fn topic_without_raw_delivery(sdk: &aws_config::SdkConfig) -> (String, String) {
     let sns = aws_sdk_sns::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let topic_arn = sns.create_topic().name(smartscale_testbed::unique("events")).send().await.unwrap().topic_arn().unwrap().to_string();
-    let queue_url = sqs.create_queue().queue_name(smartscale_testbed::unique("slack")).send().await.unwrap().queue_url().unwrap().to_string();
+    let topic_arn = sns
+        .create_topic()
+        .name(smartscale_testbed::unique("events"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(smartscale_testbed::unique("slack"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)

@@ -29,11 +29,19 @@ impl SpotConfig {
             None | Some("cordon") => RebalanceAction::Cordon,
             Some("ignore") => RebalanceAction::Ignore,
             Some("drain") => RebalanceAction::Drain,
-            Some(other) => return Err(Error::config("REBALANCE_ACTION", format!("must be ignore, cordon or drain, got {other:?}"))),
+            Some(other) => {
+                return Err(Error::config(
+                    "REBALANCE_ACTION",
+                    format!("must be ignore, cordon or drain, got {other:?}"),
+                ))
+            }
         };
         let drain_deadline_s = config::parsed(source, "SPOT_DRAIN_DEADLINE_S")?.unwrap_or(90);
         if !(10..=110).contains(&drain_deadline_s) {
-            return Err(Error::config("SPOT_DRAIN_DEADLINE_S", format!("must fit the 2-minute warning (10–110 s), got {drain_deadline_s}")));
+            return Err(Error::config(
+                "SPOT_DRAIN_DEADLINE_S",
+                format!("must fit the 2-minute warning (10–110 s), got {drain_deadline_s}"),
+            ));
         }
         Ok(SpotConfig {
             cluster_id: config::required(source, "CLUSTER_ID")?,
@@ -55,7 +63,10 @@ mod tests {
     fn defaults_and_named_errors() {
         let base = MapConfig::new().with("CLUSTER_ID", "prod");
         let cfg = SpotConfig::from_config(&base).unwrap();
-        assert_eq!((cfg.rebalance_action, cfg.drain_deadline_s, cfg.unavailable_offering_ttl_s), (RebalanceAction::Cordon, 90, 1800));
+        assert_eq!(
+            (cfg.rebalance_action, cfg.drain_deadline_s, cfg.unavailable_offering_ttl_s),
+            (RebalanceAction::Cordon, 90, 1800)
+        );
         for (config, var) in [
             (base.clone().with("REBALANCE_ACTION", "panic"), "REBALANCE_ACTION"),
             (base.clone().with("SPOT_DRAIN_DEADLINE_S", "300"), "SPOT_DRAIN_DEADLINE_S"),

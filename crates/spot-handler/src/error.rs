@@ -1,16 +1,4 @@
-use lambda_runtime::Diagnostic;
+//! This Lambda's error: the shared handler error, so every Lambda reports failures to the
+//! runtime the same way.
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Core(#[from] smartscale_core::Error),
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<Error> for Diagnostic {
-    fn from(error: Error) -> Self {
-        let Error::Core(core) = &error;
-        Diagnostic { error_type: smartscale_lambda::error_type(core).into(), error_message: error.to_string() }
-    }
-}
+pub use smartscale_lambda::{HandlerError as Error, HandlerResult as Result};

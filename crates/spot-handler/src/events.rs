@@ -19,12 +19,26 @@ pub struct Envelope {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Routed {
-    SpotInterruptionWarning { instance_id: String, instance_action: Option<String> },
-    RebalanceRecommendation { instance_id: String },
-    StateChange { instance_id: String, state: String },
-    ScheduledChange { instance_ids: Vec<String>, event_type: String, start: Option<DateTime<Utc>> },
+    SpotInterruptionWarning {
+        instance_id: String,
+        instance_action: Option<String>,
+    },
+    RebalanceRecommendation {
+        instance_id: String,
+    },
+    StateChange {
+        instance_id: String,
+        state: String,
+    },
+    ScheduledChange {
+        instance_ids: Vec<String>,
+        event_type: String,
+        start: Option<DateTime<Utc>>,
+    },
     /// Acknowledged and logged; nothing to do.
-    Ignored { why: String },
+    Ignored {
+        why: String,
+    },
 }
 
 pub const SPOT_WARNING: &str = "EC2 Spot Instance Interruption Warning";
@@ -36,16 +50,24 @@ const ACTED_ON_STATES: [&str; 4] = ["stopping", "stopped", "shutting-down", "ter
 /// Parses an event. Not JSON, not an object, or no `detail-type`, `source` or `detail` object
 /// is malformed: a clear error, and so the DLQ.
 pub fn parse(value: &Value) -> Result<Envelope> {
-    let obj = value.as_object().ok_or_else(|| Error::invalid("<event>", "an EventBridge event must be a JSON object"))?;
+    let obj =
+        value.as_object().ok_or_else(|| Error::invalid("<event>", "an EventBridge event must be a JSON object"))?;
     let text = |key: &str| -> Result<String> {
         obj.get(key)
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| Error::invalid(key, format!("the event has no string `{key}`")))
     };
-    let detail = obj.get("detail").filter(|d| d.is_object()).cloned().ok_or_else(|| Error::invalid("detail", "the event has no `detail` object"))?;
+    let detail = obj
+        .get("detail")
+        .filter(|d| d.is_object())
+        .cloned()
+        .ok_or_else(|| Error::invalid("detail", "the event has no `detail` object"))?;
     Ok(Envelope {
-        id: obj.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string()))).filter(|s| !s.is_empty()),
+        id: obj
+            .get("id")
+            .and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())))
+            .filter(|s| !s.is_empty()),
         source: text("source")?,
         detail_type: text("detail-type")?,
         time: obj.get("time").and_then(Value::as_str).and_then(parse_time),
@@ -55,7 +77,10 @@ pub fn parse(value: &Value) -> Result<Envelope> {
 
 /// RFC 3339 (EventBridge) or RFC 1123 (AWS Health's `startTime`).
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).or_else(|_| DateTime::parse_from_rfc2822(text)).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_rfc2822(text))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn instance_id(detail: &Value) -> Result<String> {
@@ -76,7 +101,11 @@ pub fn route(event: &Envelope) -> Result<Routed> {
         },
         ("aws.ec2", REBALANCE) => Routed::RebalanceRecommendation { instance_id: instance_id(d)? },
         ("aws.ec2", STATE_CHANGE) => {
-            let state = d.get("state").and_then(Value::as_str).ok_or_else(|| Error::invalid("detail.state", "missing"))?.to_string();
+            let state = d
+                .get("state")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::invalid("detail.state", "missing"))?
+                .to_string();
             if ACTED_ON_STATES.contains(&state.as_str()) {
                 Routed::StateChange { instance_id: instance_id(d)?, state }
             } else {
@@ -106,7 +135,11 @@ pub fn route(event: &Envelope) -> Result<Routed> {
                 } else {
                     Routed::ScheduledChange {
                         instance_ids,
-                        event_type: d.get("eventTypeCode").and_then(Value::as_str).unwrap_or("scheduledChange").to_string(),
+                        event_type: d
+                            .get("eventTypeCode")
+                            .and_then(Value::as_str)
+                            .unwrap_or("scheduledChange")
+                            .to_string(),
                         start: d.get("startTime").and_then(Value::as_str).and_then(parse_time),
                     }
                 }

@@ -22,10 +22,17 @@ pub type Deps<F, K8s, S, Q, N, C, M> = smartscale_lambda::WorkerDeps<SpotConfig,
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "handled", rename_all = "snake_case")]
 pub enum Handled {
-    Acted { event_id: String, instances: Vec<Acted> },
+    Acted {
+        event_id: String,
+        instances: Vec<Acted>,
+    },
     /// This event id was handled before.
-    Duplicate { event_id: String },
-    Ignored { why: String },
+    Duplicate {
+        event_id: String,
+    },
+    Ignored {
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,7 +52,10 @@ struct Steps {
 /// An EventBridge event delivered directly, or a batch of them wrapped in SQS records (then
 /// each record succeeds or fails on its own and the answer is an `SqsBatchResponse`).
 #[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id))]
-pub async fn handle<F, K8s, S, Q, N, C, M>(event: LambdaEvent<Value>, deps: &Deps<F, K8s, S, Q, N, C, M>) -> Result<Value>
+pub async fn handle<F, K8s, S, Q, N, C, M>(
+    event: LambdaEvent<Value>,
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+) -> Result<Value>
 where
     F: Fleet,
     K8s: Cluster,
@@ -59,7 +69,8 @@ where
     if payload.get("Records").is_some_and(Value::is_array) {
         let batch: SqsEvent = smartscale_core::error::from_json_value(payload)?;
         let response = smartscale_lambda::process_records(batch, |body| async move {
-            let value: Value = serde_json::from_str(&body).map_err(|e| Error::invalid("<body>", format!("not JSON: {e}")))?;
+            let value: Value =
+                serde_json::from_str(&body).map_err(|e| Error::invalid("<body>", format!("not JSON: {e}")))?;
             handle_event(&value, deps).await.map(|_| ())
         })
         .await;
@@ -70,7 +81,10 @@ where
 }
 
 /// One EventBridge event.
-pub async fn handle_event<F, K8s, S, Q, N, C, M>(value: &Value, deps: &Deps<F, K8s, S, Q, N, C, M>) -> smartscale_core::Result<Handled>
+pub async fn handle_event<F, K8s, S, Q, N, C, M>(
+    value: &Value,
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+) -> smartscale_core::Result<Handled>
 where
     F: Fleet,
     K8s: Cluster,
@@ -89,22 +103,33 @@ where
             return Ok(Handled::Ignored { why: why.clone() });
         }
         Routed::RebalanceRecommendation { .. } => match cfg.rebalance_action {
-            RebalanceAction::Ignore => return Ok(Handled::Ignored { why: "rebalance recommendations are ignored (REBALANCE_ACTION)".into() }),
+            RebalanceAction::Ignore => {
+                return Ok(Handled::Ignored { why: "rebalance recommendations are ignored (REBALANCE_ACTION)".into() })
+            }
             RebalanceAction::Cordon => Some(Steps { drain: false, replace: false }),
             RebalanceAction::Drain => Some(Steps { drain: true, replace: true }),
         },
-        Routed::SpotInterruptionWarning { .. } | Routed::ScheduledChange { .. } => Some(Steps { drain: true, replace: true }),
+        Routed::SpotInterruptionWarning { .. } | Routed::ScheduledChange { .. } => {
+            Some(Steps { drain: true, replace: true })
+        }
         Routed::StateChange { .. } => None,
     };
     let instance_ids = match &routed {
-        Routed::SpotInterruptionWarning { instance_id, .. } | Routed::RebalanceRecommendation { instance_id } | Routed::StateChange { instance_id, .. } => {
+        Routed::SpotInterruptionWarning { instance_id, .. }
+        | Routed::RebalanceRecommendation { instance_id }
+        | Routed::StateChange { instance_id, .. } => {
             vec![instance_id.clone()]
         }
         Routed::ScheduledChange { instance_ids, .. } => instance_ids.clone(),
         Routed::Ignored { .. } => Vec::new(),
     };
     let event_id = event.id.clone().unwrap_or_else(|| {
-        format!("{}:{}:{}", event.detail_type, instance_ids.join(","), event.time.map(|t| t.to_rfc3339()).unwrap_or_default())
+        format!(
+            "{}:{}:{}",
+            event.detail_type,
+            instance_ids.join(","),
+            event.time.map(|t| t.to_rfc3339()).unwrap_or_default()
+        )
     });
     if deps.state.event_seen(&cfg.cluster_id, &event_id).await? {
         info!(%event_id, "event already handled");
@@ -214,20 +239,32 @@ where
 }
 
 /// Avoid the interrupted pool for a while (read by the scale-up worker on every launch).
-async fn remember_unavailable<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, offering: &Offering, now: DateTime<Utc>) -> smartscale_core::Result<()>
+async fn remember_unavailable<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    offering: &Offering,
+    now: DateTime<Utc>,
+) -> smartscale_core::Result<()>
 where
     S: StateStore,
 {
     let cfg = &deps.config;
     let item = deps.state.get(&cfg.cluster_id).await?.unwrap_or_default();
-    let mut list: Vec<UnavailableOffering> = item.unavailable_offerings.into_iter().filter(|u| u.until > now && &u.offering != offering).collect();
-    list.push(UnavailableOffering { offering: offering.clone(), until: now + Duration::seconds(i64::from(cfg.unavailable_offering_ttl_s)) });
+    let mut list: Vec<UnavailableOffering> =
+        item.unavailable_offerings.into_iter().filter(|u| u.until > now && &u.offering != offering).collect();
+    list.push(UnavailableOffering {
+        offering: offering.clone(),
+        until: now + Duration::seconds(i64::from(cfg.unavailable_offering_ttl_s)),
+    });
     deps.state.update(&cfg.cluster_id, &StateUpdate { unavailable_offerings: Some(list), ..Default::default() }).await
 }
 
 /// A managed instance stopping or terminating. If its node is still registered, SmartScale did
 /// not drain it: say so; the decider reconciles the count from EC2 on its next run.
-async fn lost<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, instance_id: &str, state: &str) -> smartscale_core::Result<Vec<Acted>>
+async fn lost<F, K8s, S, Q, N, C, M>(
+    deps: &Deps<F, K8s, S, Q, N, C, M>,
+    instance_id: &str,
+    state: &str,
+) -> smartscale_core::Result<Vec<Acted>>
 where
     F: Fleet,
     K8s: Cluster,
@@ -246,7 +283,9 @@ where
         Some(node) => Ok(vec![Acted {
             instance_id: instance_id.to_string(),
             node: Some(node.name.clone()),
-            action: format!("instance is {state} and was not drained by SmartScale; the decider reconciles the node count"),
+            action: format!(
+                "instance is {state} and was not drained by SmartScale; the decider reconciles the node count"
+            ),
         }]),
     }
 }

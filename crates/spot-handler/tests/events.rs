@@ -6,7 +6,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
 use smartscale_core::emf::Metric;
-use smartscale_core::fakes::{FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore};
+use smartscale_core::fakes::{
+    FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
+};
 use smartscale_core::messages::{Offering, QueueName, WorkMessage};
 use smartscale_core::notification::NotificationEvent;
 use smartscale_core::ports::{Cluster, Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle, Node};
@@ -42,7 +44,9 @@ async fn world(extra: &[(&str, &str)]) -> TestDeps {
         clock,
         sink: FakeMetricsSink::new(),
     };
-    for (i, (az, lifecycle)) in [("us-east-1a", Lifecycle::Spot), ("us-east-1b", Lifecycle::OnDemand)].into_iter().enumerate() {
+    for (i, (az, lifecycle)) in
+        [("us-east-1a", Lifecycle::Spot), ("us-east-1b", Lifecycle::OnDemand)].into_iter().enumerate()
+    {
         let LaunchOutcome::Launched(instance) = deps
             .fleet
             .launch(&LaunchRequest {
@@ -66,7 +70,12 @@ async fn world(extra: &[(&str, &str)]) -> TestDeps {
             ..Default::default()
         });
     }
-    deps.cluster.add_node(Node { name: "byo".into(), provider_id: Some("aws:///us-east-1a/i-00000000000000099".into()), ready: true, ..Default::default() });
+    deps.cluster.add_node(Node {
+        name: "byo".into(),
+        provider_id: Some("aws:///us-east-1a/i-00000000000000099".into()),
+        ready: true,
+        ..Default::default()
+    });
     deps
 }
 
@@ -91,7 +100,11 @@ async fn spot_warning_cordons_drains_within_90s_and_requests_a_replacement_elsew
     assert_eq!(drain.lock_token, None, "a spot drain does not wait for the scaling lock");
     let WorkMessage::ScaleUpRequest(replacement) = &messages[1] else { panic!() };
     assert_eq!(replacement.count, 1);
-    let interrupted = Offering { instance_type: "t3.small".into(), availability_zone: "us-east-1a".into(), lifecycle: Lifecycle::Spot };
+    let interrupted = Offering {
+        instance_type: "t3.small".into(),
+        availability_zone: "us-east-1a".into(),
+        lifecycle: Lifecycle::Spot,
+    };
     assert_eq!(replacement.avoid, vec![interrupted.clone()]);
     assert_eq!(deps.queue.queued()[1].queue, QueueName::ScaleUp);
     let remembered = deps.state.item("prod").unwrap();
@@ -149,7 +162,10 @@ async fn health_scheduled_change_is_treated_like_an_interruption() {
     assert!(matches!(&messages[0], WorkMessage::DrainRequest(d) if d.node.as_deref() == Some("node-2")));
     let WorkMessage::ScaleUpRequest(replacement) = &messages[1] else { panic!() };
     assert_eq!(replacement.avoid[0].lifecycle, Lifecycle::OnDemand);
-    assert!(deps.state.item("prod").is_none_or(|i| i.unavailable_offerings.is_empty()), "an On-Demand pool is not remembered as short");
+    assert!(
+        deps.state.item("prod").is_none_or(|i| i.unavailable_offerings.is_empty()),
+        "an On-Demand pool is not remembered as short"
+    );
 }
 
 #[tokio::test]
@@ -208,9 +224,16 @@ async fn tolerant_of_what_real_events_vary_in() {
 #[tokio::test]
 async fn malformed_payloads_fail_clearly() {
     let deps = world(&[]).await;
-    let err = direct(&deps, json!({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning"})).await.unwrap_err();
+    let err = direct(&deps, json!({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning"}))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("detail"), "{err}");
-    let err = direct(&deps, json!({"detail-type": "EC2 Spot Instance Interruption Warning", "source": "aws.ec2", "detail": {}})).await.unwrap_err();
+    let err = direct(
+        &deps,
+        json!({"detail-type": "EC2 Spot Instance Interruption Warning", "source": "aws.ec2", "detail": {}}),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("detail.instance-id"), "{err}");
     // Wrapped in SQS: the bad record fails alone (and so reaches the DLQ); the good one is handled.
     let good = recorded("eventbridge-spot-interruption-warning.json").to_string();
