@@ -9,9 +9,9 @@ use smartscale_core::fakes::{
 };
 use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::metrics::Sample;
-use smartscale_core::ports::{Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle};
+use smartscale_core::ports::Lifecycle;
 use smartscale_core::state::{MetricsSnapshot, ScaleAction, StateItem};
-use smartscale_core::{tags, Error};
+use smartscale_core::Error;
 
 use super::*;
 use crate::DeciderConfig;
@@ -36,19 +36,8 @@ impl World {
     async fn new(nodes: usize) -> Self {
         let clock = FakeClock::new(t0());
         let fleet = FakeFleet::new("prod", clock.clone());
-        for i in 0..nodes {
-            let request = LaunchRequest {
-                client_token: format!("seed-{i}"),
-                instance_type: "t3.small".into(),
-                subnet_id: "subnet-a".into(),
-                availability_zone: "us-east-1a".into(),
-                lifecycle: Lifecycle::OnDemand,
-                tags: tags::launch_tags("prod", "seed", Lifecycle::OnDemand),
-            };
-            let LaunchOutcome::Launched(instance) = fleet.launch(&request).await.unwrap() else {
-                panic!("seed launch")
-            };
-            fleet.set_state(&instance.instance_id, InstanceState::Running);
+        for _ in 0..nodes {
+            fleet.add_running("t3.small", "us-east-1a", Lifecycle::OnDemand);
         }
         let config = DeciderConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod")).unwrap();
         World {

@@ -11,12 +11,8 @@ use smartscale_core::fakes::{
 };
 use smartscale_core::messages::{DrainRequest, QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
-use smartscale_core::ports::{
-    Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources,
-    StateStore,
-};
+use smartscale_core::ports::{InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore};
 use smartscale_core::state::LockOutcome;
-use smartscale_core::tags;
 use smartscale_drain_worker::{handle, Deps, DrainConfig};
 
 type TestDeps = Deps<FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
@@ -51,22 +47,7 @@ impl World {
         };
         let mut nodes = BTreeMap::new();
         for (i, az) in ["us-east-1a", "us-east-1a", "us-east-1b"].iter().enumerate() {
-            let LaunchOutcome::Launched(instance) = deps
-                .fleet
-                .launch(&LaunchRequest {
-                    client_token: format!("seed-{i}"),
-                    instance_type: "t3.small".into(),
-                    subnet_id: format!("subnet-{az}"),
-                    availability_zone: az.to_string(),
-                    lifecycle: Lifecycle::OnDemand,
-                    tags: tags::launch_tags("prod", "seed", Lifecycle::OnDemand),
-                })
-                .await
-                .unwrap()
-            else {
-                panic!()
-            };
-            deps.fleet.set_state(&instance.instance_id, InstanceState::Running);
+            let instance = deps.fleet.add_running("t3.small", az, Lifecycle::OnDemand);
             let name = format!("ip-10-0-{i}-1");
             deps.cluster.add_node(Node {
                 name: name.clone(),

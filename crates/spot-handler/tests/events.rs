@@ -11,8 +11,7 @@ use smartscale_core::fakes::{
 };
 use smartscale_core::messages::{Offering, QueueName, WorkMessage};
 use smartscale_core::notification::NotificationEvent;
-use smartscale_core::ports::{Cluster, Fleet, InstanceState, LaunchOutcome, LaunchRequest, Lifecycle, Node};
-use smartscale_core::tags;
+use smartscale_core::ports::{Cluster, InstanceState, Lifecycle, Node};
 use smartscale_spot_handler::{handle, handle_event, Deps, Handled, SpotConfig};
 
 type TestDeps = Deps<FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
@@ -47,22 +46,7 @@ async fn world(extra: &[(&str, &str)]) -> TestDeps {
     for (i, (az, lifecycle)) in
         [("us-east-1a", Lifecycle::Spot), ("us-east-1b", Lifecycle::OnDemand)].into_iter().enumerate()
     {
-        let LaunchOutcome::Launched(instance) = deps
-            .fleet
-            .launch(&LaunchRequest {
-                client_token: format!("seed-{i}"),
-                instance_type: "t3.small".into(),
-                subnet_id: format!("subnet-{az}"),
-                availability_zone: az.into(),
-                lifecycle,
-                tags: tags::launch_tags("prod", "seed", lifecycle),
-            })
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        deps.fleet.set_state(&instance.instance_id, InstanceState::Running);
+        let instance = deps.fleet.add_running("t3.small", az, lifecycle);
         deps.cluster.add_node(Node {
             name: format!("node-{}", i + 1),
             provider_id: Some(format!("aws:///{az}/{}", instance.instance_id)),

@@ -57,6 +57,26 @@ impl FakeFleet {
         lock(&self.state).instances.insert(instance.instance_id.clone(), instance);
     }
 
+    /// Adds a running instance managed for this fleet's cluster, as if launched earlier.
+    pub fn add_running(&self, instance_type: &str, availability_zone: &str, lifecycle: Lifecycle) -> Instance {
+        let mut state = lock(&self.state);
+        state.launched += 1;
+        let n = state.launched;
+        let instance = Instance {
+            instance_id: format!("i-{n:017x}"),
+            instance_type: instance_type.into(),
+            availability_zone: availability_zone.into(),
+            subnet_id: format!("subnet-{availability_zone}"),
+            lifecycle,
+            state: InstanceState::Running,
+            private_dns_name: Some(format!("ip-10-0-{}-{}.ec2.internal", n / 250, n % 250 + 4)),
+            launched_at: Some(self.clock.now()),
+            tags: tags::launch_tags(&self.cluster_id, "seed", lifecycle),
+        };
+        state.instances.insert(instance.instance_id.clone(), instance.clone());
+        instance
+    }
+
     pub fn instance(&self, id: &str) -> Option<Instance> {
         lock(&self.state).instances.get(id).cloned()
     }
