@@ -7,9 +7,77 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use smartscale_core::messages::WorkMessage;
 use smartscale_core::notification::{Notification, NotificationEvent};
-use smartscale_core::ports::Notifier;
+use smartscale_core::ports::{Clock, Cluster, Fleet, MetricsSink, Notifier, StateStore, WorkQueue};
 use smartscale_core::{Error, Result};
 use tracing::{error, info_span, Instrument};
+
+/// A worker's ports as one bound, so handler code names `W: Worker<Config = …>` instead of
+/// seven type parameters.
+pub trait Worker: Send + Sync {
+    type Config;
+    type Fleet: Fleet;
+    type Cluster: Cluster;
+    type State: StateStore;
+    type Queue: WorkQueue;
+    type Notifier: Notifier;
+    type Clock: Clock;
+    type Sink: MetricsSink;
+
+    fn config(&self) -> &Self::Config;
+    fn fleet(&self) -> &Self::Fleet;
+    fn cluster(&self) -> &Self::Cluster;
+    fn state(&self) -> &Self::State;
+    fn queue(&self) -> &Self::Queue;
+    fn notifier(&self) -> &Self::Notifier;
+    fn clock(&self) -> &Self::Clock;
+    fn sink(&self) -> &Self::Sink;
+}
+
+impl<Config, F, K8s, S, Q, N, C, M> Worker for WorkerDeps<Config, F, K8s, S, Q, N, C, M>
+where
+    Config: Send + Sync,
+    F: Fleet,
+    K8s: Cluster,
+    S: StateStore,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    M: MetricsSink,
+{
+    type Config = Config;
+    type Fleet = F;
+    type Cluster = K8s;
+    type State = S;
+    type Queue = Q;
+    type Notifier = N;
+    type Clock = C;
+    type Sink = M;
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+    fn fleet(&self) -> &F {
+        &self.fleet
+    }
+    fn cluster(&self) -> &K8s {
+        &self.cluster
+    }
+    fn state(&self) -> &S {
+        &self.state
+    }
+    fn queue(&self) -> &Q {
+        &self.queue
+    }
+    fn notifier(&self) -> &N {
+        &self.notifier
+    }
+    fn clock(&self) -> &C {
+        &self.clock
+    }
+    fn sink(&self) -> &M {
+        &self.sink
+    }
+}
 
 /// The error every SmartScale Lambda handler returns to the runtime: a core error, reported
 /// with an `errorType` that says what kind of failure it was.

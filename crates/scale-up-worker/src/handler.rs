@@ -1,8 +1,8 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use smartscale_core::messages::WorkMessage;
-use smartscale_core::ports::{Clock, Cluster, Fleet, MetricsSink, Notifier, StateStore, WorkQueue};
 use smartscale_core::Error;
+use smartscale_lambda::Worker;
 use tracing::instrument;
 
 use crate::{join, launch, Result, ScaleUpConfig};
@@ -11,36 +11,18 @@ use crate::{join, launch, Result, ScaleUpConfig};
 pub type Deps<F, K8s, S, Q, N, C, M> = smartscale_lambda::WorkerDeps<ScaleUpConfig, F, K8s, S, Q, N, C, M>;
 
 /// Handles a batch from the scale-up queue; each message succeeds or fails on its own.
-#[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, records = event.payload.records.len()))]
-pub async fn handle<F, K8s, S, Q, N, C, M>(
+#[instrument(skip_all, fields(cluster_id = %deps.config().cluster_id, records = event.payload.records.len()))]
+pub async fn handle<W: Worker<Config = ScaleUpConfig>>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-) -> Result<SqsBatchResponse>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    Q: WorkQueue,
-    N: Notifier,
-    C: Clock,
-    M: MetricsSink,
-{
+    deps: &W,
+) -> Result<SqsBatchResponse> {
     Ok(smartscale_lambda::process_messages(event.payload, |message| handle_message(deps, message)).await)
 }
 
-async fn handle_message<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
+async fn handle_message<W: Worker<Config = ScaleUpConfig>>(
+    deps: &W,
     message: WorkMessage,
-) -> smartscale_core::Result<()>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    Q: WorkQueue,
-    N: Notifier,
-    C: Clock,
-    M: MetricsSink,
-{
+) -> smartscale_core::Result<()> {
     match message {
         WorkMessage::ScaleUpRequest(request) => launch::launch(deps, &request).await,
         WorkMessage::JoinCheck(check) => join::check(deps, &check).await,

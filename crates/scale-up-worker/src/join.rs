@@ -6,12 +6,13 @@ use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{JoinCheck, WorkMessage};
 use smartscale_core::notification::{FailureType, InstanceSummary, NotificationEvent};
 use smartscale_core::placement::node_for_instance;
-use smartscale_core::ports::{Clock, Cluster, Fleet, Instance, MetricsSink, Node, Notifier, StateStore, WorkQueue};
+use smartscale_core::ports::{Clock, Cluster, Fleet, Instance, MetricsSink, Node, StateStore, WorkQueue};
 use smartscale_core::state::{ReleaseOutcome, StateUpdate};
 use smartscale_core::{tags, Result};
+use smartscale_lambda::Worker;
 use tracing::{info, warn};
 
-use crate::handler::Deps;
+use crate::ScaleUpConfig;
 
 /// Grace beyond the join timeout before an instance no check is tracking counts as orphaned.
 const ORPHAN_GRACE_S: i64 = 120;
@@ -25,19 +26,10 @@ enum Status<'a> {
     Gone(String),
 }
 
-pub async fn check<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, check: &JoinCheck) -> Result<()>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    Q: WorkQueue,
-    N: Notifier,
-    C: Clock,
-    M: MetricsSink,
-{
-    let now = deps.clock.now();
-    let instances = deps.fleet.describe_managed().await?;
-    let nodes = deps.cluster.list_nodes().await?;
+pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinCheck) -> Result<()> {
+    let now = deps.clock().now();
+    let instances = deps.fleet().describe_managed().await?;
+    let nodes = deps.cluster().list_nodes().await?;
     let statuses: Vec<Status> = check
         .instance_ids
         .iter()
@@ -53,29 +45,22 @@ where
     if waiting > 0 && now < check.deadline {
         let remaining = (check.deadline - now).num_seconds().max(1) as u32;
         let next = JoinCheck { attempt: check.attempt + 1, ..check.clone() };
-        deps.queue.send(&WorkMessage::JoinCheck(next), deps.config.join_check_delay_s.min(remaining)).await?;
+        deps.queue().send(&WorkMessage::JoinCheck(next), deps.config().join_check_delay_s.min(remaining)).await?;
         info!(attempt = check.attempt, waiting, "nodes not Ready yet; checking again later");
         return Ok(());
     }
     finish(deps, check, &statuses, &instances, &nodes, now).await
 }
 
-async fn finish<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
+async fn finish<W: Worker<Config = ScaleUpConfig>>(
+    deps: &W,
     check: &JoinCheck,
     statuses: &[Status<'_>],
     instances: &[Instance],
     nodes: &[Node],
     now: DateTime<Utc>,
-) -> Result<()>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    N: Notifier,
-    M: MetricsSink,
-{
-    let cfg = &deps.config;
+) -> Result<()> {
+    let cfg = deps.config();
     let mut emf = MetricBatch::new(&cfg.cluster_id, now);
     let mut failed: Vec<String> = Vec::new();
     let mut to_terminate: Vec<&Instance> = Vec::new();
@@ -107,10 +92,10 @@ where
 
     if !to_terminate.is_empty() {
         let ids: Vec<String> = to_terminate.iter().map(|i| i.instance_id.clone()).collect();
-        deps.fleet.terminate(&ids).await?;
+        deps.fleet().terminate(&ids).await?;
         for instance in &to_terminate {
             if let Some(node) = node_for_instance(nodes, instance) {
-                deps.cluster.delete_node(&node.name).await?;
+                deps.cluster().delete_node(&node.name).await?;
             }
         }
     }
@@ -130,13 +115,13 @@ where
     };
     match check.lock_token.as_deref() {
         Some(token) => {
-            if deps.state.release_lock(&cfg.cluster_id, token, &update).await? == ReleaseOutcome::NotOwner {
+            if deps.state().release_lock(&cfg.cluster_id, token, &update).await? == ReleaseOutcome::NotOwner {
                 // Our lock expired and someone else holds it now: record the count without it.
                 warn!("the lock was no longer ours; recording the node count without releasing");
-                deps.state.update(&cfg.cluster_id, &update).await?;
+                deps.state().update(&cfg.cluster_id, &update).await?;
             }
         }
-        None => deps.state.update(&cfg.cluster_id, &update).await?,
+        None => deps.state().update(&cfg.cluster_id, &update).await?,
     }
 
     if !ready.is_empty() {
@@ -153,7 +138,7 @@ where
                 .collect(),
             new_total,
         };
-        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
     }
     if !failed.is_empty() {
         emf.put_with("ErrorType", FailureType::NodeJoinTimeout.as_str(), Metric::ScalingFailures, failed.len() as f64);
@@ -166,10 +151,10 @@ where
                     .into(),
             ),
         };
-        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
     }
     emf.put(Metric::CurrentNodeCount, f64::from(new_total));
-    deps.sink.emit(&emf);
+    deps.sink().emit(&emf);
     info!(ready = ready.len(), failed = failed.len(), new_total, "scale-up finished");
     Ok(())
 }

@@ -6,13 +6,14 @@ use smartscale_core::messages::{JoinCheck, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::placement::{launch_plan, next_lifecycle, FleetCounts};
 use smartscale_core::ports::{
-    Clock, Fleet, Instance, LaunchOutcome, LaunchRequest, MetricsSink, Notifier, StateStore, WorkQueue,
+    Clock, Fleet, Instance, LaunchOutcome, LaunchRequest, MetricsSink, StateStore, WorkQueue,
 };
 use smartscale_core::state::{ReleaseOutcome, StateUpdate};
 use smartscale_core::{tags, Result};
+use smartscale_lambda::Worker;
 use tracing::{info, warn};
 
-use crate::handler::Deps;
+use crate::ScaleUpConfig;
 
 /// The tag that says which slot of a decision an instance fills, so a redelivered request
 /// never launches a slot twice.
@@ -24,21 +25,13 @@ enum SlotResult {
     Quota { code: String, message: String },
 }
 
-pub async fn launch<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, request: &ScaleUpRequest) -> Result<()>
-where
-    F: Fleet,
-    S: StateStore,
-    Q: WorkQueue,
-    N: Notifier,
-    C: Clock,
-    M: MetricsSink,
-{
-    let cfg = &deps.config;
-    let now = deps.clock.now();
-    let managed = deps.fleet.describe_managed().await?;
+pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &ScaleUpRequest) -> Result<()> {
+    let cfg = deps.config();
+    let now = deps.clock().now();
+    let managed = deps.fleet().describe_managed().await?;
     // Pools recently interrupted (remembered by the spot handler) are avoided too.
     let mut avoid = request.avoid.clone();
-    if let Some(item) = deps.state.get(&cfg.cluster_id).await? {
+    if let Some(item) = deps.state().get(&cfg.cluster_id).await? {
         avoid.extend(item.avoided_offerings(now).into_iter().filter(|o| !request.avoid.contains(o)));
     }
     let ours = |i: &Instance| i.tags.get(tags::DECISION_ID) == Some(&request.decision_id);
@@ -80,7 +73,7 @@ where
             deadline: now + Duration::seconds(i64::from(cfg.join_timeout_s)),
             attempt: 1,
         };
-        deps.queue.send(&WorkMessage::JoinCheck(check), cfg.join_check_delay_s).await?;
+        deps.queue().send(&WorkMessage::JoinCheck(check), cfg.join_check_delay_s).await?;
         info!(instances = ?launched.iter().map(|i| &i.instance_id).collect::<Vec<_>>(), "launched; join check enqueued");
     }
     let shortfall = request.count - launched.len() as u32;
@@ -94,7 +87,7 @@ where
                 "request an EC2 vCPU quota increase, or enable Spot (SPOT_SHARE) to use the Spot quota".into(),
             ),
         };
-        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
     } else if no_capacity > 0 {
         emf.put_with("ErrorType", FailureType::LaunchFailed.as_str(), Metric::ScalingFailures, 1.0);
         let event = NotificationEvent::ScalingFailure {
@@ -103,7 +96,7 @@ where
             message: format!("no capacity in any configured pool for {no_capacity} of {} nodes", request.count),
             recommendation: Some("add instance types or subnets in more AZs".into()),
         };
-        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
     }
     if launched.is_empty() {
         // Nothing to track: the work ends here, so the lock is ours to free now.
@@ -111,24 +104,19 @@ where
     } else if shortfall > 0 {
         warn!(shortfall, "partial launch; the join check will finish the work and release the lock");
     }
-    deps.sink.emit(&emf);
+    deps.sink().emit(&emf);
     Ok(())
 }
 
 /// Tries the plan's offerings in order until one launches.
-async fn launch_slot<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
+async fn launch_slot<W: Worker<Config = ScaleUpConfig>>(
+    deps: &W,
     request: &ScaleUpRequest,
     slot: u32,
     counts: &FleetCounts,
     avoid: &[smartscale_core::messages::Offering],
-) -> Result<SlotResult>
-where
-    F: Fleet,
-    N: Notifier,
-    C: Clock,
-{
-    let cfg = &deps.config;
+) -> Result<SlotResult> {
+    let cfg = deps.config();
     let wanted = next_lifecycle(counts, cfg.min_on_demand, cfg.spot_share);
     let plan = launch_plan(&cfg.subnets, counts, &cfg.instance_types, wanted, avoid);
     let mut shortages = Vec::new();
@@ -143,7 +131,7 @@ where
             lifecycle: attempt.lifecycle,
             tags: instance_tags,
         };
-        match deps.fleet.launch(&launch).await? {
+        match deps.fleet().launch(&launch).await? {
             LaunchOutcome::Launched(instance) => {
                 if attempt.lifecycle != wanted {
                     let event = smartscale_core::notification::NotificationEvent::CapacityFallback {
@@ -157,7 +145,7 @@ where
                         ),
                         reason: shortages.join("; "),
                     };
-                    smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, deps.clock.now(), event).await;
+                    smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, deps.clock().now(), event).await;
                 }
                 return Ok(SlotResult::Launched(instance));
             }
@@ -189,12 +177,9 @@ pub fn client_token(decision_id: &str, slot: u32, attempt: usize) -> String {
     format!("{base}{suffix}")
 }
 
-pub async fn release<F, K8s, S, Q, N, C, M>(deps: &Deps<F, K8s, S, Q, N, C, M>, token: Option<&str>) -> Result<()>
-where
-    S: StateStore,
-{
+pub async fn release<W: Worker<Config = ScaleUpConfig>>(deps: &W, token: Option<&str>) -> Result<()> {
     let Some(token) = token else { return Ok(()) };
-    if deps.state.release_lock(&deps.config.cluster_id, token, &StateUpdate::default()).await?
+    if deps.state().release_lock(&deps.config().cluster_id, token, &StateUpdate::default()).await?
         == ReleaseOutcome::NotOwner
     {
         warn!("the lock was no longer ours (expired and taken over, or already released)");

@@ -7,9 +7,10 @@ use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainRequest, Offering, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::NotificationEvent;
 use smartscale_core::placement::node_for_instance;
-use smartscale_core::ports::{Clock, Cluster, Fleet, Lifecycle, MetricsSink, Notifier, StateStore, WorkQueue};
+use smartscale_core::ports::{Clock, Cluster, Fleet, Lifecycle, MetricsSink, StateStore, WorkQueue};
 use smartscale_core::state::{StateUpdate, UnavailableOffering};
 use smartscale_core::Error;
+use smartscale_lambda::Worker;
 use tracing::{info, instrument, warn};
 
 use crate::events::{self, Envelope, Routed};
@@ -51,20 +52,8 @@ struct Steps {
 
 /// An EventBridge event delivered directly, or a batch of them wrapped in SQS records (then
 /// each record succeeds or fails on its own and the answer is an `SqsBatchResponse`).
-#[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id))]
-pub async fn handle<F, K8s, S, Q, N, C, M>(
-    event: LambdaEvent<Value>,
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-) -> Result<Value>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    Q: WorkQueue,
-    N: Notifier,
-    C: Clock,
-    M: MetricsSink,
-{
+#[instrument(skip_all, fields(cluster_id = %deps.config().cluster_id))]
+pub async fn handle<W: Worker<Config = SpotConfig>>(event: LambdaEvent<Value>, deps: &W) -> Result<Value> {
     let payload = event.payload;
     if payload.get("Records").is_some_and(Value::is_array) {
         let batch: SqsEvent = smartscale_core::error::from_json_value(payload)?;
@@ -81,20 +70,8 @@ where
 }
 
 /// One EventBridge event.
-pub async fn handle_event<F, K8s, S, Q, N, C, M>(
-    value: &Value,
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
-) -> smartscale_core::Result<Handled>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    Q: WorkQueue,
-    N: Notifier,
-    C: Clock,
-    M: MetricsSink,
-{
-    let cfg = &deps.config;
+pub async fn handle_event<W: Worker<Config = SpotConfig>>(value: &Value, deps: &W) -> smartscale_core::Result<Handled> {
+    let cfg = deps.config();
     let event = events::parse(value)?;
     let routed = events::route(&event)?;
     let steps = match &routed {
@@ -131,18 +108,18 @@ where
             event.time.map(|t| t.to_rfc3339()).unwrap_or_default()
         )
     });
-    if deps.state.event_seen(&cfg.cluster_id, &event_id).await? {
+    if deps.state().event_seen(&cfg.cluster_id, &event_id).await? {
         info!(%event_id, "event already handled");
         return Ok(Handled::Duplicate { event_id });
     }
-    let now = deps.clock.now();
+    let now = deps.clock().now();
     let acted = match (&routed, steps) {
         (Routed::StateChange { state, .. }, _) => lost(deps, &instance_ids[0], state).await?,
         (_, Some(steps)) => interrupt(deps, &event, &event_id, &instance_ids, steps, now).await?,
         (_, None) => Vec::new(),
     };
     // Everything above is idempotent; the claim makes sure the announcement goes out once.
-    if !deps.state.claim_event(&cfg.cluster_id, &event_id, now, cfg.event_ttl_s).await? {
+    if !deps.state().claim_event(&cfg.cluster_id, &event_id, now, cfg.event_ttl_s).await? {
         return Ok(Handled::Duplicate { event_id });
     }
     let mut emf = MetricBatch::new(&cfg.cluster_id, now);
@@ -154,34 +131,28 @@ where
             event: event.detail_type.clone(),
             action: a.action.clone(),
         };
-        smartscale_lambda::notify(&deps.notifier, &cfg.cluster_id, now, event).await;
+        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
     }
     if counted && !acted.is_empty() {
         emf.put(Metric::SpotInterruptions, acted.len() as f64);
     }
-    deps.sink.emit(&emf);
+    deps.sink().emit(&emf);
     Ok(Handled::Acted { event_id, instances: acted })
 }
 
 /// Cordon at once; then, as the event calls for, a drain with the Spot deadline and a
 /// replacement that avoids the interrupted pool.
-async fn interrupt<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
+async fn interrupt<W: Worker<Config = SpotConfig>>(
+    deps: &W,
     event: &Envelope,
     event_id: &str,
     instance_ids: &[String],
     steps: Steps,
     now: DateTime<Utc>,
-) -> smartscale_core::Result<Vec<Acted>>
-where
-    F: Fleet,
-    K8s: Cluster,
-    S: StateStore,
-    Q: WorkQueue,
-{
-    let cfg = &deps.config;
-    let instances = deps.fleet.describe_managed().await?;
-    let nodes = deps.cluster.list_nodes().await?;
+) -> smartscale_core::Result<Vec<Acted>> {
+    let cfg = deps.config();
+    let instances = deps.fleet().describe_managed().await?;
+    let nodes = deps.cluster().list_nodes().await?;
     let mut acted = Vec::new();
     for id in instance_ids {
         let Some(instance) = instances.iter().find(|i| &i.instance_id == id && i.state.is_active()) else {
@@ -191,7 +162,7 @@ where
         let node = node_for_instance(&nodes, instance).map(|n| n.name.clone());
         let mut done = Vec::new();
         if let Some(name) = &node {
-            match deps.cluster.set_unschedulable(name, true).await {
+            match deps.cluster().set_unschedulable(name, true).await {
                 Ok(()) | Err(Error::NotFound { .. }) => done.push("cordoned".to_string()),
                 Err(e) => return Err(e),
             }
@@ -205,7 +176,7 @@ where
                     requested_at: now,
                     deadline: Some(now + Duration::seconds(i64::from(cfg.drain_deadline_s))),
                 };
-                deps.queue.send(&WorkMessage::DrainRequest(drain), 0).await?;
+                deps.queue().send(&WorkMessage::DrainRequest(drain), 0).await?;
                 done.push(format!("draining within {} s", cfg.drain_deadline_s));
             }
         }
@@ -227,7 +198,7 @@ where
                 requested_at: now,
                 avoid: vec![interrupted],
             };
-            deps.queue.send(&WorkMessage::ScaleUpRequest(replacement), 0).await?;
+            deps.queue().send(&WorkMessage::ScaleUpRequest(replacement), 0).await?;
             done.push("replacement requested".to_string());
         }
         if node.is_none() {
@@ -239,42 +210,35 @@ where
 }
 
 /// Avoid the interrupted pool for a while (read by the scale-up worker on every launch).
-async fn remember_unavailable<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
+async fn remember_unavailable<W: Worker<Config = SpotConfig>>(
+    deps: &W,
     offering: &Offering,
     now: DateTime<Utc>,
-) -> smartscale_core::Result<()>
-where
-    S: StateStore,
-{
-    let cfg = &deps.config;
-    let item = deps.state.get(&cfg.cluster_id).await?.unwrap_or_default();
+) -> smartscale_core::Result<()> {
+    let cfg = deps.config();
+    let item = deps.state().get(&cfg.cluster_id).await?.unwrap_or_default();
     let mut list: Vec<UnavailableOffering> =
         item.unavailable_offerings.into_iter().filter(|u| u.until > now && &u.offering != offering).collect();
     list.push(UnavailableOffering {
         offering: offering.clone(),
         until: now + Duration::seconds(i64::from(cfg.unavailable_offering_ttl_s)),
     });
-    deps.state.update(&cfg.cluster_id, &StateUpdate { unavailable_offerings: Some(list), ..Default::default() }).await
+    deps.state().update(&cfg.cluster_id, &StateUpdate { unavailable_offerings: Some(list), ..Default::default() }).await
 }
 
 /// A managed instance stopping or terminating. If its node is still registered, SmartScale did
 /// not drain it: say so; the decider reconciles the count from EC2 on its next run.
-async fn lost<F, K8s, S, Q, N, C, M>(
-    deps: &Deps<F, K8s, S, Q, N, C, M>,
+async fn lost<W: Worker<Config = SpotConfig>>(
+    deps: &W,
     instance_id: &str,
     state: &str,
-) -> smartscale_core::Result<Vec<Acted>>
-where
-    F: Fleet,
-    K8s: Cluster,
-{
-    let instances = deps.fleet.describe_managed().await?;
+) -> smartscale_core::Result<Vec<Acted>> {
+    let instances = deps.fleet().describe_managed().await?;
     let Some(instance) = instances.iter().find(|i| i.instance_id == instance_id) else {
         info!(%instance_id, "not managed for this cluster; ignored");
         return Ok(Vec::new());
     };
-    let nodes = deps.cluster.list_nodes().await?;
+    let nodes = deps.cluster().list_nodes().await?;
     match node_for_instance(&nodes, instance) {
         None => {
             info!(%instance_id, state, "instance gone after its node was removed (our drain); nothing to report");

@@ -48,16 +48,7 @@ pub struct Queues {
 pub async fn queues(sdk: &SdkConfig, max_receives: u32) -> Queues {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dlq_url = create_queue(&sqs, &unique("smartscale-dlq"), HashMap::new()).await;
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("queue ARN");
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
     let redrive =
         serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
     let attrs = HashMap::from([(QueueAttributeName::RedrivePolicy, redrive)]);
@@ -66,6 +57,18 @@ pub async fn queues(sdk: &SdkConfig, max_receives: u32) -> Queues {
         drain_url: create_queue(&sqs, &unique("smartscale-drain"), attrs).await,
         dlq_url,
     }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue ARN")
 }
 
 async fn create_queue(
@@ -91,16 +94,7 @@ pub async fn topic_with_subscriber(sdk: &SdkConfig) -> (String, String) {
     let topic_arn =
         sns.create_topic().name(unique("smartscale-events")).send().await.unwrap().topic_arn().unwrap().to_string();
     let queue_url = create_queue(&sqs, &unique("smartscale-events-sub"), HashMap::new()).await;
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap();
+    let queue_arn = queue_arn(&sqs, &queue_url).await;
     sns.subscribe()
         .topic_arn(&topic_arn)
         .protocol("sqs")
