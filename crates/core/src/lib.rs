@@ -21,6 +21,8 @@ pub mod slack;
 pub mod state;
 pub mod tags;
 mod timefmt;
+pub mod trace;
+pub mod workload;
 
 #[cfg(feature = "fakes")]
 pub mod fakes;
