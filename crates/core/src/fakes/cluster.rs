@@ -79,6 +79,17 @@ impl FakeCluster {
         lock(&self.state).pdbs.insert(format!("{}/{}", pdb.namespace, pdb.name), pdb);
     }
 
+    /// Removes a pod outright (its controller scaled it away).
+    pub fn remove_pod(&self, key: &str) {
+        let mut state = lock(&self.state);
+        state.pods.remove(key);
+        state.terminating.remove(key);
+    }
+
+    pub fn nodes(&self) -> Vec<Node> {
+        lock(&self.state).nodes.values().cloned().collect()
+    }
+
     pub fn node(&self, name: &str) -> Option<Node> {
         lock(&self.state).nodes.get(name).cloned()
     }

@@ -30,6 +30,11 @@ impl FakeMetrics {
         lock(&self.samples).push(sample);
     }
 
+    /// Drops samples older than `before` (a long simulation keeps only what the rules can read).
+    pub fn prune_before(&self, before: DateTime<Utc>) {
+        lock(&self.samples).retain(|s| s.at >= before);
+    }
+
     /// Every sample held.
     pub fn fetch_all(&self) -> Vec<Sample> {
         lock(&self.samples).clone()
