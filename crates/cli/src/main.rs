@@ -140,7 +140,15 @@ fn simulate(
     Ok([
         format!("policy                     {}", summary.policy),
         format!("days                       {}", summary.days),
-        format!("cost                       ${:.2}", summary.cost_usd),
+        format!(
+            "cost                       ${:.2} ({:.2} × the oracle's ${:.2}; {:.1} % below a static {}-node fleet's ${:.2})",
+            summary.cost_usd,
+            summary.cost_vs_oracle,
+            summary.oracle_cost_usd,
+            summary.savings_vs_static_pct,
+            summary.static_nodes,
+            summary.static_cost_usd
+        ),
         format!("node-hours                 {:.1}", summary.node_hours),
         format!("max nodes                  {}", summary.max_nodes_seen),
         format!(

@@ -51,4 +51,29 @@ pub struct Summary {
     pub pdb_violations: u32,
     pub pods_lost: u32,
     pub dlq_messages: u32,
+    /// The lower bound: at every step max(min_nodes, the nodes the demand needs), bought with
+    /// the same On-Demand floor and Spot share as SmartScale.
+    pub oracle_cost_usd: f64,
+    /// The smallest static On-Demand fleet with no shortfall on this load.
+    pub static_nodes: u32,
+    pub static_cost_usd: f64,
+    pub savings_vs_static_pct: f64,
+    pub cost_vs_oracle: f64,
+}
+
+/// USD per hour of `nodes` t3.small nodes bought as SmartScale buys them: the first `floor`
+/// On-Demand, then `spot_share` of the rest Spot.
+pub fn fleet_price_per_hour(nodes: u32, floor: u32, spot_share: f64) -> f64 {
+    use smartscale_core::ports::Lifecycle;
+    use smartscale_core::pricing::{per_hour, DEFAULT_SPOT_DISCOUNT};
+    let on_demand = per_hour("t3.small", Lifecycle::OnDemand, DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
+    let spot = per_hour("t3.small", Lifecycle::Spot, DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
+    let beyond = nodes.saturating_sub(floor);
+    let spot_nodes = (spot_share * f64::from(beyond)).round().min(f64::from(beyond));
+    f64::from(nodes - beyond) * on_demand + spot_nodes * spot + (f64::from(beyond) - spot_nodes) * on_demand
+}
+
+/// Nodes whose replica slots cover `pods`.
+pub fn nodes_for(pods: u64) -> u32 {
+    pods.div_ceil(pods_per_node()) as u32
 }

@@ -246,6 +246,7 @@ impl World {
 
     /// Pending instances boot (45–90 s) and join (30–60 s more).
     fn advance_instances(&mut self, now: DateTime<Utc>) {
+        let registered: Vec<String> = self.cluster.nodes().into_iter().filter_map(|n| n.instance_id).collect();
         for instance in self.fleet.instances() {
             if !instance.state.is_active() {
                 continue;
@@ -261,17 +262,10 @@ impl World {
             if instance.state == InstanceState::Pending && now >= running_at {
                 self.fleet.set_state(&instance.instance_id, InstanceState::Running);
             }
-            let registered =
-                self.cluster.nodes().iter().any(|n| n.instance_id.as_deref() == Some(instance.instance_id.as_str()));
-            if now >= join_at && !registered && !self.boots_joined(&instance.instance_id) {
+            if now >= join_at && !registered.contains(&instance.instance_id) {
                 self.join(&instance);
             }
         }
-    }
-
-    /// A node that joined once and was removed (drained) never rejoins.
-    fn boots_joined(&self, instance_id: &str) -> bool {
-        self.fleet.instance(instance_id).is_some_and(|i| !i.state.is_active())
     }
 
     fn app_pods(&self) -> Vec<Pod> {
@@ -399,6 +393,10 @@ impl World {
         self.summary.node_hours += active.len() as f64 * step_h;
         self.summary.max_nodes_seen = self.summary.max_nodes_seen.max(active.len() as u32);
         self.summary.total_pod_minutes += desired as f64 * step_h * 60.0;
+        let floor = self.decider.config.policy.min_nodes;
+        let needed = nodes_for(desired).max(floor);
+        self.summary.oracle_cost_usd += fleet_price_per_hour(needed, floor, self.scale_up.config.spot_share) * step_h;
+        self.summary.static_nodes = self.summary.static_nodes.max(needed);
         self.summary.unschedulable_pod_minutes += pending as f64 * step_h * 60.0;
         match (pending > 0, self.pending_since) {
             (true, None) => self.pending_since = Some(now),
@@ -453,6 +451,11 @@ impl World {
         self.summary.scale_ups = kinds.iter().filter(|k| **k == "scale_up_started").count() as u32;
         self.summary.scale_downs = kinds.iter().filter(|k| **k == "scale_down_completed").count() as u32;
         self.summary.days = f64::from(self.config.days);
+        let hours = self.summary.days * 24.0;
+        self.summary.static_cost_usd =
+            fleet_price_per_hour(self.summary.static_nodes, self.summary.static_nodes, 0.0) * hours;
+        self.summary.savings_vs_static_pct = (1.0 - self.summary.cost_usd / self.summary.static_cost_usd) * 100.0;
+        self.summary.cost_vs_oracle = self.summary.cost_usd / self.summary.oracle_cost_usd;
         self.summary
     }
 }

@@ -18,9 +18,13 @@ fn the_synthetic_week_is_served_safely() {
     // the simulator issue's goal of 0.1 % needs pending-pod-sized scale-ups.
     let shortfall = summary.unschedulable_pod_minutes / summary.total_pod_minutes;
     assert!(shortfall < 0.005, "unschedulable share {shortfall}");
-    // Cheaper than a static fleet big enough for the Friday peak (8 On-Demand t3.small).
+    // Cheaper than a static fleet big enough for the Friday peak (8 On-Demand t3.small), and no
+    // cheaper than the oracle.
     let static_cost = 8.0 * 0.0208 * 24.0 * 5.0;
+    assert_eq!(summary.static_nodes, 8);
+    assert!((summary.static_cost_usd - static_cost).abs() < 1e-6, "{}", summary.static_cost_usd);
     assert!(summary.cost_usd < 0.8 * static_cost, "{} vs {static_cost}", summary.cost_usd);
+    assert!(summary.cost_vs_oracle >= 1.0, "{summary:?}");
     assert!(summary.cost_usd > 2.0 * 0.0208 * 24.0 * 5.0 * 0.35, "never below the floor: {}", summary.cost_usd);
 }
 
