@@ -58,6 +58,15 @@ type Drain = smartscale_drain_worker::Deps<
     FakeMetricsSink,
 >;
 
+/// App replicas by state after a step's scheduling.
+#[derive(Debug, Clone, Copy, Default)]
+struct Replicas {
+    running: u64,
+    evicting: u64,
+    pending: u64,
+    lost: u32,
+}
+
 struct World {
     config: SimConfig,
     runtime: tokio::runtime::Runtime,
@@ -233,9 +242,8 @@ impl World {
         self.advance_instances(now);
         let load = self.load(now);
         let desired = ((load * self.peak_pods).ceil() as u64).max(1);
-        self.reconcile_replicas(desired);
-        self.schedule();
-        self.account(now, desired, load);
+        let replicas = self.reconcile_and_schedule(desired);
+        self.account(now, desired, load, replicas);
         if step % (DECIDER_EVERY_S / self.config.step_s()) == 0 {
             self.invoke_decider(now)?;
         }
@@ -268,86 +276,93 @@ impl World {
         }
     }
 
-    fn app_pods(&self) -> Vec<Pod> {
-        self.cluster.pods().into_iter().filter(|p| p.namespace == APP_NAMESPACE).collect()
-    }
-
-    /// The ReplicaSet: add pending replicas up to `desired`, remove the newest beyond it.
-    fn reconcile_replicas(&mut self, desired: u64) {
-        let live: Vec<Pod> = self.app_pods().into_iter().filter(|p| !p.terminating).collect();
-        let count = live.len() as u64;
-        if count < desired {
-            for _ in count..desired {
-                self.next_pod += 1;
-                self.cluster.add_pod(Pod {
-                    namespace: APP_NAMESPACE.into(),
-                    name: format!("api-{}", self.next_pod),
-                    labels: [("app".to_string(), "api".to_string())].into(),
-                    owner: Some(OwnerRef { kind: "ReplicaSet".into(), name: "api".into() }),
-                    requests: Resources { cpu_millis: POD_CPU_MILLIS, memory_bytes: POD_MEMORY_BYTES },
-                    phase: PodPhase::Pending,
-                    termination_grace_s: Some(30),
-                    ..Default::default()
-                });
-            }
-        } else if count > desired {
-            let mut removable = live;
-            // Pending replicas go first, then the newest running ones.
-            removable.sort_by_key(|p| {
-                (p.node.is_some(), std::cmp::Reverse(p.name.trim_start_matches("api-").parse::<u64>().unwrap_or(0)))
-            });
-            for pod in removable.iter().take((count - desired) as usize) {
-                self.cluster.remove_pod(&pod.key());
-            }
-        }
-    }
-
-    /// Binds pending replicas to Ready, schedulable nodes with room, first fit; a replica whose
-    /// node disappeared while it ran is lost and becomes pending again.
-    fn schedule(&mut self) {
+    /// The ReplicaSet and the scheduler, in place on the cluster's pods: add pending replicas up
+    /// to `desired` (or remove the newest beyond it, pending ones first), count a replica whose
+    /// node vanished while it ran as lost, and bind pending replicas first-fit by requests to
+    /// Ready, schedulable nodes.
+    fn reconcile_and_schedule(&mut self, desired: u64) -> Replicas {
         let nodes: Vec<Node> = self.cluster.nodes().into_iter().filter(|n| n.ready).collect();
-        let all = self.cluster.pods();
-        let mut free: BTreeMap<String, (u64, u64)> = nodes
-            .iter()
-            .filter(|n| !n.unschedulable)
-            .map(|n| (n.name.clone(), (n.allocatable.cpu_millis, n.allocatable.memory_bytes)))
-            .collect();
-        for pod in &all {
-            if let Some(f) = pod.node.as_ref().and_then(|n| free.get_mut(n)) {
-                f.0 = f.0.saturating_sub(pod.requests.cpu_millis);
-                f.1 = f.1.saturating_sub(pod.requests.memory_bytes);
+        let mut next_pod = self.next_pod;
+        let replicas = self.cluster.with_pods(|pods| {
+            let mut live: Vec<(bool, u64, String)> = pods
+                .values()
+                .filter(|p| p.namespace == APP_NAMESPACE && !p.terminating)
+                .map(|p| (p.node.is_some(), p.name.trim_start_matches("api-").parse().unwrap_or(0), p.key()))
+                .collect();
+            let count = live.len() as u64;
+            if count < desired {
+                for _ in count..desired {
+                    next_pod += 1;
+                    let pod = Pod {
+                        namespace: APP_NAMESPACE.into(),
+                        name: format!("api-{next_pod}"),
+                        labels: [("app".to_string(), "api".to_string())].into(),
+                        owner: Some(OwnerRef { kind: "ReplicaSet".into(), name: "api".into() }),
+                        requests: Resources { cpu_millis: POD_CPU_MILLIS, memory_bytes: POD_MEMORY_BYTES },
+                        phase: PodPhase::Pending,
+                        termination_grace_s: Some(30),
+                        ..Default::default()
+                    };
+                    pods.insert(pod.key(), pod);
+                }
+            } else if count > desired {
+                live.sort_by_key(|(bound, n, _)| (*bound, std::cmp::Reverse(*n)));
+                for (_, _, key) in live.iter().take((count - desired) as usize) {
+                    pods.remove(key);
+                }
             }
-        }
-        for mut pod in all.into_iter().filter(|p| p.namespace == APP_NAMESPACE && !p.terminating) {
-            if let Some(node) = &pod.node {
-                if nodes.iter().any(|n| &n.name == node) {
+
+            let mut free: BTreeMap<&str, (u64, u64)> = nodes
+                .iter()
+                .filter(|n| !n.unschedulable)
+                .map(|n| (n.name.as_str(), (n.allocatable.cpu_millis, n.allocatable.memory_bytes)))
+                .collect();
+            for pod in pods.values() {
+                if let Some(f) = pod.node.as_deref().and_then(|n| free.get_mut(n)) {
+                    f.0 = f.0.saturating_sub(pod.requests.cpu_millis);
+                    f.1 = f.1.saturating_sub(pod.requests.memory_bytes);
+                }
+            }
+            let mut replicas = Replicas::default();
+            for pod in pods.values_mut().filter(|p| p.namespace == APP_NAMESPACE) {
+                if pod.terminating {
+                    replicas.evicting += 1;
                     continue;
                 }
-                self.summary.pods_lost += 1;
-                pod.node = None;
-                pod.phase = PodPhase::Pending;
-                pod.ready = false;
+                if let Some(node) = &pod.node {
+                    if nodes.iter().any(|n| &n.name == node) {
+                        replicas.running += 1;
+                        continue;
+                    }
+                    replicas.lost += 1;
+                    pod.node = None;
+                    pod.phase = PodPhase::Pending;
+                    pod.ready = false;
+                }
+                match free.iter_mut().find(|(_, f)| f.0 >= pod.requests.cpu_millis && f.1 >= pod.requests.memory_bytes)
+                {
+                    Some((name, f)) => {
+                        f.0 -= pod.requests.cpu_millis;
+                        f.1 -= pod.requests.memory_bytes;
+                        pod.node = Some(name.to_string());
+                        pod.phase = PodPhase::Running;
+                        pod.ready = true;
+                        replicas.running += 1;
+                    }
+                    None => replicas.pending += 1,
+                }
             }
-            if let Some((name, f)) =
-                free.iter_mut().find(|(_, f)| f.0 >= pod.requests.cpu_millis && f.1 >= pod.requests.memory_bytes)
-            {
-                f.0 -= pod.requests.cpu_millis;
-                f.1 -= pod.requests.memory_bytes;
-                pod.node = Some(name.clone());
-                pod.phase = PodPhase::Running;
-                pod.ready = true;
-            }
-            self.cluster.add_pod(pod);
-        }
+            replicas
+        });
+        self.next_pod = next_pod;
+        self.summary.pods_lost += replicas.lost;
+        replicas
     }
 
     /// Metrics for the decider, the PDB's allowance, cost and shortfall.
-    fn account(&mut self, now: DateTime<Utc>, desired: u64, load: f64) {
+    fn account(&mut self, now: DateTime<Utc>, desired: u64, load: f64, replicas: Replicas) {
         let step_h = self.config.step_s() as f64 / 3600.0;
-        let pods = self.app_pods();
-        let running = pods.iter().filter(|p| p.node.is_some() && !p.terminating).count() as u64;
-        let evicting = pods.iter().filter(|p| p.terminating).count() as u64;
-        let pending = pods.iter().filter(|p| p.node.is_none()).count() as u64;
+        let Replicas { running, evicting, pending, .. } = replicas;
         let ready: Vec<Node> = self
             .cluster
             .nodes()
@@ -382,6 +397,9 @@ impl World {
         });
         if now.timestamp() % 3600 == 0 {
             self.metrics.prune_before(now - Duration::hours(1));
+            self.fleet.forget_terminated();
+            let live: Vec<String> = self.fleet.instances().into_iter().map(|i| i.instance_id).collect();
+            self.boots.retain(|id, _| live.contains(id));
         }
 
         let active: Vec<Instance> = self.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();

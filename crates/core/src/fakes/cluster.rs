@@ -79,6 +79,14 @@ impl FakeCluster {
         lock(&self.state).pdbs.insert(format!("{}/{}", pdb.namespace, pdb.name), pdb);
     }
 
+    /// Runs `f` on the pods in place (after reaping finished evictions): for a simulation that
+    /// reconciles many pods every step without copying them.
+    pub fn with_pods<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Pod>) -> R) -> R {
+        let mut state = lock(&self.state);
+        state.reap(self.clock.now());
+        f(&mut state.pods)
+    }
+
     /// Removes a pod outright (its controller scaled it away).
     pub fn remove_pod(&self, key: &str) {
         let mut state = lock(&self.state);

@@ -77,6 +77,11 @@ impl FakeFleet {
         instance
     }
 
+    /// Forgets terminated instances, as EC2 stops describing them a while after termination.
+    pub fn forget_terminated(&self) {
+        lock(&self.state).instances.retain(|_, i| i.state != InstanceState::Terminated);
+    }
+
     pub fn instance(&self, id: &str) -> Option<Instance> {
         lock(&self.state).instances.get(id).cloned()
     }
