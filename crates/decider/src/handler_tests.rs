@@ -62,6 +62,19 @@ impl World {
             .replace((0..=22).map(|i| Sample { at: now - Duration::seconds(660 - i * 30), ..f(i) }).collect());
     }
 
+    /// Hot metrics cached in the state item `age_s` ago, and Prometheus unreachable since.
+    fn prometheus_down_with_snapshot_aged(&self, age_s: i64) {
+        self.metrics(hot);
+        let samples = self.deps.metrics.fetch_all();
+        self.deps.state.put(StateItem {
+            cluster_id: "prod".into(),
+            node_count: 4,
+            metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(age_s), samples }),
+            ..Default::default()
+        });
+        self.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
+    }
+
     async fn run(&self) -> Outcome {
         handle(event(), &self.deps).await.expect("decider run")
     }
@@ -232,15 +245,7 @@ async fn ec2_down_with_no_stored_count_is_an_error_not_zero() {
 #[tokio::test]
 async fn prometheus_down_uses_a_fresh_snapshot() {
     let world = World::new(4).await;
-    world.metrics(hot);
-    let snapshot_samples = world.deps.metrics.fetch_all();
-    world.deps.state.put(StateItem {
-        cluster_id: "prod".into(),
-        node_count: 4,
-        metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(120), samples: snapshot_samples }),
-        ..Default::default()
-    });
-    world.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
+    world.prometheus_down_with_snapshot_aged(120);
     let outcome = world.run().await;
     assert_eq!(outcome.metrics, MetricsOrigin::CachedSnapshot { age_s: 120 });
     assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 1 });
@@ -249,15 +254,7 @@ async fn prometheus_down_uses_a_fresh_snapshot() {
 #[tokio::test]
 async fn prometheus_down_without_a_fresh_snapshot_takes_no_action_and_says_so() {
     let world = World::new(4).await;
-    world.metrics(hot);
-    let old = world.deps.metrics.fetch_all();
-    world.deps.state.put(StateItem {
-        cluster_id: "prod".into(),
-        node_count: 4,
-        metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(301), samples: old }),
-        ..Default::default()
-    });
-    world.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
+    world.prometheus_down_with_snapshot_aged(301);
     let outcome = world.run().await;
     assert!(matches!(outcome.metrics, MetricsOrigin::Unavailable { .. }), "{outcome:?}");
     assert_eq!(outcome.taken, Taken::NoAction);

@@ -21,6 +21,7 @@ use smartscale_core::workload::{ecommerce_week, splitmix64};
 use smartscale_core::{pricing, Error, Result};
 use smartscale_decider::DeciderConfig;
 use smartscale_drain_worker::DrainConfig;
+use smartscale_lambda::WorkerDeps;
 use smartscale_scale_up_worker::ScaleUpConfig;
 
 use crate::model::*;
@@ -57,6 +58,36 @@ type Drain = smartscale_drain_worker::Deps<
     FakeClock,
     FakeMetricsSink,
 >;
+
+/// The in-memory ports every worker shares; only their configuration differs.
+struct Ports {
+    fleet: FakeFleet,
+    cluster: FakeCluster,
+    state: FakeStateStore,
+    queue: FakeQueue,
+    notifier: FakeNotifier,
+    clock: FakeClock,
+    sink: FakeMetricsSink,
+}
+
+impl Ports {
+    fn worker<Cfg>(
+        &self,
+        config: Cfg,
+    ) -> WorkerDeps<Cfg, FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>
+    {
+        WorkerDeps {
+            config,
+            fleet: self.fleet.clone(),
+            cluster: self.cluster.clone(),
+            state: self.state.clone(),
+            queue: self.queue.clone(),
+            notifier: self.notifier.clone(),
+            clock: self.clock.clone(),
+            sink: self.sink.clone(),
+        }
+    }
+}
 
 /// App replicas by state after a step's scheduling.
 #[derive(Debug, Clone, Copy, Default)]
@@ -126,8 +157,7 @@ impl World {
             clock: clock.clone(),
             sink: sink.clone(),
         };
-        let scale_up = ScaleUp {
-            config: ScaleUpConfig::from_config(&source)?,
+        let ports = Ports {
             fleet: fleet.clone(),
             cluster: cluster.clone(),
             state: state.clone(),
@@ -136,16 +166,8 @@ impl World {
             clock: clock.clone(),
             sink: sink.clone(),
         };
-        let drain = Drain {
-            config: DrainConfig::from_config(&source)?,
-            fleet: fleet.clone(),
-            cluster: cluster.clone(),
-            state,
-            queue: queue.clone(),
-            notifier: notifier.clone(),
-            clock: clock.clone(),
-            sink,
-        };
+        let scale_up: ScaleUp = ports.worker(ScaleUpConfig::from_config(&source)?);
+        let drain: Drain = ports.worker(DrainConfig::from_config(&source)?);
         let peak_pods = f64::from(config.peak_nodes) * pods_per_node() as f64;
         let trace_peak = config.trace.as_ref().map(|t| t.peak()).unwrap_or(1.0).max(f64::MIN_POSITIVE);
         let mut world = World {
