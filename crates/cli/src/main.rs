@@ -7,8 +7,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use smartscale_core::drain::Snapshot;
 use smartscale_core::scenario::Scenario;
-use smartscale_core::trace::Trace;
-use smartscale_sim::SimConfig;
+use smartscale_sim::{PolicyName, Run, SimConfig};
+
+mod progress;
+mod sim_args;
+
+use progress::Progress;
+use sim_args::SimArgs;
 
 #[derive(Parser)]
 #[command(name = "smartscale", version, about = "SmartScale: a node autoscaler for K3s on AWS")]
@@ -25,26 +30,22 @@ enum Command {
         #[arg(long, value_name = "FILE|-")]
         input: PathBuf,
     },
-    /// Run SmartScale's real handlers over days of traffic against an in-memory AWS and K3s, and
-    /// print cost and shortfall. Work in progress: SmartScale's own policy only.
+    /// Run one policy over days of traffic against an in-memory AWS and K3s, with SmartScale's
+    /// real handlers, and print cost, shortfall and safety figures.
     Simulate {
-        /// A trace to replay (`timestamp,value` CSV); the default is the built-in e-commerce week.
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-        /// How many days to simulate.
-        #[arg(long, default_value_t = 7)]
-        days: u32,
-        /// When the simulation starts (RFC 3339); default: the trace's start, or Monday 2026-11-23.
-        #[arg(long)]
-        start: Option<String>,
-        /// Nodes' worth of replicas the load's peak needs.
-        #[arg(long, default_value_t = 8)]
-        peak_nodes: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        args: SimArgs,
+        /// smartscale, reactive-seed, ca-like, static, static-5 or oracle.
+        #[arg(long, default_value = "smartscale")]
+        policy: String,
+        /// Time this many runs and print the wall-clock figures instead of the summary.
+        #[arg(long, value_name = "RUNS")]
+        bench: Option<u32>,
+    },
+    /// Run every policy on the same traffic and print them side by side.
+    Compare {
+        #[command(flatten)]
+        args: SimArgs,
     },
     /// Explain which node a scale-down would remove from a cluster snapshot (JSON, schema in
     /// docs/drain.md), with every node's verdict and reasons.
@@ -60,9 +61,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decide { input } => decide(&input),
         Command::ExplainDrain { input } => explain_drain(&input),
-        Command::Simulate { trace, days, start, peak_nodes, seed, json } => {
-            simulate(trace, days, start, peak_nodes, seed, json)
-        }
+        Command::Simulate { args, policy, bench: None } => simulate(&args, &policy),
+        Command::Simulate { args, policy, bench: Some(runs) } => bench(&args, &policy, runs),
+        Command::Compare { args } => compare(&args),
     };
     match result {
         Ok(output) => {
@@ -98,68 +99,70 @@ fn explain_drain(input: &PathBuf) -> Result<String, String> {
     serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())
 }
 
-fn simulate(
-    trace: Option<PathBuf>,
-    days: u32,
-    start: Option<String>,
-    peak_nodes: u32,
-    seed: u64,
-    json: bool,
-) -> Result<String, String> {
-    if days == 0 || days > 366 {
-        return Err(format!("--days must be between 1 and 366, got {days}"));
+fn write_report(args: &SimArgs, config: &SimConfig, runs: &[Run]) -> Result<(), String> {
+    if let Some(path) = &args.report {
+        let html = smartscale_sim::report::render(&args.describe(config), runs);
+        std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("smartscale: report written to {}", path.display());
     }
-    if peak_nodes == 0 || peak_nodes > 1000 {
-        return Err(format!("--peak-nodes must be between 1 and 1000, got {peak_nodes}"));
-    }
-    let trace = match trace {
-        Some(path) => {
-            let text = read_input(&path)?;
-            Some(Trace::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?)
-        }
-        None => None,
-    };
-    let start = match start {
-        Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|e| format!("--start {text:?}: {e}"))?,
-        None => trace
-            .as_ref()
-            .map(|t| t.start())
-            .unwrap_or_else(|| "2026-11-23T00:00:00Z".parse().expect("a valid default start")),
-    };
-    let summary = smartscale_sim::run(SimConfig { start, days, peak_nodes, seed, trace }).map_err(|e| e.to_string())?;
-    if json {
-        return serde_json::to_string_pretty(&summary).map_err(|e| e.to_string());
-    }
-    let shortfall = if summary.total_pod_minutes > 0.0 {
-        summary.unschedulable_pod_minutes / summary.total_pod_minutes * 100.0
+    Ok(())
+}
+
+fn simulate(args: &SimArgs, policy: &str) -> Result<String, String> {
+    let policy: PolicyName = policy.parse().map_err(|e: smartscale_core::Error| e.to_string())?;
+    let config = args.config(policy)?;
+    let mut progress = Progress::new();
+    let run = smartscale_sim::run(&config, &mut |share| progress.update(share)).map_err(|e| e.to_string())?;
+    if args.report.is_some() && policy != PolicyName::Oracle {
+        // The oracle is the yardstick the report's cost chart needs beside the policy.
+        let oracle = smartscale_sim::run(&SimConfig { policy: PolicyName::Oracle, ..config.clone() }, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        write_report(args, &config, &[run.clone(), oracle])?;
     } else {
-        0.0
-    };
-    Ok([
-        format!("policy                     {}", summary.policy),
-        format!("days                       {}", summary.days),
-        format!(
-            "cost                       ${:.2} ({:.2} × the oracle's ${:.2}; {:.1} % below a static {}-node fleet's ${:.2})",
-            summary.cost_usd,
-            summary.cost_vs_oracle,
-            summary.oracle_cost_usd,
-            summary.savings_vs_static_pct,
-            summary.static_nodes,
-            summary.static_cost_usd
-        ),
-        format!("node-hours                 {:.1}", summary.node_hours),
-        format!("max nodes                  {}", summary.max_nodes_seen),
-        format!(
-            "unschedulable pod-minutes  {:.1} ({shortfall:.3} % of {:.0})",
-            summary.unschedulable_pod_minutes, summary.total_pod_minutes
-        ),
-        format!("longest pending            {} s", summary.max_pending_duration_s),
-        format!("scale-ups / scale-downs    {} / {}", summary.scale_ups, summary.scale_downs),
-        format!("pdb violations             {}", summary.pdb_violations),
-        format!("pods lost                  {}", summary.pods_lost),
-        format!("dead-lettered messages     {}", summary.dlq_messages),
-    ]
-    .join("\n"))
+        write_report(args, &config, std::slice::from_ref(&run))?;
+    }
+    if args.json {
+        return serde_json::to_string_pretty(&run.summary).map_err(|e| e.to_string());
+    }
+    Ok(sim_args::summary_table(&run.summary))
+}
+
+fn compare(args: &SimArgs) -> Result<String, String> {
+    let config = args.config(PolicyName::Smartscale)?;
+    let mut progress = Progress::new();
+    let runs = smartscale_sim::compare(&config, &mut |share| progress.update(share)).map_err(|e| e.to_string())?;
+    write_report(args, &config, &runs)?;
+    let summaries: Vec<&smartscale_sim::Summary> = runs.iter().map(|r| &r.summary).collect();
+    if args.json {
+        return serde_json::to_string_pretty(&summaries).map_err(|e| e.to_string());
+    }
+    Ok(sim_args::compare_table(&summaries))
+}
+
+/// Wall-clock time of whole runs, handlers included: the speed goal's measurement.
+fn bench(args: &SimArgs, policy: &str, runs: u32) -> Result<String, String> {
+    let policy: PolicyName = policy.parse().map_err(|e: smartscale_core::Error| e.to_string())?;
+    let config = args.config(policy)?;
+    if runs == 0 {
+        return Err("--bench needs at least 1 run".into());
+    }
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        smartscale_sim::run(&config, &mut |_| {}).map_err(|e| e.to_string())?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let steps = config.steps() as f64;
+    Ok(format!(
+        "{} days of {} at 15 s steps, {runs} runs: min {:.3} s, median {:.3} s, max {:.3} s ({:.0} steps/s at the median){}",
+        config.days,
+        policy.as_str(),
+        times[0],
+        median,
+        times[times.len() - 1],
+        steps / median,
+        if cfg!(debug_assertions) { " [debug build: use --release for the speed goal]" } else { "" }
+    ))
 }

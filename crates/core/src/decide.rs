@@ -148,7 +148,16 @@ pub fn decide(policy: &Policy, state: &DecisionState, samples: &[Sample], now: D
         let triggers: Vec<Trigger> = ups.iter().map(|(t, _)| *t).collect();
         let mut reasons: Vec<String> = ups.into_iter().map(|(_, r)| r).collect();
         let urgent = triggers.contains(&Trigger::PendingPods) || triggers.len() >= 2;
-        let step = if urgent { policy.scale_up_step_urgent } else { policy.scale_up_step };
+        let mut step = if urgent { policy.scale_up_step_urgent } else { policy.scale_up_step };
+        if triggers.contains(&Trigger::PendingPods) && policy.size_scale_up_by_pending_requests {
+            match nodes_for_pending(policy, &view) {
+                Some((nodes, why)) => {
+                    step = step.max(nodes);
+                    reasons.push(why);
+                }
+                None => reasons.push("pending pods' requests unknown: sized by the fixed step".to_string()),
+            }
+        }
         if n >= policy.max_nodes {
             reasons.push(format!("at max_nodes ({n} of {})", policy.max_nodes));
             return Decision::none(n, Some(BlockedBy::MaxNodes), reasons, triggers);
@@ -162,8 +171,8 @@ pub fn decide(policy: &Policy, state: &DecisionState, samples: &[Sample], now: D
             return Decision::none(n, Some(BlockedBy::Cooldown), reasons, triggers);
         }
         let target = (n + step).min(policy.max_nodes);
-        if urgent {
-            reasons.push(format!("urgent: +{step}"));
+        if urgent || step > policy.scale_up_step {
+            reasons.push(format!("urgent: +{}", target - n));
         }
         return Decision::scale(n, target, reasons, triggers);
     }
@@ -171,7 +180,7 @@ pub fn decide(policy: &Policy, state: &DecisionState, samples: &[Sample], now: D
     let (reasons, trigger) = if n > policy.max_nodes {
         (vec![format!("above_max: {n} nodes > max_nodes {}", policy.max_nodes)], Trigger::AboveMax)
     } else {
-        match scale_down_check(policy, &view) {
+        match scale_down_check(policy, &view, n) {
             Ok(reasons) => (reasons, Trigger::LowUtilization),
             Err(unmet) => {
                 let mut reasons = vec!["no scale-up trigger".to_string()];
@@ -252,8 +261,39 @@ fn scale_up_triggers(policy: &Policy, view: &SignalView) -> Vec<(Trigger, String
     ups
 }
 
+/// New nodes whose free room holds the pending pods' summed requests (the volume bound of
+/// bin-packing them), with the explanation; `None` while either sum is unknown.
+fn nodes_for_pending(policy: &Policy, view: &SignalView) -> Option<(u32, String)> {
+    let cpu = view.latest(Signal::PendingCpu)?;
+    let memory = view.latest(Signal::PendingMemory)?;
+    let node_memory = f64::from(policy.new_node_memory_mib) * 1024.0 * 1024.0;
+    let nodes = (cpu / f64::from(policy.new_node_cpu_millis)).max(memory / node_memory).ceil().max(0.0);
+    let nodes = nodes.min(f64::from(policy.max_nodes)) as u32;
+    let why = format!(
+        "pending requests {cpu:.0}m CPU, {:.0} MiB need {nodes} new node(s)",
+        memory / (1024.0 * 1024.0)
+    );
+    Some((nodes, why))
+}
+
+/// The scale-down fit check: the running pods' requests must stay within
+/// `scale_down_fit_max_pct` of the allocatable of one node fewer. Unknown requests fail it.
+fn fit_check(policy: &Policy, view: &SignalView, n: u32, met: &mut Vec<String>, unmet: &mut Vec<String>) {
+    let limit = policy.scale_down_fit_max_pct;
+    for (signal, label) in [(Signal::RequestedCpu, "cpu"), (Signal::RequestedMemory, "memory")] {
+        let after = view.latest(signal).map(|pct| if n > 1 { pct * f64::from(n) / f64::from(n - 1) } else { f64::INFINITY });
+        match after {
+            Some(after) if after <= limit => {
+                met.push(format!("requested {label} {after:.0}% on one node fewer <= {limit}%"))
+            }
+            Some(after) => unmet.push(format!("requested {label} would be {after:.0}% on one node fewer (> {limit}%)")),
+            None => unmet.push(format!("requested {label} unknown: the fit check cannot pass")),
+        }
+    }
+}
+
 /// `Ok(reasons)` when every scale-down condition holds, else `Err(the unmet ones)`.
-fn scale_down_check(policy: &Policy, view: &SignalView) -> Result<Vec<String>, Vec<String>> {
+fn scale_down_check(policy: &Policy, view: &SignalView, n: u32) -> Result<Vec<String>, Vec<String>> {
     let window = policy.scale_down_window_s;
     let mut met = Vec::new();
     let mut unmet = Vec::new();
@@ -286,6 +326,9 @@ fn scale_down_check(policy: &Policy, view: &SignalView) -> Result<Vec<String>, V
             }
             None => unmet.push(format!("queue depth not < {queue_limit} for {}", duration(window.into()))),
         }
+    }
+    if policy.scale_down_fit_check {
+        fit_check(policy, view, n, &mut met, &mut unmet);
     }
     if unmet.is_empty() {
         Ok(met)

@@ -23,7 +23,20 @@ fn calm(age_s: i64) -> Sample {
 
 /// A quiet cluster: every scale-down condition holds.
 fn quiet(age_s: i64) -> Sample {
-    Sample { cpu_pct: Some(12.0), mem_pct: Some(35.0), pending_pods: Some(0), queue_depth: Some(20.0), ..at(age_s) }
+    Sample {
+        cpu_pct: Some(12.0),
+        mem_pct: Some(35.0),
+        pending_pods: Some(0),
+        queue_depth: Some(20.0),
+        requested_cpu_pct: Some(20.0),
+        requested_mem_pct: Some(30.0),
+        ..at(age_s)
+    }
+}
+
+/// The spec's rules as written: SmartScale's deviations switched off.
+fn spec_policy() -> Policy {
+    Policy { size_scale_up_by_pending_requests: false, scale_down_fit_check: false, ..Policy::default() }
 }
 
 fn state(nodes: u32) -> DecisionState {
@@ -379,6 +392,10 @@ prop_compose! {
             queue_depth: queue,
             p95_latency_s: p95,
             error_rate_pct: err,
+            pending_cpu_millis: pending.map(|p| f64::from(p) * 900.0),
+            pending_memory_bytes: pending.map(|p| f64::from(p) * 700.0 * 1048576.0),
+            requested_cpu_pct: mem,
+            requested_mem_pct: mem,
         }).collect()
     }
 }
@@ -415,9 +432,22 @@ proptest! {
     }
 
     #[test]
-    fn step_is_at_most_two_up_or_one_down(state in arb_state(), samples in arb_samples()) {
-        let d = decide(&Policy::default(), &state, &samples, now());
+    fn spec_step_is_at_most_two_up_or_one_down(state in arb_state(), samples in arb_samples()) {
+        let d = decide(&spec_policy(), &state, &samples, now());
         prop_assert!(d.delta <= 2 && d.delta >= -1, "{:?}", d);
+    }
+
+    #[test]
+    fn sized_step_goes_down_by_one_and_up_only_to_below_min_or_the_pending_need(
+        state in arb_state(),
+        samples in arb_samples(),
+    ) {
+        let p = Policy::default();
+        let d = decide(&p, &state, &samples, now());
+        prop_assert!(d.delta >= -1, "{:?}", d);
+        if d.delta > 2 && state.node_count >= p.min_nodes {
+            prop_assert!(d.reasons.iter().any(|r| r.contains("need")), "{:?}", d);
+        }
     }
 
     #[test]
@@ -435,4 +465,64 @@ proptest! {
             prop_assert!(!d.reasons.is_empty());
         }
     }
+}
+
+fn pending(age_s: i64, pods: u32, cpu_millis: f64, memory_mib: f64) -> Sample {
+    Sample {
+        pending_pods: Some(pods),
+        pending_cpu_millis: Some(cpu_millis),
+        pending_memory_bytes: Some(memory_mib * 1048576.0),
+        ..calm(age_s)
+    }
+}
+
+#[test]
+fn a_pending_scale_up_is_sized_by_the_pending_requests() {
+    // 12 pods of 200m/256Mi: memory needs 3072/1472 → 3 nodes, more than the fixed +2.
+    let samples = series(240, |a| pending(a, 12, 2400.0, 3072.0));
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!((d.action, d.target_nodes), (Action::ScaleUp, 6), "{d:?}");
+    assert!(d.reasons.iter().any(|r| r == "pending requests 2400m CPU, 3072 MiB need 3 new node(s)"), "{d:?}");
+
+    // A small need still gets the urgent step.
+    let samples = series(240, |a| pending(a, 1, 200.0, 256.0));
+    assert_eq!(decide(&Policy::default(), &state(3), &samples, now()).target_nodes, 5);
+
+    // Capped at max_nodes, with the need explained.
+    let samples = series(240, |a| pending(a, 40, 8000.0, 10240.0));
+    let d = decide(&Policy::default(), &state(6), &samples, now());
+    assert_eq!(d.target_nodes, 10, "{d:?}");
+
+    // Switched off: the spec's +2.
+    let samples = series(240, |a| pending(a, 12, 2400.0, 3072.0));
+    assert_eq!(decide(&spec_policy(), &state(3), &samples, now()).target_nodes, 5);
+}
+
+#[test]
+fn unknown_pending_requests_fall_back_to_the_fixed_step_and_say_so() {
+    let samples = series(240, |a| Sample { pending_pods: Some(12), ..calm(a) });
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!(d.target_nodes, 5, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("requests unknown")), "{d:?}");
+}
+
+#[test]
+fn the_fit_check_keeps_a_node_whose_pods_would_crowd_the_rest() {
+    // 3 nodes at 60 % requested memory would be 90 % on 2.
+    let crowded = series(660, |a| Sample { requested_mem_pct: Some(60.0), ..quiet(a) });
+    let d = decide(&Policy::default(), &state(3), &crowded, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r == "no scale-down: requested memory would be 90% on one node fewer (> 80%)"), "{d:?}");
+    assert_eq!(decide(&spec_policy(), &state(3), &crowded, now()).action, Action::ScaleDown);
+
+    // Unknown requests never pass the fit check.
+    let unknown = series(660, |a| Sample { requested_cpu_pct: None, ..quiet(a) });
+    let d = decide(&Policy::default(), &state(3), &unknown, now());
+    assert!(d.reasons.iter().any(|r| r.contains("requested cpu unknown")), "{d:?}");
+    assert_eq!(d.action, Action::None);
+
+    let roomy = series(660, quiet);
+    let d = decide(&Policy::default(), &state(3), &roomy, now());
+    assert_eq!(d.action, Action::ScaleDown, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r == "requested memory 45% on one node fewer <= 80%"), "{d:?}");
 }

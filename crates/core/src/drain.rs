@@ -88,6 +88,29 @@ pub fn is_control_plane(node: &Node) -> bool {
     CONTROL_PLANE_LABELS.iter().any(|l| node.labels.contains_key(*l))
 }
 
+/// How the candidate is chosen among the removable nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// SmartScale's: the evicted pods must fit on the other nodes, the last node of an AZ
+    /// stays, then the fewest pods.
+    #[default]
+    Safest,
+    /// The spec's as written (the `reactive-seed` baseline): the fewest pods, no fit or AZ check.
+    FewestPods,
+}
+
+impl std::str::FromStr for Selection {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "safest" => Ok(Selection::Safest),
+            "fewest_pods" => Ok(Selection::FewestPods),
+            other => Err(format!("expected safest or fewest_pods, got {other:?}")),
+        }
+    }
+}
+
 /// Chooses the node to remove. `is_managed` says which nodes SmartScale may remove at all.
 pub fn plan(
     nodes: &[Node],
@@ -96,6 +119,19 @@ pub fn plan(
     min_nodes: u32,
     is_managed: impl Fn(&Node) -> bool,
 ) -> DrainPlan {
+    plan_with(Selection::Safest, nodes, pods, pdbs, min_nodes, is_managed)
+}
+
+/// [`plan`] with a choice of selection rules.
+pub fn plan_with(
+    selection: Selection,
+    nodes: &[Node],
+    pods: &[Pod],
+    pdbs: &[Pdb],
+    min_nodes: u32,
+    is_managed: impl Fn(&Node) -> bool,
+) -> DrainPlan {
+    let safest = selection == Selection::Safest;
     let workers: Vec<&Node> = nodes.iter().filter(|n| !is_control_plane(n) && is_managed(n)).collect();
     let mut per_az: BTreeMap<&str, u32> = BTreeMap::new();
     for node in &workers {
@@ -119,14 +155,14 @@ pub fn plan(
                     });
                 }
                 let zone = node.zone.as_deref().unwrap_or("");
-                if per_az.get(zone) == Some(&1) && per_az.iter().any(|(z, n)| *z != zone && *n >= 2) {
+                if safest && per_az.get(zone) == Some(&1) && per_az.iter().any(|(z, n)| *z != zone && *n >= 2) {
                     reasons
                         .push(Reason { detail: Some(format!("last node in {zone}")), ..Reason::new(Rule::LastInAz) });
                 }
                 for pod in &on_node {
                     reasons.extend(pod_reasons(pod, node, pods, pdbs));
                 }
-                if let Some(unplaced) = unplaceable(node, &on_node, nodes, pods) {
+                if let Some(unplaced) = unplaceable(node, &on_node, nodes, pods).filter(|_| safest) {
                     reasons.push(Reason { pod: Some(unplaced), ..Reason::new(Rule::NoPlaceToMovePods) });
                 }
             }
@@ -145,7 +181,13 @@ pub fn plan(
         .iter()
         .filter(|v| v.removable)
         .min_by(|a, b| {
-            let az = |v: &Verdict| per_az.get(v.zone.as_deref().unwrap_or("")).copied().unwrap_or(0);
+            let az = |v: &Verdict| {
+                if safest {
+                    per_az.get(v.zone.as_deref().unwrap_or("")).copied().unwrap_or(0)
+                } else {
+                    0
+                }
+            };
             let created = |v: &Verdict| {
                 nodes.iter().find(|n| n.name == v.node).and_then(|n| n.created_at).unwrap_or(DateTime::<Utc>::MAX_UTC)
             };

@@ -283,3 +283,35 @@ fn an_already_cordoned_node_goes_first() {
     nodes[1].unschedulable = true;
     assert_eq!(plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed).chosen.as_deref(), Some("n2"));
 }
+
+#[test]
+fn the_spec_selection_skips_the_fit_and_az_checks_but_not_pod_safety() {
+    // n1's replica fits nowhere else, and n3 is the last node in its AZ.
+    let nodes = vec![node("n1", "a"), node("n2", "a"), node("n3", "b")];
+    let mut pods = replicas(&["n1", "n2", "n3"]);
+    pods[0].requests.memory_bytes = 2 * GI;
+    let safest = plan(&nodes, &pods, &[], 1, all_managed);
+    assert!(rules(&safest, "n1").contains(&Rule::NoPlaceToMovePods));
+    assert_eq!(rules(&safest, "n3"), vec![Rule::LastInAz]);
+    assert_eq!(safest.chosen.as_deref(), Some("n2"));
+
+    let spec = plan_with(Selection::FewestPods, &nodes, &pods, &[], 1, all_managed);
+    assert!(verdict(&spec, "n1").removable && verdict(&spec, "n3").removable);
+    // With the fewest pods, n1 goes although its pod has nowhere to go.
+    pods.push(pod("extra-2", "n2", Some(("ReplicaSet", "extra"))));
+    pods.push(pod("extra-3", "n3", Some(("ReplicaSet", "extra"))));
+    let spec = plan_with(Selection::FewestPods, &nodes, &pods, &[], 1, all_managed);
+    assert_eq!(spec.chosen.as_deref(), Some("n1"));
+
+    // A PDB with nothing left still blocks, whatever the selection.
+    let pdb = Pdb {
+        namespace: "shop".into(),
+        name: "api".into(),
+        match_labels: [("app".to_string(), "api".to_string())].into(),
+        disruptions_allowed: 0,
+    };
+    let spec = plan_with(Selection::FewestPods, &nodes, &replicas(&["n1", "n2", "n3"]), &[pdb], 1, all_managed);
+    assert_eq!(spec.chosen, None);
+    assert_eq!("fewest_pods".parse::<Selection>(), Ok(Selection::FewestPods));
+    assert!("newest".parse::<Selection>().unwrap_err().contains("safest or fewest_pods"));
+}

@@ -26,6 +26,18 @@ pub struct Sample {
     /// Error rate % (a custom metric).
     #[serde(default)]
     pub error_rate_pct: Option<f64>,
+    /// Summed CPU requests of the pending pods, millicores; sizes a pending-pods scale-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_cpu_millis: Option<f64>,
+    /// Summed memory requests of the pending pods, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_memory_bytes: Option<f64>,
+    /// Requests of the running pods as % of the workers' allocatable CPU; the scale-down fit check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_cpu_pct: Option<f64>,
+    /// Requests of the running pods as % of the workers' allocatable memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_mem_pct: Option<f64>,
 }
 
 impl Sample {
@@ -44,11 +56,25 @@ pub enum Signal {
     QueueDepth,
     P95Latency,
     ErrorRate,
+    PendingCpu,
+    PendingMemory,
+    RequestedCpu,
+    RequestedMemory,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 6] =
-        [Signal::Cpu, Signal::Memory, Signal::PendingPods, Signal::QueueDepth, Signal::P95Latency, Signal::ErrorRate];
+    pub const ALL: [Signal; 10] = [
+        Signal::Cpu,
+        Signal::Memory,
+        Signal::PendingPods,
+        Signal::QueueDepth,
+        Signal::P95Latency,
+        Signal::ErrorRate,
+        Signal::PendingCpu,
+        Signal::PendingMemory,
+        Signal::RequestedCpu,
+        Signal::RequestedMemory,
+    ];
 
     /// The value of this signal in a sample, if known.
     pub fn value(self, sample: &Sample) -> Option<f64> {
@@ -59,6 +85,10 @@ impl Signal {
             Signal::QueueDepth => sample.queue_depth,
             Signal::P95Latency => sample.p95_latency_s,
             Signal::ErrorRate => sample.error_rate_pct,
+            Signal::PendingCpu => sample.pending_cpu_millis,
+            Signal::PendingMemory => sample.pending_memory_bytes,
+            Signal::RequestedCpu => sample.requested_cpu_pct,
+            Signal::RequestedMemory => sample.requested_mem_pct,
         }
     }
 
@@ -70,6 +100,10 @@ impl Signal {
             Signal::QueueDepth => sample.queue_depth = value,
             Signal::P95Latency => sample.p95_latency_s = value,
             Signal::ErrorRate => sample.error_rate_pct = value,
+            Signal::PendingCpu => sample.pending_cpu_millis = value,
+            Signal::PendingMemory => sample.pending_memory_bytes = value,
+            Signal::RequestedCpu => sample.requested_cpu_pct = value,
+            Signal::RequestedMemory => sample.requested_mem_pct = value,
         }
     }
 
@@ -81,6 +115,10 @@ impl Signal {
             Signal::QueueDepth => "queue_depth",
             Signal::P95Latency => "p95_latency",
             Signal::ErrorRate => "error_rate",
+            Signal::PendingCpu => "pending_cpu",
+            Signal::PendingMemory => "pending_memory",
+            Signal::RequestedCpu => "requested_cpu",
+            Signal::RequestedMemory => "requested_memory",
         }
     }
 }

@@ -84,6 +84,18 @@ policy_fields! {
     scale_up_step: u32 = 1, env "SCALE_UP_STEP";
     /// Nodes added by an urgent scale-up (pending pods, or two or more triggers).
     scale_up_step_urgent: u32 = 2, env "SCALE_UP_STEP_URGENT";
+    /// SmartScale's deviation: size a pending-pods scale-up by the pending pods' summed requests
+    /// against a new node's free room, instead of the spec's fixed +2.
+    size_scale_up_by_pending_requests: bool = true, env "SCALE_UP_SIZE_BY_PENDING_REQUESTS";
+    /// CPU a new node offers pods after its DaemonSets, millicores (t3.small: 1900 − 100).
+    new_node_cpu_millis: u32 = 1800, env "NEW_NODE_CPU_MILLIS";
+    /// Memory a new node offers pods after its DaemonSets, MiB (t3.small: 1600 − 128).
+    new_node_memory_mib: u32 = 1472, env "NEW_NODE_MEMORY_MIB";
+    /// SmartScale's deviation: scale down only when the running pods' requests fit on one node
+    /// fewer, below `scale_down_fit_max_pct` of its allocatable.
+    scale_down_fit_check: bool = true, env "SCALE_DOWN_FIT_CHECK";
+    /// The requested share, CPU and memory, that one node fewer may reach after a scale-down.
+    scale_down_fit_max_pct: f64 = 80.0, env "SCALE_DOWN_FIT_MAX_REQUESTED_PCT";
     /// Expected spacing of metric samples; the tolerance when judging window coverage.
     sample_interval_s: u32 = 30, env "METRICS_STEP";
 }
@@ -129,6 +141,7 @@ impl Policy {
             ("mem_scale_up_pct", self.mem_scale_up_pct),
             ("mem_scale_down_pct", self.mem_scale_down_pct),
             ("error_rate_scale_up_pct", self.error_rate_scale_up_pct),
+            ("scale_down_fit_max_pct", self.scale_down_fit_max_pct),
         ] {
             if !(value.is_finite() && (0.0..=100.0).contains(&value)) {
                 return fail(field, format!("must be a percentage between 0 and 100, got {value}"));
@@ -192,6 +205,10 @@ impl Policy {
                     self.scale_up_step_urgent, self.scale_up_step
                 ),
             );
+        }
+        if self.new_node_cpu_millis == 0 || self.new_node_memory_mib == 0 {
+            let field = if self.new_node_cpu_millis == 0 { "new_node_cpu_millis" } else { "new_node_memory_mib" };
+            return fail(field, "must be above 0".into());
         }
         if self.scale_up_step_urgent > 10 {
             return fail("scale_up_step_urgent", format!("must be at most 10, got {}", self.scale_up_step_urgent));

@@ -1,4 +1,5 @@
 use smartscale_core::config::{self, ConfigSource};
+use smartscale_core::drain::Selection;
 use smartscale_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -8,10 +9,13 @@ pub struct DrainConfig {
     /// How long a drain may take unless the request sets its own deadline (the spec's 5 min).
     pub drain_timeout_s: u32,
     pub check_delay_s: u32,
+    /// Which removable node goes first (`DRAIN_CANDIDATE`: `safest`, or the spec's `fewest_pods`).
+    pub selection: Selection,
 }
 
 impl DrainConfig {
-    /// `CLUSTER_ID`, `MIN_NODES` (2), `DRAIN_TIMEOUT_S` (300), `DRAIN_CHECK_DELAY_S` (10).
+    /// `CLUSTER_ID`, `MIN_NODES` (2), `DRAIN_TIMEOUT_S` (300), `DRAIN_CHECK_DELAY_S` (10),
+    /// `DRAIN_CANDIDATE` (`safest`).
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
         let cluster_id = config::required(source, "CLUSTER_ID")?;
         let min_nodes = config::parsed(source, "MIN_NODES")?.unwrap_or(2);
@@ -29,7 +33,8 @@ impl DrainConfig {
                 format!("must be between 1 and 900, got {check_delay_s}"),
             ));
         }
-        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s })
+        let selection = config::parsed(source, "DRAIN_CANDIDATE")?.unwrap_or_default();
+        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s, selection })
     }
 }
 

@@ -94,6 +94,12 @@ impl MetricsSource for PrometheusSource {
             range("p95_latency", &q.p95_latency),
             range("error_rate", &q.error_rate),
         );
+        let (pending_cpu, pending_memory, requested_cpu, requested_memory) = tokio::join!(
+            range("pending_cpu", &q.pending_cpu),
+            range("pending_memory", &q.pending_memory),
+            range("requested_cpu", &q.requested_cpu),
+            range("requested_memory", &q.requested_memory),
+        );
         let series = [
             (Signal::Cpu, cpu?),
             (Signal::Memory, mem?),
@@ -101,6 +107,10 @@ impl MetricsSource for PrometheusSource {
             (Signal::QueueDepth, queue?),
             (Signal::P95Latency, p95?),
             (Signal::ErrorRate, errors?),
+            (Signal::PendingCpu, pending_cpu?),
+            (Signal::PendingMemory, pending_memory?),
+            (Signal::RequestedCpu, requested_cpu?),
+            (Signal::RequestedMemory, requested_memory?),
         ];
         Ok(merge(start, end, step_s, &series))
     }

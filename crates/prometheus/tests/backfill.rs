@@ -70,8 +70,27 @@ async fn fetch_returns_aligned_samples_with_absent_signals_left_unknown() {
         assert_eq!(s.pending_pods, Some(3));
         assert!((s.cpu_pct.unwrap() - 50.0).abs() < 0.05);
         assert_eq!(s.queue_depth, None);
-        assert!(Signal::ALL.iter().filter(|sig| sig.value(s).is_some()).count() == 5);
+        assert!(Signal::ALL.iter().filter(|sig| sig.value(s).is_some()).count() == 9);
     }
+}
+
+#[tokio::test]
+async fn pending_and_running_requests_come_from_kube_state_metrics() {
+    use smartscale_testbed::backfill::{NODES, NODE_CPU_CORES, NODE_MEMORY_BYTES, PODS, POD_CPU_CORES, POD_MEMORY_BYTES};
+    let prom = source();
+    let at = PENDING_PODS.eval_at();
+    let s = prom.fetch(at, at, 30).await.unwrap().remove(0);
+    let pending = f64::from(PENDING_PODS.pending_pods);
+    let running = PODS as f64 - pending;
+    let close = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 1e-6 * want.max(1.0));
+    assert!(close(s.pending_cpu_millis, pending * POD_CPU_CORES * 1000.0), "{s:?}");
+    assert!(close(s.pending_memory_bytes, pending * POD_MEMORY_BYTES), "{s:?}");
+    assert!(close(s.requested_cpu_pct, running * POD_CPU_CORES / (NODES as f64 * NODE_CPU_CORES) * 100.0), "{s:?}");
+    assert!(close(s.requested_mem_pct, running * POD_MEMORY_BYTES / (NODES as f64 * NODE_MEMORY_BYTES) * 100.0), "{s:?}");
+
+    // With nothing pending the sums are zero, not unknown.
+    let quiet = prom.fetch(QUIET.eval_at(), QUIET.eval_at(), 30).await.unwrap().remove(0);
+    assert_eq!((quiet.pending_pods, quiet.pending_cpu_millis, quiet.pending_memory_bytes), (Some(0), Some(0.0), Some(0.0)));
 }
 
 #[tokio::test]

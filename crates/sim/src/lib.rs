@@ -1,12 +1,68 @@
-//! The simulator: the real decider, scale-up worker and drain worker handlers, driven over days
-//! of traffic against the core's in-memory fakes of EC2, K3s, DynamoDB, SQS and SNS. Only the
-//! adapters differ from production; every decision and workflow line is shared.
-//!
-//! Work in progress towards the simulator issue: one policy (SmartScale's own), the synthetic
-//! week or a trace, and a summary. Baselines, spot interruptions and the report are not here yet.
+//! The simulator: the real decider, scale-up worker, drain worker, spot handler and Slack
+//! forwarder, driven over days of traffic against the core's in-memory fakes of EC2, K3s,
+//! DynamoDB, SQS and SNS. Only the adapters differ from production; every decision and workflow
+//! line is shared. Baselines (`reactive-seed`, `ca-like`, `static`, `oracle`) run in the same
+//! world so that `compare` sets them side by side.
 
+mod ca_like;
+mod demand;
+mod metrics;
 mod model;
+mod references;
+pub mod report;
+mod timeline;
 mod world;
 
-pub use model::{SimConfig, Summary};
-pub use world::run;
+pub use demand::Demand;
+pub use model::{PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
+pub use references::References;
+pub use timeline::{Event, EventKind, Point, Timeline};
+pub use world::Run;
+
+use smartscale_core::Result;
+
+/// Runs `config.policy`. `progress` hears the share done, 0–1, now and then.
+pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Run> {
+    config.validate()?;
+    let demand = Demand::of(config);
+    let references = References::of(config, &demand);
+    run_policy(config, &demand, &references, progress)
+}
+
+/// Runs every policy on the same demand, in [`PolicyName::ALL`]'s order.
+pub fn compare(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Vec<Run>> {
+    config.validate()?;
+    let demand = Demand::of(config);
+    let references = References::of(config, &demand);
+    let total = PolicyName::ALL.len() as f64;
+    PolicyName::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, policy)| {
+            let config = SimConfig { policy: *policy, ..config.clone() };
+            run_policy(&config, &demand, &references, &mut |share| progress((i as f64 + share) / total))
+        })
+        .collect()
+}
+
+fn run_policy(
+    config: &SimConfig,
+    demand: &Demand,
+    references: &References,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Run> {
+    if config.policy == PolicyName::Oracle {
+        progress(1.0);
+        return Ok(references.oracle_run(config, demand));
+    }
+    let mut world = world::World::new(config, demand, references)?;
+    let steps = config.steps();
+    for step in 0..steps {
+        world.step(step)?;
+        if step % 2880 == 0 {
+            progress(step as f64 / steps as f64);
+        }
+    }
+    progress(1.0);
+    Ok(world.finish())
+}

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use smartscale_core::trace::Trace;
+use smartscale_core::{Error, Result};
 
 /// Allocatable per t3.small worker (K3s reserves the rest).
 pub const NODE_CPU_MILLIS: u64 = 1900;
@@ -13,10 +14,64 @@ pub const POD_MEMORY_BYTES: u64 = 256 << 20;
 /// One DaemonSet pod per node (node-exporter and friends).
 pub const DAEMONSET_CPU_MILLIS: u64 = 100;
 pub const DAEMONSET_MEMORY_BYTES: u64 = 128 << 20;
+/// The spec's static fleet.
+pub const SPEC_STATIC_NODES: u32 = 5;
+pub const DEFAULT_SPOT_SHARE: f64 = 0.7;
+
 /// Replicas that fit on one node by requests: memory-bound at 5.
 pub fn pods_per_node() -> u64 {
     ((NODE_CPU_MILLIS - DAEMONSET_CPU_MILLIS) / POD_CPU_MILLIS)
         .min((NODE_MEMORY_BYTES - DAEMONSET_MEMORY_BYTES) / POD_MEMORY_BYTES)
+}
+
+/// Who scales the simulated cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyName {
+    /// SmartScale's handlers with its default policy, deviations included.
+    Smartscale,
+    /// The same handlers with the spec's rules exactly as written.
+    ReactiveSeed,
+    /// Cluster Autoscaler's documented defaults, acting through the same workers.
+    CaLike,
+    /// A fixed On-Demand fleet: the smallest with no shortfall on this load.
+    Static,
+    /// The spec's fixed fleet of 5 On-Demand nodes.
+    Static5,
+    /// The lower bound: exactly the nodes the demand needs at every instant, with foresight.
+    Oracle,
+}
+
+impl PolicyName {
+    pub const ALL: [PolicyName; 6] = [
+        PolicyName::Smartscale,
+        PolicyName::ReactiveSeed,
+        PolicyName::CaLike,
+        PolicyName::Static,
+        PolicyName::Static5,
+        PolicyName::Oracle,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyName::Smartscale => "smartscale",
+            PolicyName::ReactiveSeed => "reactive-seed",
+            PolicyName::CaLike => "ca-like",
+            PolicyName::Static => "static",
+            PolicyName::Static5 => "static-5",
+            PolicyName::Oracle => "oracle",
+        }
+    }
+}
+
+impl std::str::FromStr for PolicyName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        PolicyName::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = PolicyName::ALL.iter().map(|p| p.as_str()).collect();
+            Error::invalid("--policy", format!("unknown policy {s:?}; expected one of {}", names.join(", ")))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -28,37 +83,124 @@ pub struct SimConfig {
     pub seed: u64,
     /// A trace to replay instead of the synthetic e-commerce week.
     pub trace: Option<Trace>,
+    pub policy: PolicyName,
+    /// The share of nodes above the On-Demand floor bought as Spot.
+    pub spot_share: f64,
+    /// Interruption warnings per Spot node per day.
+    pub spot_interruptions_per_day: f64,
+    /// The chance, each hour, that one AZ's Spot pool is out of capacity for that hour.
+    pub ice_rate: f64,
+    /// Active instances beyond which launches fail with the vCPU quota error.
+    pub instance_quota: Option<usize>,
 }
 
 impl SimConfig {
+    /// The defaults: the synthetic week from Monday 2026-11-23, peak 8 nodes, SmartScale's policy.
+    pub fn new(days: u32) -> SimConfig {
+        SimConfig {
+            start: "2026-11-23T00:00:00Z".parse().expect("a valid default start"),
+            days,
+            peak_nodes: 8,
+            seed: 1,
+            trace: None,
+            policy: PolicyName::Smartscale,
+            spot_share: DEFAULT_SPOT_SHARE,
+            spot_interruptions_per_day: 0.1,
+            ice_rate: 0.0,
+            instance_quota: None,
+        }
+    }
+
     pub fn step_s(&self) -> i64 {
         15
     }
+
+    pub fn steps(&self) -> i64 {
+        i64::from(self.days) * 86_400 / self.step_s()
+    }
+
+    /// Errors name the flag.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |flag: &str, message: String| Err(Error::invalid(flag, message));
+        if self.days == 0 || self.days > 366 {
+            return fail("--days", format!("must be between 1 and 366, got {}", self.days));
+        }
+        if self.peak_nodes == 0 || self.peak_nodes > 1000 {
+            return fail("--peak-nodes", format!("must be between 1 and 1000, got {}", self.peak_nodes));
+        }
+        for (flag, value) in [("--spot-share", self.spot_share), ("--ice-rate", self.ice_rate)] {
+            if !(0.0..=1.0).contains(&value) {
+                return fail(flag, format!("must be between 0 and 1, got {value}"));
+            }
+        }
+        if !(self.spot_interruptions_per_day.is_finite() && (0.0..=100.0).contains(&self.spot_interruptions_per_day))
+        {
+            return fail(
+                "--spot-interruptions-per-day",
+                format!("must be between 0 and 100, got {}", self.spot_interruptions_per_day),
+            );
+        }
+        Ok(())
+    }
 }
 
+/// One policy's figures over one run. The safety counters are counted, never assumed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub policy: String,
     pub days: f64,
     pub cost_usd: f64,
-    pub node_hours: f64,
-    pub unschedulable_pod_minutes: f64,
-    pub total_pod_minutes: f64,
-    pub max_pending_duration_s: i64,
-    pub scale_ups: u32,
-    pub scale_downs: u32,
-    pub max_nodes_seen: u32,
-    pub pdb_violations: u32,
-    pub pods_lost: u32,
-    pub dlq_messages: u32,
     /// The lower bound: at every step max(min_nodes, the nodes the demand needs), bought with
-    /// the same On-Demand floor and Spot share as SmartScale.
+    /// the same On-Demand floor and Spot share.
     pub oracle_cost_usd: f64,
-    /// The smallest static On-Demand fleet with no shortfall on this load.
+    /// The smallest static On-Demand fleet with no shortfall on this load, and its cost.
     pub static_nodes: u32,
     pub static_cost_usd: f64,
     pub savings_vs_static_pct: f64,
     pub cost_vs_oracle: f64,
+    pub node_hours: f64,
+    pub max_nodes_seen: u32,
+    pub unschedulable_pod_minutes: f64,
+    pub total_pod_minutes: f64,
+    pub unschedulable_pct: f64,
+    /// The longest and the 95th-percentile spell of pods pending for want of capacity.
+    pub max_pending_duration_s: i64,
+    pub p95_time_to_capacity_s: i64,
+    pub scale_ups: u32,
+    pub scale_downs: u32,
+    /// A scale-down followed by a scale-up within 15 minutes.
+    pub thrash_events: u32,
+    pub spot_interruptions: u32,
+    /// Replicas that died with a Spot instance EC2 reclaimed before they were evicted.
+    pub pods_killed_by_spot_reclaim: u32,
+    /// Steps in which more replicas were being evicted than the PDB allowed.
+    pub pdb_violations: u32,
+    /// Running replicas whose node SmartScale removed without evicting them first.
+    pub pods_lost: u32,
+    /// SQS messages and SNS notifications a handler could not process.
+    pub dlq_messages: u32,
+    pub slack_messages: u32,
+}
+
+impl Summary {
+    /// Fills the ratios from the totals.
+    pub fn finish(&mut self) {
+        self.savings_vs_static_pct = ratio_pct(1.0 - ratio(self.cost_usd, self.static_cost_usd));
+        self.cost_vs_oracle = ratio(self.cost_usd, self.oracle_cost_usd);
+        self.unschedulable_pct = ratio_pct(ratio(self.unschedulable_pod_minutes, self.total_pod_minutes));
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+fn ratio_pct(share: f64) -> f64 {
+    share * 100.0
 }
 
 /// USD per hour of `nodes` t3.small nodes bought as SmartScale buys them: the first `floor`

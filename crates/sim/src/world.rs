@@ -1,36 +1,45 @@
 //! The world the handlers act on, stepped every 15 s: EC2 instances boot and join, the app's
 //! replicas follow the load, a scheduler binds them by requests, metrics are derived from
-//! demand against ready capacity, and the real handlers run on the EventBridge schedule and on
-//! whatever their queues deliver.
+//! demand against ready capacity, and the real handlers run on the EventBridge schedule, on
+//! whatever their queues deliver, on EC2's Spot events and on every SNS notification.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::json;
+use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
 use smartscale_core::fakes::{
     FakeClock, FakeCluster, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
 };
-use smartscale_core::messages::QueueName;
-use smartscale_core::metrics::Sample;
-use smartscale_core::ports::{
-    Clock, Instance, InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources,
-};
-use smartscale_core::workload::{ecommerce_week, splitmix64};
+use smartscale_core::messages::{QueueName, WorkMessage};
+use smartscale_core::ports::{Clock, Instance, InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, Resources, WorkQueue};
+use smartscale_core::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
 use smartscale_decider::DeciderConfig;
 use smartscale_drain_worker::DrainConfig;
 use smartscale_lambda::WorkerDeps;
 use smartscale_scale_up_worker::ScaleUpConfig;
+use smartscale_slack_forwarder::{ForwarderConfig, RecordingSlack};
+use smartscale_spot_handler::SpotConfig;
 
+use crate::ca_like::{self, CaLike};
+use crate::demand::Demand;
+use crate::metrics::{self, Replicas};
 use crate::model::*;
+use crate::references::References;
+use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline, POINT_EVERY_STEPS};
 
-const CLUSTER: &str = "sim";
+pub(crate) const CLUSTER: &str = "sim";
+pub(crate) const APP_NAMESPACE: &str = "shop";
 const DECIDER_EVERY_S: i64 = 120;
-const APP_NAMESPACE: &str = "shop";
 const SUBNETS: &str = "subnet-a:us-east-1a,subnet-b:us-east-1b";
+const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
+/// EC2 reclaims a Spot instance two minutes after the warning.
+const SPOT_WARNING_S: i64 = 120;
 
+type Deps<Cfg> =
+    WorkerDeps<Cfg, FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
 type Decider = smartscale_decider::Deps<
     FakeStateStore,
     FakeMetrics,
@@ -40,26 +49,15 @@ type Decider = smartscale_decider::Deps<
     FakeClock,
     FakeMetricsSink,
 >;
-type ScaleUp = smartscale_scale_up_worker::Deps<
-    FakeFleet,
-    FakeCluster,
-    FakeStateStore,
-    FakeQueue,
-    FakeNotifier,
-    FakeClock,
-    FakeMetricsSink,
->;
-type Drain = smartscale_drain_worker::Deps<
-    FakeFleet,
-    FakeCluster,
-    FakeStateStore,
-    FakeQueue,
-    FakeNotifier,
-    FakeClock,
-    FakeMetricsSink,
->;
 
-/// The in-memory ports every worker shares; only their configuration differs.
+/// Who decides: the real decider on its schedule, the CA-like scan every step, or nobody.
+enum Controller {
+    Decider(Box<Decider>),
+    CaLike(CaLike),
+    Fixed,
+}
+
+/// The in-memory ports every handler shares; only their configuration differs.
 struct Ports {
     fleet: FakeFleet,
     cluster: FakeCluster,
@@ -71,11 +69,7 @@ struct Ports {
 }
 
 impl Ports {
-    fn worker<Cfg>(
-        &self,
-        config: Cfg,
-    ) -> WorkerDeps<Cfg, FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>
-    {
+    fn worker<Cfg>(&self, config: Cfg) -> Deps<Cfg> {
         WorkerDeps {
             config,
             fleet: self.fleet.clone(),
@@ -89,126 +83,140 @@ impl Ports {
     }
 }
 
-/// App replicas by state after a step's scheduling.
-#[derive(Debug, Clone, Copy, Default)]
-struct Replicas {
-    running: u64,
-    evicting: u64,
-    pending: u64,
-    lost: u32,
+/// The handlers' configuration: what production reads from its environment.
+fn handler_config(config: &SimConfig) -> MapConfig {
+    let base = MapConfig::new()
+        .with("CLUSTER_ID", CLUSTER)
+        .with("SUBNETS", SUBNETS)
+        .with("SPOT_SHARE", config.spot_share.to_string());
+    match config.policy {
+        PolicyName::ReactiveSeed => base
+            .with("SCALE_UP_SIZE_BY_PENDING_REQUESTS", "false")
+            .with("SCALE_DOWN_FIT_CHECK", "false")
+            .with("DRAIN_CANDIDATE", "fewest_pods"),
+        _ => base,
+    }
 }
 
-struct World {
-    config: SimConfig,
+/// One policy's run: its summary and what it looked like over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub summary: Summary,
+    pub timeline: Timeline,
+}
+
+pub struct World<'a> {
+    config: &'a SimConfig,
+    demand: &'a Demand,
+    references: &'a References,
     runtime: tokio::runtime::Runtime,
-    clock: FakeClock,
-    fleet: FakeFleet,
-    cluster: FakeCluster,
-    queue: FakeQueue,
-    notifier: FakeNotifier,
+    ports: Ports,
     metrics: FakeMetrics,
-    decider: Decider,
-    scale_up: ScaleUp,
-    drain: Drain,
+    controller: Controller,
+    min_nodes: u32,
+    max_nodes: u32,
+    scale_up: Deps<ScaleUpConfig>,
+    drain: Deps<DrainConfig>,
+    spot: Deps<SpotConfig>,
+    slack: smartscale_slack_forwarder::Deps<RecordingSlack>,
     /// Instance id → (running at, joined at), drawn when the instance is first seen.
     boots: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
-    peak_pods: f64,
-    trace_peak: f64,
+    /// Spot instances warned and when EC2 takes them back.
+    reclaims: BTreeMap<String, DateTime<Utc>>,
+    /// Nodes whose instance EC2 reclaimed: replicas that die with them are not SmartScale's doing.
+    reclaimed_nodes: BTreeSet<String>,
+    notifications_seen: usize,
     next_pod: u64,
-    pending_since: Option<DateTime<Utc>>,
+    spells: PendingSpells,
     summary: Summary,
+    timeline: Timeline,
 }
 
-/// Runs one simulation with SmartScale's own handlers and default policy.
-pub fn run(config: SimConfig) -> Result<Summary> {
-    let mut world = World::new(config)?;
-    let steps = i64::from(world.config.days) * 86_400 / world.config.step_s();
-    for step in 0..steps {
-        world.step(step)?;
-    }
-    Ok(world.finish())
-}
-
-fn shared_config() -> MapConfig {
-    MapConfig::new().with("CLUSTER_ID", CLUSTER).with("SUBNETS", SUBNETS)
-}
-
-impl World {
-    fn new(config: SimConfig) -> Result<World> {
+impl<'a> World<'a> {
+    pub fn new(config: &'a SimConfig, demand: &'a Demand, references: &'a References) -> Result<World<'a>> {
         let clock = FakeClock::new(config.start);
-        let fleet = FakeFleet::new(CLUSTER, clock.clone());
-        let cluster = FakeCluster::new(clock.clone());
-        let state = FakeStateStore::new();
-        let queue = FakeQueue::new(clock.clone());
-        let notifier = FakeNotifier::new();
+        let ports = Ports {
+            fleet: FakeFleet::new(CLUSTER, clock.clone()),
+            cluster: FakeCluster::new(clock.clone()),
+            state: FakeStateStore::new(),
+            queue: FakeQueue::new(clock.clone()),
+            notifier: FakeNotifier::new(),
+            clock,
+            sink: FakeMetricsSink::new(),
+        };
+        ports.fleet.set_instance_limit(config.instance_quota);
         let metrics = FakeMetrics::default();
-        let sink = FakeMetricsSink::new();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| Error::rejected("simulator", e.to_string()))?;
-        let source = shared_config();
-        let decider = Decider {
-            config: DeciderConfig::from_config(&source)?,
-            state: state.clone(),
-            metrics: metrics.clone(),
-            fleet: fleet.clone(),
-            queue: queue.clone(),
-            notifier: notifier.clone(),
-            clock: clock.clone(),
-            sink: sink.clone(),
+        let source = handler_config(config);
+        let decider_config = DeciderConfig::from_config(&source)?;
+        let (min_nodes, max_nodes) = (decider_config.policy.min_nodes, decider_config.policy.max_nodes);
+        let controller = match config.policy {
+            PolicyName::Smartscale | PolicyName::ReactiveSeed => Controller::Decider(Box::new(Decider {
+                config: decider_config,
+                state: ports.state.clone(),
+                metrics: metrics.clone(),
+                fleet: ports.fleet.clone(),
+                queue: ports.queue.clone(),
+                notifier: ports.notifier.clone(),
+                clock: ports.clock.clone(),
+                sink: ports.sink.clone(),
+            })),
+            PolicyName::CaLike => Controller::CaLike(CaLike::new(CLUSTER)),
+            PolicyName::Static | PolicyName::Static5 | PolicyName::Oracle => Controller::Fixed,
         };
-        let ports = Ports {
-            fleet: fleet.clone(),
-            cluster: cluster.clone(),
-            state: state.clone(),
-            queue: queue.clone(),
-            notifier: notifier.clone(),
-            clock: clock.clone(),
-            sink: sink.clone(),
+        let seed_nodes = match config.policy {
+            PolicyName::Static => references.static_nodes,
+            PolicyName::Static5 => SPEC_STATIC_NODES,
+            _ => min_nodes,
         };
-        let scale_up: ScaleUp = ports.worker(ScaleUpConfig::from_config(&source)?);
-        let drain: Drain = ports.worker(DrainConfig::from_config(&source)?);
-        let peak_pods = f64::from(config.peak_nodes) * pods_per_node() as f64;
-        let trace_peak = config.trace.as_ref().map(|t| t.peak()).unwrap_or(1.0).max(f64::MIN_POSITIVE);
         let mut world = World {
             config,
+            demand,
+            references,
             runtime,
-            clock,
-            fleet,
-            cluster,
-            queue,
-            notifier,
+            scale_up: ports.worker(ScaleUpConfig::from_config(&source)?),
+            drain: ports.worker(DrainConfig::from_config(&source)?),
+            spot: ports.worker(SpotConfig::from_config(&source)?),
+            slack: smartscale_slack_forwarder::Deps {
+                config: ForwarderConfig::from_config(&source)?,
+                slack: RecordingSlack::default(),
+            },
+            ports,
             metrics,
-            decider,
-            scale_up,
-            drain,
+            controller,
+            min_nodes,
+            max_nodes,
             boots: BTreeMap::new(),
-            peak_pods,
-            trace_peak,
+            reclaims: BTreeMap::new(),
+            reclaimed_nodes: BTreeSet::new(),
+            notifications_seen: 0,
             next_pod: 0,
-            pending_since: None,
-            summary: Summary { policy: "smartscale".into(), ..Summary::default() },
+            spells: PendingSpells::default(),
+            summary: Summary { policy: config.policy.as_str().into(), ..Summary::default() },
+            timeline: Timeline::default(),
         };
-        world.seed();
+        world.seed(seed_nodes);
         Ok(world)
     }
 
-    /// The control plane and the min_nodes floor, running and joined at the start.
-    fn seed(&mut self) {
+    /// The control plane and the initial workers, On-Demand, running and joined at the start.
+    fn seed(&mut self, workers: u32) {
         let master = Node {
             name: "k3s-master".into(),
-            zone: Some("us-east-1a".into()),
+            zone: Some(ZONES[0].into()),
             ready: true,
             unschedulable: true,
             labels: [("node-role.kubernetes.io/control-plane".to_string(), "true".to_string())].into(),
             ..Default::default()
         };
-        self.cluster.add_node(master);
-        for az in ["us-east-1a", "us-east-1b"] {
-            let instance = self.fleet.add_running("t3.small", az, Lifecycle::OnDemand);
+        self.ports.cluster.add_node(master);
+        for i in 0..workers {
+            let instance = self.ports.fleet.add_running("t3.small", ZONES[i as usize % 2], Lifecycle::OnDemand);
             self.join(&instance);
         }
-        self.cluster.add_pdb(Pdb {
+        self.ports.cluster.add_pdb(Pdb {
             namespace: APP_NAMESPACE.into(),
             name: "api".into(),
             match_labels: [("app".to_string(), "api".to_string())].into(),
@@ -219,7 +227,7 @@ impl World {
     /// The instance registers as a Ready node, with its DaemonSet pod.
     fn join(&self, instance: &Instance) {
         let name = instance.private_dns_name.clone().unwrap_or_else(|| instance.instance_id.clone());
-        self.cluster.add_node(Node {
+        self.ports.cluster.add_node(Node {
             name: name.clone(),
             zone: Some(instance.availability_zone.clone()),
             instance_id: Some(instance.instance_id.clone()),
@@ -227,57 +235,81 @@ impl World {
             ready: true,
             allocatable: Resources { cpu_millis: NODE_CPU_MILLIS, memory_bytes: NODE_MEMORY_BYTES },
             labels: [("topology.kubernetes.io/zone".to_string(), instance.availability_zone.clone())].into(),
-            created_at: Some(self.clock.now()),
+            created_at: Some(self.ports.clock.now()),
             ..Default::default()
         });
-        self.cluster.add_pod(Pod {
+        self.ports.cluster.add_pod(Pod {
             namespace: "monitoring".into(),
             name: format!("node-exporter-{name}"),
             node: Some(name),
             owner: Some(OwnerRef { kind: "DaemonSet".into(), name: "node-exporter".into() }),
             requests: Resources { cpu_millis: DAEMONSET_CPU_MILLIS, memory_bytes: DAEMONSET_MEMORY_BYTES },
-            phase: PodPhase::Running,
+            phase: smartscale_core::ports::PodPhase::Running,
             ready: true,
             ..Default::default()
         });
     }
 
+    /// A deterministic draw in `low..=high` for `key` under the run's seed.
     fn random(&self, key: u64, low: i64, high: i64) -> i64 {
         low + (splitmix64(self.config.seed ^ key) % (high - low + 1) as u64) as i64
     }
 
-    /// Demand as a share of the peak, 0–1.
-    fn load(&self, at: DateTime<Utc>) -> f64 {
-        match &self.config.trace {
-            Some(trace) => {
-                // Replay the trace from its start, aligned to the simulation's start.
-                let offset = at - self.config.start;
-                trace.value_at(trace.start() + offset) / self.trace_peak
-            }
-            None => ecommerce_week(at, self.config.seed),
-        }
+    /// A deterministic draw in [0, 1).
+    fn chance(&self, key: u64) -> f64 {
+        (splitmix64(self.config.seed ^ key) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn step(&mut self, step: i64) -> Result<()> {
+    pub fn step(&mut self, step: i64) -> Result<()> {
         let now = self.config.start + Duration::seconds(step * self.config.step_s());
-        self.clock.set(now);
+        self.ports.clock.set(now);
         self.advance_instances(now);
-        let load = self.load(now);
-        let desired = ((load * self.peak_pods).ceil() as u64).max(1);
-        let replicas = self.reconcile_and_schedule(desired);
-        self.account(now, desired, load, replicas);
-        if step % (DECIDER_EVERY_S / self.config.step_s()) == 0 {
-            self.invoke_decider(now)?;
+        self.reclaim_spot(now)?;
+        let desired = self.demand.replicas[step as usize];
+        let replicas = metrics::reconcile_and_schedule(&self.ports.cluster, desired, &mut self.next_pod, &self.reclaimed_nodes);
+        self.summary.pods_lost += replicas.lost;
+        self.summary.pods_killed_by_spot_reclaim += replicas.reclaimed;
+        self.account(step, now, desired, replicas);
+        self.inject_capacity_shortage(step, now);
+        self.warn_spot(step, now)?;
+        match &mut self.controller {
+            Controller::Decider(decider) if step % (DECIDER_EVERY_S / self.config.step_s()) == 0 => {
+                let event = scheduled_event(now)?;
+                // A failed run is retried by the next tick, as the schedule would.
+                let _ = self.runtime.block_on(smartscale_decider::handle(event, decider.as_ref()));
+            }
+            Controller::CaLike(ca) => {
+                let nodes = self.ports.cluster.nodes();
+                let pods = self.ports.cluster.pods();
+                let pdbs = self.ports.cluster.pdbs();
+                let instances: Vec<Instance> =
+                    self.ports.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
+                let view = ca_like::View {
+                    now,
+                    nodes: &nodes,
+                    pods: &pods,
+                    pdbs: &pdbs,
+                    instances: &instances,
+                    min_nodes: self.min_nodes,
+                    max_nodes: self.max_nodes,
+                };
+                if let Some(message) = ca.scan(&view) {
+                    self.runtime.block_on(self.ports.queue.send(&message, 0))?;
+                }
+            }
+            _ => {}
         }
-        self.deliver(QueueName::ScaleUp)?;
-        self.deliver(QueueName::Drain)?;
+        self.deliver(QueueName::ScaleUp, now)?;
+        self.deliver(QueueName::Drain, now)?;
+        self.forward_notifications(now)?;
         Ok(())
     }
 
     /// Pending instances boot (45–90 s) and join (30–60 s more).
     fn advance_instances(&mut self, now: DateTime<Utc>) {
-        let registered: Vec<String> = self.cluster.nodes().into_iter().filter_map(|n| n.instance_id).collect();
-        for instance in self.fleet.instances() {
+        let registered: Vec<String> =
+            self.ports.cluster.nodes().into_iter().filter_map(|n| n.instance_id).collect();
+        for instance in self.ports.fleet.instances() {
             if !instance.state.is_active() {
                 continue;
             }
@@ -290,7 +322,7 @@ impl World {
                 .entry(instance.instance_id.clone())
                 .or_insert((launched + Duration::seconds(boot), launched + Duration::seconds(boot + join)));
             if instance.state == InstanceState::Pending && now >= running_at {
-                self.fleet.set_state(&instance.instance_id, InstanceState::Running);
+                self.ports.fleet.set_state(&instance.instance_id, InstanceState::Running);
             }
             if now >= join_at && !registered.contains(&instance.instance_id) {
                 self.join(&instance);
@@ -298,180 +330,146 @@ impl World {
         }
     }
 
-    /// The ReplicaSet and the scheduler, in place on the cluster's pods: add pending replicas up
-    /// to `desired` (or remove the newest beyond it, pending ones first), count a replica whose
-    /// node vanished while it ran as lost, and bind pending replicas first-fit by requests to
-    /// Ready, schedulable nodes.
-    fn reconcile_and_schedule(&mut self, desired: u64) -> Replicas {
-        let nodes: Vec<Node> = self.cluster.nodes().into_iter().filter(|n| n.ready).collect();
-        let mut next_pod = self.next_pod;
-        let replicas = self.cluster.with_pods(|pods| {
-            let mut live: Vec<(bool, u64, String)> = pods
-                .values()
-                .filter(|p| p.namespace == APP_NAMESPACE && !p.terminating)
-                .map(|p| (p.node.is_some(), p.name.trim_start_matches("api-").parse().unwrap_or(0), p.key()))
-                .collect();
-            let count = live.len() as u64;
-            if count < desired {
-                for _ in count..desired {
-                    next_pod += 1;
-                    let pod = Pod {
-                        namespace: APP_NAMESPACE.into(),
-                        name: format!("api-{next_pod}"),
-                        labels: [("app".to_string(), "api".to_string())].into(),
-                        owner: Some(OwnerRef { kind: "ReplicaSet".into(), name: "api".into() }),
-                        requests: Resources { cpu_millis: POD_CPU_MILLIS, memory_bytes: POD_MEMORY_BYTES },
-                        phase: PodPhase::Pending,
-                        termination_grace_s: Some(30),
-                        ..Default::default()
-                    };
-                    pods.insert(pod.key(), pod);
-                }
-            } else if count > desired {
-                live.sort_by_key(|(bound, n, _)| (*bound, std::cmp::Reverse(*n)));
-                for (_, _, key) in live.iter().take((count - desired) as usize) {
-                    pods.remove(key);
-                }
+    /// Each running Spot instance is warned at the configured rate; the warning reaches the
+    /// real spot handler as EC2's EventBridge event.
+    fn warn_spot(&mut self, step: i64, now: DateTime<Utc>) -> Result<()> {
+        let per_step = self.config.spot_interruptions_per_day * self.config.step_s() as f64 / 86_400.0;
+        if per_step <= 0.0 {
+            return Ok(());
+        }
+        for instance in self.ports.fleet.instances() {
+            let warnable = instance.lifecycle == Lifecycle::Spot
+                && instance.state == InstanceState::Running
+                && !self.reclaims.contains_key(&instance.instance_id);
+            let key = (step as u64).wrapping_mul(0x9E37_79B9) ^ instance.instance_id.len() as u64 ^ hash(&instance.instance_id);
+            if warnable && self.chance(key) < per_step {
+                self.reclaims.insert(instance.instance_id.clone(), now + Duration::seconds(SPOT_WARNING_S));
+                self.summary.spot_interruptions += 1;
+                self.mark(now, EventKind::SpotInterruption);
+                let event = ec2_event(now, "EC2 Spot Instance Interruption Warning", &instance.instance_id, json!({
+                    "instance-id": instance.instance_id, "instance-action": "terminate"
+                }));
+                self.invoke_spot(event)?;
             }
-
-            let mut free: BTreeMap<&str, (u64, u64)> = nodes
-                .iter()
-                .filter(|n| !n.unschedulable)
-                .map(|n| (n.name.as_str(), (n.allocatable.cpu_millis, n.allocatable.memory_bytes)))
-                .collect();
-            for pod in pods.values() {
-                if let Some(f) = pod.node.as_deref().and_then(|n| free.get_mut(n)) {
-                    f.0 = f.0.saturating_sub(pod.requests.cpu_millis);
-                    f.1 = f.1.saturating_sub(pod.requests.memory_bytes);
-                }
-            }
-            let mut replicas = Replicas::default();
-            for pod in pods.values_mut().filter(|p| p.namespace == APP_NAMESPACE) {
-                if pod.terminating {
-                    replicas.evicting += 1;
-                    continue;
-                }
-                if let Some(node) = &pod.node {
-                    if nodes.iter().any(|n| &n.name == node) {
-                        replicas.running += 1;
-                        continue;
-                    }
-                    replicas.lost += 1;
-                    pod.node = None;
-                    pod.phase = PodPhase::Pending;
-                    pod.ready = false;
-                }
-                match free.iter_mut().find(|(_, f)| f.0 >= pod.requests.cpu_millis && f.1 >= pod.requests.memory_bytes)
-                {
-                    Some((name, f)) => {
-                        f.0 -= pod.requests.cpu_millis;
-                        f.1 -= pod.requests.memory_bytes;
-                        pod.node = Some(name.to_string());
-                        pod.phase = PodPhase::Running;
-                        pod.ready = true;
-                        replicas.running += 1;
-                    }
-                    None => replicas.pending += 1,
-                }
-            }
-            replicas
-        });
-        self.next_pod = next_pod;
-        self.summary.pods_lost += replicas.lost;
-        replicas
+        }
+        Ok(())
     }
 
-    /// Metrics for the decider, the PDB's allowance, cost and shortfall.
-    fn account(&mut self, now: DateTime<Utc>, desired: u64, load: f64, replicas: Replicas) {
+    /// Two minutes after the warning EC2 takes the instance back, whatever the drain achieved.
+    fn reclaim_spot(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let due: Vec<String> = self.reclaims.iter().filter(|(_, at)| **at <= now).map(|(id, _)| id.clone()).collect();
+        for id in due {
+            self.reclaims.remove(&id);
+            let Some(instance) = self.ports.fleet.instances().into_iter().find(|i| i.instance_id == id) else {
+                continue;
+            };
+            if !instance.state.is_active() {
+                continue;
+            }
+            self.ports.fleet.set_state(&id, InstanceState::Terminated);
+            if let Some(node) = self.ports.cluster.nodes().into_iter().find(|n| n.instance_id.as_deref() == Some(&id)) {
+                self.ports.cluster.set_node_ready(&node.name, false);
+                self.reclaimed_nodes.insert(node.name);
+            }
+            let event = ec2_event(now, "EC2 Instance State-change Notification", &id, json!({
+                "instance-id": id, "state": "terminated"
+            }));
+            self.invoke_spot(event)?;
+        }
+        Ok(())
+    }
+
+    fn invoke_spot(&mut self, event: Value) -> Result<()> {
+        let event = LambdaEvent::new(event, Context::default());
+        if self.runtime.block_on(smartscale_spot_handler::handle(event, &self.spot)).is_err() {
+            // EventBridge retries, then dead-letters.
+            self.summary.dlq_messages += 1;
+        }
+        Ok(())
+    }
+
+    /// With `--ice-rate`, each hour one AZ's Spot pool may be out of capacity for the hour.
+    fn inject_capacity_shortage(&mut self, step: i64, now: DateTime<Utc>) {
+        if self.config.ice_rate <= 0.0 || now.timestamp() % 3600 != 0 {
+            return;
+        }
+        let hour = step as u64 / 240;
+        for zone in ZONES {
+            self.ports.fleet.make_available("t3.small", zone, Lifecycle::Spot);
+        }
+        if self.chance(hour.wrapping_mul(0xA5A5_A5A5)) < self.config.ice_rate {
+            let zone = ZONES[(hour % 2) as usize];
+            self.ports.fleet.make_unavailable("t3.small", zone, Lifecycle::Spot);
+        }
+    }
+
+    /// Metrics for the decider, the PDB's allowance, cost, shortfall and the timeline.
+    fn account(&mut self, step: i64, now: DateTime<Utc>, desired: u64, replicas: Replicas) {
         let step_h = self.config.step_s() as f64 / 3600.0;
-        let Replicas { running, evicting, pending, .. } = replicas;
-        let ready: Vec<Node> = self
-            .cluster
-            .nodes()
-            .into_iter()
-            .filter(|n| n.ready && !n.labels.contains_key("node-role.kubernetes.io/control-plane"))
-            .collect();
-        let cpu_capacity: u64 = ready.iter().map(|n| n.allocatable.cpu_millis).sum();
-        let memory_capacity: u64 = ready.iter().map(|n| n.allocatable.memory_bytes).sum();
+        let ready = metrics::ready_workers(&self.ports.cluster);
+        let sample = metrics::sample(now, self.demand.load[step as usize], self.config.peak_nodes, desired, &ready, replicas, &self.ports.cluster);
+        self.metrics.push(sample);
 
         // The PDB allows one replica down while every desired replica is running.
-        self.cluster.set_disruptions_allowed(APP_NAMESPACE, "api", i32::from(running >= desired && evicting == 0));
-        if evicting > 1 {
+        let allowed = replicas.running >= desired && replicas.evicting == 0;
+        self.ports.cluster.set_disruptions_allowed(APP_NAMESPACE, "api", i32::from(allowed));
+        if replicas.evicting > 1 {
             self.summary.pdb_violations += 1;
         }
-
-        // A replica uses 80 % of its CPU request at full demand and 70 % of its memory request
-        // (a typical working set); the daemons use their requests.
-        let demand_cpu =
-            load * self.peak_pods * POD_CPU_MILLIS as f64 * 0.8 + ready.len() as f64 * DAEMONSET_CPU_MILLIS as f64;
-        let used_memory =
-            running as f64 * POD_MEMORY_BYTES as f64 * 0.7 + (ready.len() as u64 * DAEMONSET_MEMORY_BYTES) as f64;
-        let overload = if running == 0 { 4.0 } else { (desired as f64 / running as f64 - 1.0).max(0.0) };
-        let share = |used: f64, total: u64| if total == 0 { 100.0 } else { (used / total as f64 * 100.0).min(100.0) };
-        self.metrics.push(Sample {
-            at: now,
-            cpu_pct: Some(share(demand_cpu, cpu_capacity)),
-            mem_pct: Some(share(used_memory, memory_capacity)),
-            pending_pods: Some(pending as u32),
-            queue_depth: None,
-            p95_latency_s: Some(0.25 * (1.0 + 4.0 * overload)),
-            error_rate_pct: Some((overload * 10.0).min(100.0)),
-        });
         if now.timestamp() % 3600 == 0 {
             self.metrics.prune_before(now - Duration::hours(1));
-            self.fleet.forget_terminated();
-            let live: Vec<String> = self.fleet.instances().into_iter().map(|i| i.instance_id).collect();
+            self.ports.fleet.forget_terminated();
+            let live: Vec<String> = self.ports.fleet.instances().into_iter().map(|i| i.instance_id).collect();
             self.boots.retain(|id, _| live.contains(id));
         }
 
-        let active: Vec<Instance> = self.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
+        let active: Vec<Instance> =
+            self.ports.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
         for i in &active {
-            self.summary.cost_usd += pricing::per_hour(&i.instance_type, i.lifecycle, pricing::DEFAULT_SPOT_DISCOUNT)
-                .unwrap_or(0.0)
-                * step_h;
+            let price = pricing::per_hour(&i.instance_type, i.lifecycle, pricing::DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
+            self.summary.cost_usd += price * step_h;
         }
         self.summary.node_hours += active.len() as f64 * step_h;
         self.summary.max_nodes_seen = self.summary.max_nodes_seen.max(active.len() as u32);
         self.summary.total_pod_minutes += desired as f64 * step_h * 60.0;
-        let floor = self.decider.config.policy.min_nodes;
-        let needed = nodes_for(desired).max(floor);
-        self.summary.oracle_cost_usd += fleet_price_per_hour(needed, floor, self.scale_up.config.spot_share) * step_h;
-        self.summary.static_nodes = self.summary.static_nodes.max(needed);
-        self.summary.unschedulable_pod_minutes += pending as f64 * step_h * 60.0;
-        match (pending > 0, self.pending_since) {
-            (true, None) => self.pending_since = Some(now),
-            (true, Some(since)) => {
-                self.summary.max_pending_duration_s =
-                    self.summary.max_pending_duration_s.max((now - since).num_seconds())
-            }
-            (false, _) => self.pending_since = None,
+        self.summary.unschedulable_pod_minutes += replicas.pending as f64 * step_h * 60.0;
+        self.spells.observe(step * self.config.step_s(), replicas.pending > 0);
+        if step % POINT_EVERY_STEPS == 0 {
+            let schedulable = ready.iter().filter(|n| !n.unschedulable).count() as u64;
+            self.timeline.points.push(Point {
+                hour: hours(self.config, now),
+                demand_pods: desired,
+                capacity_pods: schedulable * pods_per_node(),
+                nodes: active.len() as u32,
+                pending_pods: replicas.pending,
+                cumulative_cost_usd: self.summary.cost_usd,
+            });
         }
     }
 
-    fn invoke_decider(&mut self, now: DateTime<Utc>) -> Result<()> {
-        let event = json!({
-            "version": "0", "id": format!("sim-{}", now.timestamp()), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "123456789012", "time": now.to_rfc3339(), "region": "us-east-1",
-            "resources": [], "detail": {}
-        });
-        let event = LambdaEvent::new(
-            serde_json::from_value(event).map_err(|e| Error::invalid("event", e.to_string()))?,
-            Context::default(),
-        );
-        // A failed run is retried by the next tick, as the schedule would.
-        let _ = self.runtime.block_on(smartscale_decider::handle(event, &self.decider));
-        Ok(())
+    fn mark(&mut self, now: DateTime<Utc>, kind: EventKind) {
+        self.timeline.events.push(Event { hour: hours(self.config, now), kind });
     }
 
-    /// Hands the visible messages of a queue to its worker; a failed message counts as
-    /// dead-lettered.
-    fn deliver(&mut self, queue: QueueName) -> Result<()> {
-        let due = self.queue.take_visible(queue);
+    /// Hands the visible messages of a queue to its worker, as the SQS event source does; a
+    /// message the worker reports failed counts as dead-lettered.
+    fn deliver(&mut self, queue: QueueName, now: DateTime<Utc>) -> Result<()> {
+        let due = self.ports.queue.take_visible(queue);
         if due.is_empty() {
             return Ok(());
         }
-        let records: Vec<serde_json::Value> =
-            due.iter().enumerate().map(|(i, m)| json!({"messageId": format!("m{i}"), "body": m.body, "attributes": {"ApproximateReceiveCount": "1"}})).collect();
+        for m in &due {
+            if let WorkMessage::ScaleUpRequest(request) = m.message() {
+                if !request.decision_id.starts_with("spot-") {
+                    self.mark(now, EventKind::ScaleUp);
+                }
+            }
+        }
+        let records: Vec<Value> = due
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"messageId": format!("m{i}"), "body": m.body, "attributes": {"ApproximateReceiveCount": "1"}}))
+            .collect();
         let event = serde_json::from_value(json!({ "Records": records }))
             .map_err(|e| Error::invalid("event", e.to_string()))?;
         let event = LambdaEvent::new(event, Context::default());
@@ -486,16 +484,80 @@ impl World {
         Ok(())
     }
 
-    fn finish(mut self) -> Summary {
-        let kinds = self.notifier.kinds();
-        self.summary.scale_ups = kinds.iter().filter(|k| **k == "scale_up_started").count() as u32;
-        self.summary.scale_downs = kinds.iter().filter(|k| **k == "scale_down_completed").count() as u32;
-        self.summary.days = f64::from(self.config.days);
-        let hours = self.summary.days * 24.0;
-        self.summary.static_cost_usd =
-            fleet_price_per_hour(self.summary.static_nodes, self.summary.static_nodes, 0.0) * hours;
-        self.summary.savings_vs_static_pct = (1.0 - self.summary.cost_usd / self.summary.static_cost_usd) * 100.0;
-        self.summary.cost_vs_oracle = self.summary.cost_usd / self.summary.oracle_cost_usd;
-        self.summary
+    /// New SNS notifications go to the real Slack forwarder; completed scale-downs that were
+    /// not Spot drains are the timeline's scale-down events.
+    fn forward_notifications(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let published = self.ports.notifier.published_since(self.notifications_seen);
+        self.notifications_seen += published.len();
+        for notification in published {
+            if let smartscale_core::notification::NotificationEvent::ScaleDownCompleted { decision_id, .. } =
+                &notification.event
+            {
+                if !decision_id.starts_with("spot-") {
+                    self.mark(now, EventKind::ScaleDown);
+                }
+            }
+            let event = sns_event(&notification.encode(), now)?;
+            match self.runtime.block_on(smartscale_slack_forwarder::handle(event, &self.slack)) {
+                Ok(()) => self.summary.slack_messages += 1,
+                Err(_) => self.summary.dlq_messages += 1,
+            }
+        }
+        Ok(())
     }
+
+    pub fn finish(mut self) -> Run {
+        let end_s = self.config.steps() * self.config.step_s();
+        self.spells.close(end_s);
+        let s = &mut self.summary;
+        s.days = f64::from(self.config.days);
+        s.max_pending_duration_s = self.spells.max_s();
+        s.p95_time_to_capacity_s = self.spells.p95_s();
+        s.scale_ups = self.timeline.count(EventKind::ScaleUp);
+        s.scale_downs = self.timeline.count(EventKind::ScaleDown);
+        s.thrash_events = self.timeline.thrash_events(0.25);
+        self.references.fill(s);
+        s.finish();
+        Run { summary: self.summary, timeline: self.timeline }
+    }
+}
+
+fn hours(config: &SimConfig, now: DateTime<Utc>) -> f64 {
+    (now - config.start).num_seconds() as f64 / 3600.0
+}
+
+fn hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3))
+}
+
+fn scheduled_event(now: DateTime<Utc>) -> Result<LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>> {
+    let event = json!({
+        "version": "0", "id": format!("sim-{}", now.timestamp()), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": now.to_rfc3339(), "region": "us-east-1",
+        "resources": [], "detail": {}
+    });
+    let event = serde_json::from_value(event).map_err(|e| Error::invalid("event", e.to_string()))?;
+    Ok(LambdaEvent::new(event, Context::default()))
+}
+
+/// An EC2 event as EventBridge delivers it.
+fn ec2_event(now: DateTime<Utc>, detail_type: &str, instance_id: &str, detail: Value) -> Value {
+    json!({
+        "version": "0", "id": format!("{detail_type}-{instance_id}-{}", now.timestamp()), "detail-type": detail_type,
+        "source": "aws.ec2", "account": "123456789012", "time": now.to_rfc3339(), "region": "us-east-1",
+        "resources": [format!("arn:aws:ec2:us-east-1:123456789012:instance/{instance_id}")], "detail": detail
+    })
+}
+
+fn sns_event(message: &str, now: DateTime<Utc>) -> Result<LambdaEvent<aws_lambda_events::event::sns::SnsEvent>> {
+    let event = json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:smartscale:sim",
+        "Sns": {
+            "Type": "Notification", "MessageId": format!("sim-{}", now.timestamp()), "TopicArn": "arn:aws:sns:us-east-1:123456789012:smartscale",
+            "Subject": null, "Message": message, "Timestamp": now.to_rfc3339(), "SignatureVersion": "1",
+            "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "", "MessageAttributes": {}
+        }
+    }]});
+    let event = serde_json::from_value(event).map_err(|e| Error::invalid("sns event", e.to_string()))?;
+    Ok(LambdaEvent::new(event, Context::default()))
 }

@@ -20,6 +20,11 @@ pub const CPUS_PER_NODE: usize = 2;
 pub const MEM_TOTAL_BYTES: f64 = 4.0 * 1024.0 * 1024.0 * 1024.0;
 pub const REQUESTS_PER_S: f64 = 10.0;
 pub const BUCKETS: [f64; 5] = [0.1, 0.25, 0.5, 1.0, 2.5];
+/// Each app pod's requests, and each node's allocatable, as kube-state-metrics reports them.
+pub const POD_CPU_CORES: f64 = 0.2;
+pub const POD_MEMORY_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
+pub const NODE_CPU_CORES: f64 = 1.9;
+pub const NODE_MEMORY_BYTES: f64 = 1600.0 * 1024.0 * 1024.0;
 
 /// The start of the first window: Monday 2026-01-05 00:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -116,7 +121,7 @@ fn window_at(t: DateTime<Utc>) -> &'static Window {
     WINDOWS.iter().rev().find(|w| minutes >= w.start_min as f64).unwrap_or(&WINDOWS[0])
 }
 
-const PODS: usize = 6;
+pub const PODS: usize = 6;
 
 /// The whole history as OpenMetrics text: from T0−10m to the end of the last window.
 pub fn openmetrics() -> String {
@@ -184,6 +189,25 @@ pub fn openmetrics() -> String {
                 f64::from(u8::from(pending == (phase == "Pending")))
             });
         }
+    }
+
+    out.push_str("# TYPE kube_pod_container_resource_requests gauge\n");
+    for pod in 1..=PODS {
+        for (resource, value) in [("cpu", POD_CPU_CORES), ("memory", POD_MEMORY_BYTES)] {
+            let labels = format!("namespace=\"shop\",pod=\"shop-api-{pod}\",container=\"api\",resource=\"{resource}\"");
+            gauge(&mut out, "kube_pod_container_resource_requests", &labels, &|_| value);
+        }
+    }
+    out.push_str("# TYPE kube_node_status_allocatable gauge\n");
+    for node in 1..=NODES {
+        for (resource, value) in [("cpu", NODE_CPU_CORES), ("memory", NODE_MEMORY_BYTES)] {
+            let labels = format!("node=\"node-{node}\",resource=\"{resource}\"");
+            gauge(&mut out, "kube_node_status_allocatable", &labels, &|_| value);
+        }
+    }
+    out.push_str("# TYPE kube_node_spec_unschedulable gauge\n");
+    for node in 1..=NODES {
+        gauge(&mut out, "kube_node_spec_unschedulable", &format!("node=\"node-{node}\""), &|_| 0.0);
     }
 
     out.push_str("# TYPE http_request_duration_seconds histogram\n");

@@ -114,6 +114,10 @@ impl FakeCluster {
         state.pods.values().cloned().collect()
     }
 
+    pub fn pdbs(&self) -> Vec<Pdb> {
+        lock(&self.state).pdbs.values().cloned().collect()
+    }
+
     pub fn set_disruptions_allowed(&self, namespace: &str, name: &str, allowed: i32) {
         if let Some(p) = lock(&self.state).pdbs.get_mut(&format!("{namespace}/{name}")) {
             p.disruptions_allowed = allowed;

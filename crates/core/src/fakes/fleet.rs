@@ -100,6 +100,11 @@ impl FakeFleet {
         lock(&self.state).unavailable.insert((instance_type.into(), availability_zone.into(), lifecycle));
     }
 
+    /// Ends a capacity shortage started by [`FakeFleet::make_unavailable`].
+    pub fn make_available(&self, instance_type: &str, availability_zone: &str, lifecycle: Lifecycle) {
+        lock(&self.state).unavailable.remove(&(instance_type.into(), availability_zone.into(), lifecycle));
+    }
+
     pub fn set_instance_limit(&self, limit: Option<usize>) {
         lock(&self.state).instance_limit = limit;
     }

@@ -90,6 +90,11 @@ impl FakeNotifier {
         lock(&self.published).clone()
     }
 
+    /// The notifications after the first `seen`, for a consumer that reads as they arrive.
+    pub fn published_since(&self, seen: usize) -> Vec<Notification> {
+        lock(&self.published).iter().skip(seen).cloned().collect()
+    }
+
     pub fn kinds(&self) -> Vec<&'static str> {
         lock(&self.published).iter().map(|n| n.event.kind()).collect()
     }

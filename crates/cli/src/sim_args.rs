@@ -1,0 +1,147 @@
+//! The flags `simulate` and `compare` share, and what they print.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use smartscale_core::trace::Trace;
+use smartscale_sim::{PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// A trace to replay (`timestamp,value` CSV); the default is the built-in e-commerce week.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// How many days to simulate.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// When the simulation starts (RFC 3339); default: the trace's start, or Monday 2026-11-23.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Nodes' worth of replicas the load's peak needs.
+    #[arg(long, default_value_t = 8)]
+    pub peak_nodes: u32,
+    /// Share of the nodes above the On-Demand floor bought as Spot, 0–1.
+    #[arg(long, default_value_t = DEFAULT_SPOT_SHARE)]
+    pub spot_share: f64,
+    /// Spot interruption warnings per Spot node per day.
+    #[arg(long, default_value_t = 0.1)]
+    pub spot_interruptions_per_day: f64,
+    /// Chance per hour that one AZ's Spot pool has no capacity for that hour, 0–1.
+    #[arg(long, default_value_t = 0.0)]
+    pub ice_rate: f64,
+    /// Active instances beyond which launches fail on the vCPU quota.
+    #[arg(long)]
+    pub instance_quota: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a self-contained HTML report with charts.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+}
+
+impl SimArgs {
+    pub fn config(&self, policy: PolicyName) -> Result<SimConfig, String> {
+        let trace = match &self.trace {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                Some(Trace::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let defaults = SimConfig::new(self.days);
+        let start = match &self.start {
+            Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| format!("--start {text:?}: {e}"))?,
+            None => trace.as_ref().map(|t| t.start()).unwrap_or(defaults.start),
+        };
+        let config = SimConfig {
+            start,
+            peak_nodes: self.peak_nodes,
+            seed: self.seed,
+            trace,
+            policy,
+            spot_share: self.spot_share,
+            spot_interruptions_per_day: self.spot_interruptions_per_day,
+            ice_rate: self.ice_rate,
+            instance_quota: self.instance_quota,
+            ..defaults
+        };
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// What the run was, for the report's heading.
+    pub fn describe(&self, config: &SimConfig) -> String {
+        let load = match &self.trace {
+            Some(path) => format!("trace {}", path.display()),
+            None => "the synthetic e-commerce week".to_string(),
+        };
+        format!(
+            "{load}, {} days from {}, peak {} nodes, Spot share {}, {} Spot interruptions per node-day, seed {}",
+            config.days,
+            config.start.format("%Y-%m-%d %H:%M UTC"),
+            config.peak_nodes,
+            config.spot_share,
+            config.spot_interruptions_per_day,
+            config.seed
+        )
+    }
+}
+
+/// One policy's summary, a line per figure.
+pub fn summary_table(s: &Summary) -> String {
+    [
+        format!("policy                     {}", s.policy),
+        format!("days                       {}", s.days),
+        format!(
+            "cost                       ${:.2} ({:.2} × the oracle's ${:.2}; {:.1} % below a static {}-node fleet's ${:.2})",
+            s.cost_usd, s.cost_vs_oracle, s.oracle_cost_usd, s.savings_vs_static_pct, s.static_nodes, s.static_cost_usd
+        ),
+        format!("node-hours                 {:.1}", s.node_hours),
+        format!("max nodes                  {}", s.max_nodes_seen),
+        format!(
+            "unschedulable pod-minutes  {:.1} ({:.3} % of {:.0})",
+            s.unschedulable_pod_minutes, s.unschedulable_pct, s.total_pod_minutes
+        ),
+        format!("longest pending            {} s (p95 time to capacity {} s)", s.max_pending_duration_s, s.p95_time_to_capacity_s),
+        format!("scale-ups / scale-downs    {} / {} ({} thrash)", s.scale_ups, s.scale_downs, s.thrash_events),
+        format!("spot interruptions         {} ({} replicas died with a reclaimed node)", s.spot_interruptions, s.pods_killed_by_spot_reclaim),
+        format!("pdb violations             {}", s.pdb_violations),
+        format!("pods lost                  {}", s.pods_lost),
+        format!("dead-lettered messages     {}", s.dlq_messages),
+        format!("slack messages             {}", s.slack_messages),
+    ]
+    .join("\n")
+}
+
+/// Every policy side by side, a row each.
+pub fn compare_table(summaries: &[&Summary]) -> String {
+    let mut lines = vec![format!(
+        "{:<14} {:>9} {:>8} {:>10} {:>9} {:>11} {:>9} {:>5} {:>5} {:>6} {:>5} {:>4} {:>5} {:>4}",
+        "policy", "cost $", "×oracle", "vs static", "unsched%", "max pend s", "p95 ttc", "ups", "downs", "thrash", "spot", "pdb", "lost", "dlq"
+    )];
+    for s in summaries {
+        lines.push(format!(
+            "{:<14} {:>9.2} {:>8.2} {:>9.1}% {:>9.3} {:>11} {:>9} {:>5} {:>5} {:>6} {:>5} {:>4} {:>5} {:>4}",
+            s.policy,
+            s.cost_usd,
+            s.cost_vs_oracle,
+            -s.savings_vs_static_pct,
+            s.unschedulable_pct,
+            s.max_pending_duration_s,
+            s.p95_time_to_capacity_s,
+            s.scale_ups,
+            s.scale_downs,
+            s.thrash_events,
+            s.spot_interruptions,
+            s.pdb_violations,
+            s.pods_lost,
+            s.dlq_messages
+        ));
+    }
+    lines.join("\n")
+}

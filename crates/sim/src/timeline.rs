@@ -1,0 +1,126 @@
+//! What a run looked like over time, sampled for the report's charts.
+
+use serde::Serialize;
+
+/// Steps between two timeline points (5 minutes at 15 s steps).
+pub const POINT_EVERY_STEPS: i64 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    /// Hours since the start.
+    pub hour: f64,
+    /// Replicas the load asks for.
+    pub demand_pods: u64,
+    /// Replica slots on Ready, schedulable workers.
+    pub capacity_pods: u64,
+    /// Active instances (booting included): what is billed.
+    pub nodes: u32,
+    pub pending_pods: u64,
+    pub cumulative_cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    ScaleUp,
+    ScaleDown,
+    SpotInterruption,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Event {
+    pub hour: f64,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timeline {
+    pub points: Vec<Point>,
+    pub events: Vec<Event>,
+}
+
+impl Timeline {
+    pub fn count(&self, kind: EventKind) -> u32 {
+        self.events.iter().filter(|e| e.kind == kind).count() as u32
+    }
+
+    /// Scale-downs followed by a scale-up within `window_h` hours.
+    pub fn thrash_events(&self, window_h: f64) -> u32 {
+        let ups: Vec<f64> = self.events.iter().filter(|e| e.kind == EventKind::ScaleUp).map(|e| e.hour).collect();
+        self.events
+            .iter()
+            .filter(|e| e.kind == EventKind::ScaleDown)
+            .filter(|down| ups.iter().any(|up| *up >= down.hour && *up - down.hour <= window_h))
+            .count() as u32
+    }
+}
+
+/// Spells of pending pods, in seconds, as they end (or at the end of the run).
+#[derive(Debug, Clone, Default)]
+pub struct PendingSpells {
+    since: Option<i64>,
+    pub spells_s: Vec<i64>,
+}
+
+impl PendingSpells {
+    pub fn observe(&mut self, at_s: i64, pending: bool) {
+        match (pending, self.since) {
+            (true, None) => self.since = Some(at_s),
+            (false, Some(since)) => {
+                self.spells_s.push(at_s - since);
+                self.since = None;
+            }
+            _ => {}
+        }
+    }
+
+    pub fn close(&mut self, at_s: i64) {
+        self.observe(at_s, false);
+    }
+
+    pub fn max_s(&self) -> i64 {
+        self.spells_s.iter().copied().max().unwrap_or(0)
+    }
+
+    /// The nearest-rank 95th percentile.
+    pub fn p95_s(&self) -> i64 {
+        let mut sorted = self.spells_s.clone();
+        sorted.sort_unstable();
+        match sorted.len() {
+            0 => 0,
+            n => sorted[((n as f64 * 0.95).ceil() as usize).clamp(1, n) - 1],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scale_up_within_15_minutes_of_a_scale_down_is_thrash() {
+        let at = |hour, kind| Event { hour, kind };
+        let timeline = Timeline {
+            points: vec![],
+            events: vec![
+                at(1.0, EventKind::ScaleDown),
+                at(1.2, EventKind::ScaleUp),
+                at(3.0, EventKind::ScaleDown),
+                at(3.5, EventKind::ScaleUp),
+            ],
+        };
+        assert_eq!(timeline.thrash_events(0.25), 1);
+    }
+
+    #[test]
+    fn pending_spells_give_max_and_p95() {
+        let mut spells = PendingSpells::default();
+        for (t, pending) in [(0, true), (60, false), (100, true), (400, false), (500, true)] {
+            spells.observe(t, pending);
+        }
+        spells.close(530);
+        assert_eq!(spells.spells_s, vec![60, 300, 30]);
+        assert_eq!((spells.max_s(), spells.p95_s()), (300, 300));
+        assert_eq!(PendingSpells::default().p95_s(), 0);
+    }
+}
