@@ -34,6 +34,10 @@ pub struct SimArgs {
     pub instance_quota: Option<usize>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// A handler setting as production's environment would give it, e.g.
+    /// `--set SCALE_DOWN_FIT_CHECK=false`; repeatable. `reactive-seed` keeps the spec's rules.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +56,14 @@ impl SimArgs {
             None => None,
         };
         let defaults = SimConfig::new(self.days);
+        let settings = self
+            .settings
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => Err(format!("--set {kv:?}: expected KEY=VALUE")),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let start = match &self.start {
             Some(text) => chrono::DateTime::parse_from_rfc3339(text)
                 .map(|t| t.with_timezone(&chrono::Utc))
@@ -68,6 +80,7 @@ impl SimArgs {
             spot_interruptions_per_day: self.spot_interruptions_per_day,
             ice_rate: self.ice_rate,
             instance_quota: self.instance_quota,
+            settings,
             ..defaults
         };
         config.validate().map_err(|e| e.to_string())?;

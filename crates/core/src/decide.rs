@@ -276,18 +276,28 @@ fn nodes_for_pending(policy: &Policy, view: &SignalView) -> Option<(u32, String)
     Some((nodes, why))
 }
 
-/// The scale-down fit check: the running pods' requests must stay within
-/// `scale_down_fit_max_pct` of the allocatable of one node fewer. Unknown requests fail it.
+/// The scale-down fit check: the pods' requests, running plus pending, at their peak over the
+/// lookback, must fill at most `scale_down_fit_max_pct` of the room of one node fewer. Unknown
+/// requests fail it.
 fn fit_check(policy: &Policy, view: &SignalView, n: u32, met: &mut Vec<String>, unmet: &mut Vec<String>) {
     let limit = policy.scale_down_fit_max_pct;
-    for (signal, label) in [(Signal::RequestedCpu, "cpu"), (Signal::RequestedMemory, "memory")] {
-        let after = view.latest(signal).map(|pct| if n > 1 { pct * f64::from(n) / f64::from(n - 1) } else { f64::INFINITY });
-        match after {
-            Some(after) if after <= limit => {
-                met.push(format!("requested {label} {after:.0}% on one node fewer <= {limit}%"))
-            }
-            Some(after) => unmet.push(format!("requested {label} would be {after:.0}% on one node fewer (> {limit}%)")),
-            None => unmet.push(format!("requested {label} unknown: the fit check cannot pass")),
+    let lookback = policy.scale_down_fit_lookback_s;
+    let mib = 1024.0 * 1024.0;
+    let resources = [
+        ("cpu", Signal::RequestedCpu, Signal::PendingCpu, f64::from(policy.new_node_cpu_millis)),
+        ("memory", Signal::RequestedMemory, Signal::PendingMemory, f64::from(policy.new_node_memory_mib) * mib),
+    ];
+    for (label, running, pending, room) in resources {
+        let Some(peak) = view.peak_sum(running, pending, lookback) else {
+            unmet.push(format!("requested {label} unknown: the fit check cannot pass"));
+            continue;
+        };
+        let fill = if n > 1 { peak / (f64::from(n - 1) * room) * 100.0 } else { f64::INFINITY };
+        let over = duration(lookback.into());
+        if fill <= limit {
+            met.push(format!("peak requested {label} over {over} fills {fill:.0}% of one node fewer <= {limit}%"));
+        } else {
+            unmet.push(format!("peak requested {label} over {over} would fill {fill:.0}% of one node fewer (> {limit}%)"));
         }
     }
 }
@@ -327,7 +337,8 @@ fn scale_down_check(policy: &Policy, view: &SignalView, n: u32) -> Result<Vec<St
             None => unmet.push(format!("queue depth not < {queue_limit} for {}", duration(window.into()))),
         }
     }
-    if policy.scale_down_fit_check {
+    // At the floor the min_nodes block explains the decision; the fit check has nothing to add.
+    if policy.scale_down_fit_check && n > policy.min_nodes {
         fit_check(policy, view, n, &mut met, &mut unmet);
     }
     if unmet.is_empty() {
@@ -389,6 +400,20 @@ impl SignalView {
     fn latest(&self, signal: Signal) -> Option<f64> {
         let (at, value) = self.points(signal).last()?;
         ((self.now - *at).num_milliseconds() <= self.max_gap_ms()).then_some(*value)
+    }
+
+    /// The highest `a + b` over the last `window_s`, at the samples where both are known;
+    /// `None` unless both are known at the latest sample.
+    fn peak_sum(&self, a: Signal, b: Signal, window_s: u32) -> Option<f64> {
+        self.latest(a)?;
+        self.latest(b)?;
+        let window_ms = i64::from(window_s) * 1000;
+        let b_points = self.points(b);
+        self.points(a)
+            .iter()
+            .filter(|(at, _)| (self.now - *at).num_milliseconds() <= window_ms)
+            .filter_map(|(at, va)| b_points.iter().find(|(bt, _)| bt == at).map(|(_, vb)| va + vb))
+            .reduce(f64::max)
     }
 
     /// `Some` when `holds` is sustained over the last `window_s` (see the module docs).

@@ -3,6 +3,8 @@ use proptest::prelude::*;
 
 use super::*;
 
+const MIB: f64 = 1024.0 * 1024.0;
+
 fn now() -> DateTime<Utc> {
     "2026-11-23T12:00:00Z".parse().unwrap()
 }
@@ -28,15 +30,23 @@ fn quiet(age_s: i64) -> Sample {
         mem_pct: Some(35.0),
         pending_pods: Some(0),
         queue_depth: Some(20.0),
-        requested_cpu_pct: Some(20.0),
-        requested_mem_pct: Some(30.0),
+        pending_cpu_millis: Some(0.0),
+        pending_memory_bytes: Some(0.0),
+        // 6 replicas of 200m/256Mi: 1.5 nodes' worth, at most 3 nodes' room at 80 %.
+        requested_cpu_millis: Some(1200.0),
+        requested_memory_bytes: Some(1536.0 * MIB),
         ..at(age_s)
     }
 }
 
 /// The spec's rules as written: SmartScale's deviations switched off.
 fn spec_policy() -> Policy {
-    Policy { size_scale_up_by_pending_requests: false, scale_down_fit_check: false, ..Policy::default() }
+    Policy {
+        size_scale_up_by_pending_requests: false,
+        scale_down_fit_check: false,
+        pending_pods_window_s: 180,
+        ..Policy::default()
+    }
 }
 
 fn state(nodes: u32) -> DecisionState {
@@ -394,8 +404,8 @@ prop_compose! {
             error_rate_pct: err,
             pending_cpu_millis: pending.map(|p| f64::from(p) * 900.0),
             pending_memory_bytes: pending.map(|p| f64::from(p) * 700.0 * 1048576.0),
-            requested_cpu_pct: mem,
-            requested_mem_pct: mem,
+            requested_cpu_millis: mem.map(|m| m * 90.0),
+            requested_memory_bytes: mem.map(|m| m * 70.0 * MIB),
         }).collect()
     }
 }
@@ -508,15 +518,16 @@ fn unknown_pending_requests_fall_back_to_the_fixed_step_and_say_so() {
 
 #[test]
 fn the_fit_check_keeps_a_node_whose_pods_would_crowd_the_rest() {
-    // 3 nodes at 60 % requested memory would be 90 % on 2.
-    let crowded = series(660, |a| Sample { requested_mem_pct: Some(60.0), ..quiet(a) });
+    // 12 replicas (3072 MiB) would fill 104 % of two nodes' room (2 × 1472 MiB).
+    let crowded = series(660, |a| Sample { requested_memory_bytes: Some(3072.0 * MIB), ..quiet(a) });
     let d = decide(&Policy::default(), &state(3), &crowded, now());
     assert_eq!(d.action, Action::None, "{d:?}");
-    assert!(d.reasons.iter().any(|r| r == "no scale-down: requested memory would be 90% on one node fewer (> 80%)"), "{d:?}");
+    let why = "no scale-down: peak requested memory over 60m00s would fill 104% of one node fewer (> 80%)";
+    assert!(d.reasons.iter().any(|r| r == why), "{d:?}");
     assert_eq!(decide(&spec_policy(), &state(3), &crowded, now()).action, Action::ScaleDown);
 
     // Unknown requests never pass the fit check.
-    let unknown = series(660, |a| Sample { requested_cpu_pct: None, ..quiet(a) });
+    let unknown = series(660, |a| Sample { requested_cpu_millis: None, ..quiet(a) });
     let d = decide(&Policy::default(), &state(3), &unknown, now());
     assert!(d.reasons.iter().any(|r| r.contains("requested cpu unknown")), "{d:?}");
     assert_eq!(d.action, Action::None);
@@ -524,5 +535,30 @@ fn the_fit_check_keeps_a_node_whose_pods_would_crowd_the_rest() {
     let roomy = series(660, quiet);
     let d = decide(&Policy::default(), &state(3), &roomy, now());
     assert_eq!(d.action, Action::ScaleDown, "{d:?}");
-    assert!(d.reasons.iter().any(|r| r == "requested memory 45% on one node fewer <= 80%"), "{d:?}");
+    let why = "peak requested memory over 60m00s fills 52% of one node fewer <= 80%";
+    assert!(d.reasons.iter().any(|r| r == why), "{d:?}");
+}
+
+#[test]
+fn the_fit_check_remembers_the_peak_of_the_last_hour() {
+    // Quiet now, but 40 minutes ago pods were pending on top of the running ones.
+    let samples = series(3600, |a| {
+        let pending = if (2370..=2430).contains(&a) { 2400.0 } else { 0.0 };
+        Sample { pending_cpu_millis: Some(pending), pending_memory_bytes: Some(pending * 1.28 * MIB), ..quiet(a) }
+    });
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("peak requested cpu over 60m00s would fill 100%")), "{d:?}");
+    // With a 30-minute lookback the peak is forgotten.
+    let policy = Policy { scale_down_fit_lookback_s: 1800, ..Policy::default() };
+    assert_eq!(decide(&policy, &state(3), &samples, now()).action, Action::ScaleDown);
+}
+
+#[test]
+fn unschedulable_pods_trigger_after_a_minute_where_the_spec_waits_three() {
+    let samples = series(90, |a| pending(a, 2, 400.0, 512.0));
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!(d.action, Action::ScaleUp, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.starts_with("2 pending pods for 1m30s (> 1m00s)")), "{d:?}");
+    assert_eq!(decide(&spec_policy(), &state(3), &samples, now()).action, Action::None);
 }

@@ -32,12 +32,13 @@ pub struct Sample {
     /// Summed memory requests of the pending pods, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_memory_bytes: Option<f64>,
-    /// Requests of the running pods as % of the workers' allocatable CPU; the scale-down fit check.
+    /// Summed CPU requests of the running pods that a drain would move (DaemonSets excluded),
+    /// millicores; the scale-down fit check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_cpu_pct: Option<f64>,
-    /// Requests of the running pods as % of the workers' allocatable memory.
+    pub requested_cpu_millis: Option<f64>,
+    /// Summed memory requests of the running pods a drain would move, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_mem_pct: Option<f64>,
+    pub requested_memory_bytes: Option<f64>,
 }
 
 impl Sample {
@@ -87,8 +88,8 @@ impl Signal {
             Signal::ErrorRate => sample.error_rate_pct,
             Signal::PendingCpu => sample.pending_cpu_millis,
             Signal::PendingMemory => sample.pending_memory_bytes,
-            Signal::RequestedCpu => sample.requested_cpu_pct,
-            Signal::RequestedMemory => sample.requested_mem_pct,
+            Signal::RequestedCpu => sample.requested_cpu_millis,
+            Signal::RequestedMemory => sample.requested_memory_bytes,
         }
     }
 
@@ -102,8 +103,8 @@ impl Signal {
             Signal::ErrorRate => sample.error_rate_pct = value,
             Signal::PendingCpu => sample.pending_cpu_millis = value,
             Signal::PendingMemory => sample.pending_memory_bytes = value,
-            Signal::RequestedCpu => sample.requested_cpu_pct = value,
-            Signal::RequestedMemory => sample.requested_mem_pct = value,
+            Signal::RequestedCpu => sample.requested_cpu_millis = value,
+            Signal::RequestedMemory => sample.requested_memory_bytes = value,
         }
     }
 

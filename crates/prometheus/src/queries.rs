@@ -16,20 +16,18 @@ pub struct Queries {
     pub requested_memory: String,
 }
 
-/// Summed requests of `resource` over pods in `phase`, from kube-state-metrics. Zero (not
-/// absent) when kube-state-metrics reports no pod in that phase; absent, so unknown, when it
-/// reports nothing at all.
-fn requests_in_phase(resource: &str, phase: &str) -> String {
-    format!(
-        r#"(sum(kube_pod_container_resource_requests{{resource="{resource}"}} * on(namespace, pod) group_left() (kube_pod_status_phase{{phase="{phase}"}} == 1)) or (0 * sum(kube_pod_status_phase{{phase="{phase}"}})))"#
-    )
-}
+/// Pods the scheduler could not place (kube-state-metrics only reports those): unlike phase
+/// Pending, this leaves out pods that are placed and still pulling their images.
+const UNSCHEDULABLE: &str = "(kube_pod_status_unschedulable == 1)";
+const RUNNING: &str = r#"(kube_pod_status_phase{phase="Running"} == 1)"#;
+/// Zero while kube-state-metrics reports any pod, so that "none" is not read as "unknown".
+const ZERO_IF_KSM_UP: &str = "(0 * sum(kube_pod_status_phase))";
 
-/// Running pods' requests of `resource` as % of the allocatable of schedulable nodes.
-fn requested_share(resource: &str) -> String {
+/// Summed requests of `resource` over the pods in `pods` that are not DaemonSet pods (they
+/// never move). Zero when no pod matches; absent, so unknown, without kube-state-metrics.
+fn requests_of(resource: &str, pods: &str) -> String {
     format!(
-        r#"{} / sum(kube_node_status_allocatable{{resource="{resource}"}} * on(node) group_left() (kube_node_spec_unschedulable == 0)) * 100"#,
-        requests_in_phase(resource, "Running")
+        r#"(sum((kube_pod_container_resource_requests{{resource="{resource}"}} * on(namespace, pod) group_left() {pods}) unless on(namespace, pod) kube_pod_owner{{owner_kind="DaemonSet"}}) or {ZERO_IF_KSM_UP})"#
     )
 }
 
@@ -47,17 +45,17 @@ impl Default for Queries {
         Queries {
             cpu: CPU_BUSY.into(),
             memory: "(1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes)) * 100".into(),
-            pending_pods: r#"sum(kube_pod_status_phase{phase="Pending"})"#.into(),
+            pending_pods: format!("(sum(kube_pod_status_unschedulable) or {ZERO_IF_KSM_UP})"),
             node_count: "count(kube_node_info)".into(),
             queue_depth: "sum(app_queue_depth)".into(),
             p95_latency: "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))".into(),
             // No 5xx series at all means no errors (`or vector(0)`); no request series at all
             // leaves the rate unknown.
             error_rate: r#"(sum(rate(http_requests_total{code=~"5.."}[2m])) or vector(0)) / sum(rate(http_requests_total[2m])) * 100"#.into(),
-            pending_cpu: format!("{} * 1000", requests_in_phase("cpu", "Pending")),
-            pending_memory: requests_in_phase("memory", "Pending"),
-            requested_cpu: requested_share("cpu"),
-            requested_memory: requested_share("memory"),
+            pending_cpu: format!("{} * 1000", requests_of("cpu", UNSCHEDULABLE)),
+            pending_memory: requests_of("memory", UNSCHEDULABLE),
+            requested_cpu: format!("{} * 1000", requests_of("cpu", RUNNING)),
+            requested_memory: requests_of("memory", RUNNING),
         }
     }
 }

@@ -76,7 +76,7 @@ async fn fetch_returns_aligned_samples_with_absent_signals_left_unknown() {
 
 #[tokio::test]
 async fn pending_and_running_requests_come_from_kube_state_metrics() {
-    use smartscale_testbed::backfill::{NODES, NODE_CPU_CORES, NODE_MEMORY_BYTES, PODS, POD_CPU_CORES, POD_MEMORY_BYTES};
+    use smartscale_testbed::backfill::{PODS, POD_CPU_CORES, POD_MEMORY_BYTES};
     let prom = source();
     let at = PENDING_PODS.eval_at();
     let s = prom.fetch(at, at, 30).await.unwrap().remove(0);
@@ -85,8 +85,8 @@ async fn pending_and_running_requests_come_from_kube_state_metrics() {
     let close = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 1e-6 * want.max(1.0));
     assert!(close(s.pending_cpu_millis, pending * POD_CPU_CORES * 1000.0), "{s:?}");
     assert!(close(s.pending_memory_bytes, pending * POD_MEMORY_BYTES), "{s:?}");
-    assert!(close(s.requested_cpu_pct, running * POD_CPU_CORES / (NODES as f64 * NODE_CPU_CORES) * 100.0), "{s:?}");
-    assert!(close(s.requested_mem_pct, running * POD_MEMORY_BYTES / (NODES as f64 * NODE_MEMORY_BYTES) * 100.0), "{s:?}");
+    assert!(close(s.requested_cpu_millis, running * POD_CPU_CORES * 1000.0), "{s:?}");
+    assert!(close(s.requested_memory_bytes, running * POD_MEMORY_BYTES), "{s:?}");
 
     // With nothing pending the sums are zero, not unknown.
     let quiet = prom.fetch(QUIET.eval_at(), QUIET.eval_at(), 30).await.unwrap().remove(0);

@@ -42,8 +42,13 @@ pub fn reconcile_and_schedule(
     next_pod: &mut u64,
     reclaimed_nodes: &BTreeSet<String>,
 ) -> Replicas {
-    let nodes: Vec<Node> = cluster.nodes().into_iter().filter(|n| n.ready).collect();
+    let all_nodes = cluster.nodes();
+    let nodes: Vec<Node> = all_nodes.iter().filter(|n| n.ready).cloned().collect();
     cluster.with_pods(|pods| {
+        // The pod garbage collector: DaemonSet pods go with their deleted node.
+        pods.retain(|_, p| {
+            p.namespace == APP_NAMESPACE || p.node.as_ref().is_none_or(|n| all_nodes.iter().any(|node| &node.name == n))
+        });
         let mut live: Vec<(bool, u64, String)> = pods
             .values()
             .filter(|p| p.namespace == APP_NAMESPACE && !p.terminating)
@@ -148,13 +153,11 @@ pub fn sample(
     let overload = if running == 0 { 4.0 } else { (desired as f64 / running as f64 - 1.0).max(0.0) };
     let share = |used: f64, total: u64| if total == 0 { 100.0 } else { (used / total as f64 * 100.0).min(100.0) };
 
-    // kube-state-metrics' view: requests of pending and of running pods.
-    let schedulable: Vec<&Node> = ready.iter().filter(|n| !n.unschedulable).collect();
-    let schedulable_cpu: u64 = schedulable.iter().map(|n| n.allocatable.cpu_millis).sum();
-    let schedulable_memory: u64 = schedulable.iter().map(|n| n.allocatable.memory_bytes).sum();
+    // kube-state-metrics' view: requests of the pending and of the running app pods (the
+    // DaemonSets never move).
     let (requested_cpu, requested_memory) = cluster.with_pods(|pods| {
         pods.values()
-            .filter(|p| p.phase == PodPhase::Running && p.node.is_some())
+            .filter(|p| p.namespace == APP_NAMESPACE && p.phase == PodPhase::Running && p.node.is_some())
             .fold((0u64, 0u64), |(c, m), p| (c + p.requests.cpu_millis, m + p.requests.memory_bytes))
     });
     Sample {
@@ -167,7 +170,7 @@ pub fn sample(
         error_rate_pct: Some((overload * 10.0).min(100.0)),
         pending_cpu_millis: Some((pending * POD_CPU_MILLIS) as f64),
         pending_memory_bytes: Some((pending * POD_MEMORY_BYTES) as f64),
-        requested_cpu_pct: Some(share(requested_cpu as f64, schedulable_cpu)),
-        requested_mem_pct: Some(share(requested_memory as f64, schedulable_memory)),
+        requested_cpu_millis: Some(requested_cpu as f64),
+        requested_memory_bytes: Some(requested_memory as f64),
     }
 }

@@ -92,6 +92,9 @@ pub struct SimConfig {
     pub ice_rate: f64,
     /// Active instances beyond which launches fail with the vCPU quota error.
     pub instance_quota: Option<usize>,
+    /// Handler settings (`MIN_NODES=3`, `SCALE_DOWN_FIT_CHECK=false`, …) on top of the defaults,
+    /// as production's environment would set them; `reactive-seed` keeps the spec's rules.
+    pub settings: Vec<(String, String)>,
 }
 
 impl SimConfig {
@@ -108,6 +111,7 @@ impl SimConfig {
             spot_interruptions_per_day: 0.1,
             ice_rate: 0.0,
             instance_quota: None,
+            settings: Vec::new(),
         }
     }
 

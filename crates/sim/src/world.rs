@@ -85,13 +85,17 @@ impl Ports {
 
 /// The handlers' configuration: what production reads from its environment.
 fn handler_config(config: &SimConfig) -> MapConfig {
-    let base = MapConfig::new()
+    let mut base = MapConfig::new()
         .with("CLUSTER_ID", CLUSTER)
         .with("SUBNETS", SUBNETS)
         .with("SPOT_SHARE", config.spot_share.to_string());
+    for (key, value) in &config.settings {
+        base = base.with(key, value);
+    }
     match config.policy {
         PolicyName::ReactiveSeed => base
             .with("SCALE_UP_SIZE_BY_PENDING_REQUESTS", "false")
+            .with("SCALE_UP_PENDING_PODS_WINDOW", "180")
             .with("SCALE_DOWN_FIT_CHECK", "false")
             .with("DRAIN_CANDIDATE", "fewest_pods"),
         _ => base,
@@ -169,7 +173,8 @@ impl<'a> World<'a> {
         let seed_nodes = match config.policy {
             PolicyName::Static => references.static_nodes,
             PolicyName::Static5 => SPEC_STATIC_NODES,
-            _ => min_nodes,
+            // The autoscaled cluster starts warm: sized for the first step's demand.
+            _ => nodes_for(demand.replicas[0]).clamp(min_nodes, max_nodes),
         };
         let mut world = World {
             config,
@@ -417,7 +422,8 @@ impl<'a> World<'a> {
             self.summary.pdb_violations += 1;
         }
         if now.timestamp() % 3600 == 0 {
-            self.metrics.prune_before(now - Duration::hours(1));
+            // The decider looks back an hour at most (the fit check's stabilization window).
+            self.metrics.prune_before(now - Duration::hours(2));
             self.ports.fleet.forget_terminated();
             let live: Vec<String> = self.ports.fleet.instances().into_iter().map(|i| i.instance_id).collect();
             self.boots.retain(|id, _| live.contains(id));

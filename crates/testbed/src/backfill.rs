@@ -20,11 +20,9 @@ pub const CPUS_PER_NODE: usize = 2;
 pub const MEM_TOTAL_BYTES: f64 = 4.0 * 1024.0 * 1024.0 * 1024.0;
 pub const REQUESTS_PER_S: f64 = 10.0;
 pub const BUCKETS: [f64; 5] = [0.1, 0.25, 0.5, 1.0, 2.5];
-/// Each app pod's requests, and each node's allocatable, as kube-state-metrics reports them.
+/// Each app pod's requests, as kube-state-metrics reports them.
 pub const POD_CPU_CORES: f64 = 0.2;
 pub const POD_MEMORY_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
-pub const NODE_CPU_CORES: f64 = 1.9;
-pub const NODE_MEMORY_BYTES: f64 = 1600.0 * 1024.0 * 1024.0;
 
 /// The start of the first window: Monday 2026-01-05 00:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -190,6 +188,17 @@ pub fn openmetrics() -> String {
             });
         }
     }
+    for (phase, value) in [("Pending", 0.0), ("Running", 1.0)] {
+        let labels = format!("namespace=\"monitoring\",pod=\"node-exporter-1\",phase=\"{phase}\"");
+        gauge(&mut out, "kube_pod_status_phase", &labels, &|_| value);
+    }
+
+    // Simplified: one series per app pod, 1 while it cannot be scheduled.
+    out.push_str("# TYPE kube_pod_status_unschedulable gauge\n");
+    for pod in 1..=PODS {
+        let labels = format!("namespace=\"shop\",pod=\"shop-api-{pod}\"");
+        gauge(&mut out, "kube_pod_status_unschedulable", &labels, &|w| f64::from(u8::from(pod > PODS - w.pending_pods as usize)));
+    }
 
     out.push_str("# TYPE kube_pod_container_resource_requests gauge\n");
     for pod in 1..=PODS {
@@ -198,16 +207,14 @@ pub fn openmetrics() -> String {
             gauge(&mut out, "kube_pod_container_resource_requests", &labels, &|_| value);
         }
     }
-    out.push_str("# TYPE kube_node_status_allocatable gauge\n");
-    for node in 1..=NODES {
-        for (resource, value) in [("cpu", NODE_CPU_CORES), ("memory", NODE_MEMORY_BYTES)] {
-            let labels = format!("node=\"node-{node}\",resource=\"{resource}\"");
-            gauge(&mut out, "kube_node_status_allocatable", &labels, &|_| value);
-        }
-    }
-    out.push_str("# TYPE kube_node_spec_unschedulable gauge\n");
-    for node in 1..=NODES {
-        gauge(&mut out, "kube_node_spec_unschedulable", &format!("node=\"node-{node}\""), &|_| 0.0);
+    // A DaemonSet pod, running with requests, that the requested sums must leave out.
+    let daemon = "namespace=\"monitoring\",pod=\"node-exporter-1\"";
+    gauge(&mut out, "kube_pod_container_resource_requests", &format!("{daemon},container=\"exporter\",resource=\"cpu\""), &|_| 0.1);
+    out.push_str("# TYPE kube_pod_owner gauge\n");
+    gauge(&mut out, "kube_pod_owner", &format!("{daemon},owner_kind=\"DaemonSet\",owner_name=\"node-exporter\""), &|_| 1.0);
+    for pod in 1..=PODS {
+        let labels = format!("namespace=\"shop\",pod=\"shop-api-{pod}\",owner_kind=\"ReplicaSet\",owner_name=\"shop-api\"");
+        gauge(&mut out, "kube_pod_owner", &labels, &|_| 1.0);
     }
 
     out.push_str("# TYPE http_request_duration_seconds histogram\n");
