@@ -19,6 +19,17 @@ install_prometheus() {
     # The package may start its own service; ours runs on its own port and data directory.
 }
 
+# Headless Chromium renders the simulator's HTML report in its test.
+install_chromium() {
+    if ! command -v chromium >/dev/null; then
+        log "installing Debian's chromium (for the report's render test)"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    fi
+    export SMARTSCALE_TEST_CHROMIUM
+    SMARTSCALE_TEST_CHROMIUM=$(command -v chromium)
+}
+
 install_moto() {
     moto_venv="$cache/moto-venv-$MOTO_VERSION"
     if [ -x "$moto_venv/bin/moto_server" ]; then return; fi
@@ -59,6 +70,7 @@ start_stand_ins() {
     local testbed=$1
     install_prometheus
     install_moto
+    install_chromium
     run_dir=$(mktemp -d)
     trap stop_stand_ins EXIT
 

@@ -143,7 +143,7 @@ pub fn compare_table(summaries: &[&Summary]) -> String {
             s.policy,
             s.cost_usd,
             s.cost_vs_oracle,
-            -s.savings_vs_static_pct,
+            s.cost_change_vs_static_pct(),
             s.unschedulable_pct,
             s.max_pending_duration_s,
             s.p95_time_to_capacity_s,

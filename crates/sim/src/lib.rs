@@ -10,6 +10,7 @@ mod metrics;
 mod model;
 mod references;
 pub mod report;
+mod svg;
 mod timeline;
 mod world;
 

@@ -187,6 +187,16 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The cost against the static fleet's, in %, for display: `-61.2` is 61.2 % cheaper.
+    pub fn cost_change_vs_static_pct(&self) -> f64 {
+        let change = -self.savings_vs_static_pct;
+        if change.abs() < 0.05 {
+            0.0
+        } else {
+            change
+        }
+    }
+
     /// Fills the ratios from the totals.
     pub fn finish(&mut self) {
         self.savings_vs_static_pct = ratio_pct(1.0 - ratio(self.cost_usd, self.static_cost_usd));

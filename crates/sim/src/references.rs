@@ -6,7 +6,7 @@ use smartscale_core::Policy;
 
 use crate::demand::Demand;
 use crate::model::*;
-use crate::timeline::{Event, EventKind, Point, Timeline, POINT_EVERY_STEPS};
+use crate::timeline::{Event, EventKind, Point, Timeline};
 use crate::world::Run;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,16 +63,17 @@ impl References {
                     timeline.events.push(Event { hour, kind });
                 }
             }
-            if step as i64 % POINT_EVERY_STEPS == 0 {
-                timeline.points.push(Point {
+            timeline.observe(
+                step as i64,
+                Point {
                     hour,
                     demand_pods: *replicas,
                     capacity_pods: u64::from(*nodes) * pods_per_node(),
                     nodes: *nodes,
                     pending_pods: 0,
                     cumulative_cost_usd: cost,
-                });
-            }
+                },
+            );
         }
         summary.cost_usd = cost;
         summary.scale_ups = timeline.count(EventKind::ScaleUp);

@@ -35,11 +35,24 @@ pub struct Event {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timeline {
+    /// One point per `POINT_EVERY_STEPS` steps: demand and pending pods are the highest seen in
+    /// those steps, so a short spike is not lost between points; the rest is the last step's.
     pub points: Vec<Point>,
     pub events: Vec<Event>,
+    #[serde(skip)]
+    peaks: (u64, u64),
 }
 
 impl Timeline {
+    /// Takes one step's values; every `POINT_EVERY_STEPS`th step closes a point.
+    pub fn observe(&mut self, step: i64, point: Point) {
+        self.peaks = (self.peaks.0.max(point.demand_pods), self.peaks.1.max(point.pending_pods));
+        if step % POINT_EVERY_STEPS == POINT_EVERY_STEPS - 1 {
+            let (demand_pods, pending_pods) = std::mem::take(&mut self.peaks);
+            self.points.push(Point { demand_pods, pending_pods, ..point });
+        }
+    }
+
     pub fn count(&self, kind: EventKind) -> u32 {
         self.events.iter().filter(|e| e.kind == kind).count() as u32
     }
@@ -101,6 +114,7 @@ mod tests {
     fn a_scale_up_within_15_minutes_of_a_scale_down_is_thrash() {
         let at = |hour, kind| Event { hour, kind };
         let timeline = Timeline {
+            peaks: (0, 0),
             points: vec![],
             events: vec![
                 at(1.0, EventKind::ScaleDown),

@@ -28,7 +28,7 @@ use crate::demand::Demand;
 use crate::metrics::{self, Replicas};
 use crate::model::*;
 use crate::references::References;
-use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline, POINT_EVERY_STEPS};
+use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline};
 
 pub(crate) const CLUSTER: &str = "sim";
 pub(crate) const APP_NAMESPACE: &str = "shop";
@@ -440,17 +440,18 @@ impl<'a> World<'a> {
         self.summary.total_pod_minutes += desired as f64 * step_h * 60.0;
         self.summary.unschedulable_pod_minutes += replicas.pending as f64 * step_h * 60.0;
         self.spells.observe(step * self.config.step_s(), replicas.pending > 0);
-        if step % POINT_EVERY_STEPS == 0 {
-            let schedulable = ready.iter().filter(|n| !n.unschedulable).count() as u64;
-            self.timeline.points.push(Point {
+        let schedulable = ready.iter().filter(|n| !n.unschedulable).count() as u64;
+        self.timeline.observe(
+            step,
+            Point {
                 hour: hours(self.config, now),
                 demand_pods: desired,
                 capacity_pods: schedulable * pods_per_node(),
                 nodes: active.len() as u32,
                 pending_pods: replicas.pending,
                 cumulative_cost_usd: self.summary.cost_usd,
-            });
-        }
+            },
+        );
     }
 
     fn mark(&mut self, now: DateTime<Utc>, kind: EventKind) {
