@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use smartscale_core::drain::Snapshot;
 use smartscale_core::scenario::Scenario;
+use smartscale_sim::invoke::HandlerName;
 use smartscale_sim::{PolicyName, Run, SimConfig};
 
 mod progress;
@@ -42,6 +43,18 @@ enum Command {
         #[arg(long, value_name = "RUNS")]
         bench: Option<u32>,
     },
+    /// Run one real handler in-process on a recorded event (see events/) against a small
+    /// simulated cluster, and print what it did: calls, messages, notifications, state.
+    Invoke {
+        /// decider, scale-up, drain, spot or slack.
+        handler: String,
+        /// The Lambda event, as JSON; `-` for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        event: PathBuf,
+        /// The time of the invocation (RFC 3339); default: the event's `time`, or 2026-11-23T12:00:00Z.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Run every policy on the same traffic and print them side by side.
     Compare {
         #[command(flatten)]
@@ -64,6 +77,7 @@ fn main() -> ExitCode {
         Command::Simulate { args, policy, bench: None } => simulate(&args, &policy),
         Command::Simulate { args, policy, bench: Some(runs) } => bench(&args, &policy, runs),
         Command::Compare { args } => compare(&args),
+        Command::Invoke { handler, event, at } => invoke(&handler, &event, at.as_deref()),
     };
     match result {
         Ok(output) => {
@@ -97,6 +111,21 @@ fn explain_drain(input: &PathBuf) -> Result<String, String> {
     let text = read_input(input)?;
     let plan = Snapshot::parse(&text).map_err(|e| e.to_string())?.plan();
     serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())
+}
+
+fn invoke(handler: &str, event: &PathBuf, at: Option<&str>) -> Result<String, String> {
+    let handler: HandlerName = handler.parse().map_err(|e: smartscale_core::Error| e.to_string())?;
+    let text = read_input(event)?;
+    let event: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", event.display()))?;
+    let at = match at.or_else(|| event.get("time").and_then(|t| t.as_str())) {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("--at {text:?}: {e}"))?,
+        None => "2026-11-23T12:00:00Z".parse().expect("a valid default time"),
+    };
+    let done = smartscale_sim::invoke::invoke(handler, event, at).map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&done).map_err(|e| e.to_string())
 }
 
 fn write_report(args: &SimArgs, config: &SimConfig, runs: &[Run]) -> Result<(), String> {

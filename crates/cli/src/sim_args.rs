@@ -135,7 +135,20 @@ pub fn summary_table(s: &Summary) -> String {
 pub fn compare_table(summaries: &[&Summary]) -> String {
     let mut lines = vec![format!(
         "{:<14} {:>9} {:>8} {:>10} {:>9} {:>11} {:>9} {:>5} {:>5} {:>6} {:>5} {:>4} {:>5} {:>4}",
-        "policy", "cost $", "×oracle", "vs static", "unsched%", "max pend s", "p95 ttc", "ups", "downs", "thrash", "spot", "pdb", "lost", "dlq"
+        "policy",
+        "cost $",
+        "×oracle",
+        "vs static",
+        "unsched%",
+        "max pend s",
+        "p95 ttc",
+        "ups",
+        "downs",
+        "thrash",
+        "spot",
+        "pdb",
+        "lost",
+        "dlq"
     )];
     for s in summaries {
         lines.push(format!(

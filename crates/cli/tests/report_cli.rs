@@ -42,13 +42,20 @@ fn the_report_renders_in_headless_chromium() {
     let dom = headless(&dir.join("profile-dom")).arg("--dump-dom").arg(&url).output().unwrap();
     assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
     let dom = String::from_utf8_lossy(&dom.stdout);
-    for id in ["chart-cumulative-cost", "chart-pending-pods", "chart-capacity-smartscale", "chart-capacity-ca-like", "summary"] {
+    for id in [
+        "chart-cumulative-cost",
+        "chart-pending-pods",
+        "chart-capacity-smartscale",
+        "chart-capacity-ca-like",
+        "summary",
+    ] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "the rendered DOM lacks {id}");
     }
 
     // And it paints: a 1280×900 screenshot with far more in it than a blank page.
     let png = dir.join("report.png");
-    let shot = headless(&dir.join("profile-shot")).arg(format!("--screenshot={}", png.display())).arg(&url).output().unwrap();
+    let shot =
+        headless(&dir.join("profile-shot")).arg(format!("--screenshot={}", png.display())).arg(&url).output().unwrap();
     assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
     let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
     assert_eq!(&bytes[1..4], b"PNG");

@@ -36,3 +36,64 @@ fn a_bad_trace_is_refused_with_its_line() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn compare_prints_every_policy_and_json_with_the_issue_fields() {
+    let out = smartscale(&["compare", "--days", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for policy in ["smartscale", "reactive-seed", "ca-like", "static", "static-5", "oracle"] {
+        assert!(text.lines().any(|l| l.starts_with(policy)), "{policy} missing:\n{text}");
+    }
+    let out = smartscale(&["compare", "--days", "1", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 6);
+    for field in [
+        "cost_usd",
+        "oracle_cost_usd",
+        "static_cost_usd",
+        "savings_vs_static_pct",
+        "cost_vs_oracle",
+        "unschedulable_pod_minutes",
+        "total_pod_minutes",
+        "max_pending_duration_s",
+        "p95_time_to_capacity_s",
+        "scale_ups",
+        "scale_downs",
+        "thrash_events",
+        "spot_interruptions",
+        "pdb_violations",
+        "pods_lost",
+        "dlq_messages",
+    ] {
+        assert!(json[0].get(field).is_some(), "{field} missing");
+    }
+}
+
+#[test]
+fn a_policy_and_handler_settings_can_be_chosen() {
+    let out = smartscale(&["simulate", "--days", "1", "--policy", "ca-like", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["policy"], "ca-like");
+
+    for (args, expected) in [
+        (vec!["simulate", "--policy", "fastest"], "unknown policy \"fastest\""),
+        (vec!["simulate", "--set", "MIN_NODES"], "expected KEY=VALUE"),
+        (vec!["simulate", "--set", "MIN_NODES=twelve"], "MIN_NODES"),
+        (vec!["simulate", "--spot-share", "2"], "--spot-share"),
+    ] {
+        let out = smartscale(&args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bench_times_whole_runs() {
+    let out = smartscale(&["simulate", "--days", "1", "--bench", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("2 runs: min") && text.contains("steps/s"), "{text}");
+}

@@ -269,10 +269,7 @@ fn nodes_for_pending(policy: &Policy, view: &SignalView) -> Option<(u32, String)
     let node_memory = f64::from(policy.new_node_memory_mib) * 1024.0 * 1024.0;
     let nodes = (cpu / f64::from(policy.new_node_cpu_millis)).max(memory / node_memory).ceil().max(0.0);
     let nodes = nodes.min(f64::from(policy.max_nodes)) as u32;
-    let why = format!(
-        "pending requests {cpu:.0}m CPU, {:.0} MiB need {nodes} new node(s)",
-        memory / (1024.0 * 1024.0)
-    );
+    let why = format!("pending requests {cpu:.0}m CPU, {:.0} MiB need {nodes} new node(s)", memory / (1024.0 * 1024.0));
     Some((nodes, why))
 }
 
@@ -297,7 +294,9 @@ fn fit_check(policy: &Policy, view: &SignalView, n: u32, met: &mut Vec<String>, 
         if fill <= limit {
             met.push(format!("peak requested {label} over {over} fills {fill:.0}% of one node fewer <= {limit}%"));
         } else {
-            unmet.push(format!("peak requested {label} over {over} would fill {fill:.0}% of one node fewer (> {limit}%)"));
+            unmet.push(format!(
+                "peak requested {label} over {over} would fill {fill:.0}% of one node fewer (> {limit}%)"
+            ));
         }
     }
 }

@@ -90,7 +90,10 @@ async fn pending_and_running_requests_come_from_kube_state_metrics() {
 
     // With nothing pending the sums are zero, not unknown.
     let quiet = prom.fetch(QUIET.eval_at(), QUIET.eval_at(), 30).await.unwrap().remove(0);
-    assert_eq!((quiet.pending_pods, quiet.pending_cpu_millis, quiet.pending_memory_bytes), (Some(0), Some(0.0), Some(0.0)));
+    assert_eq!(
+        (quiet.pending_pods, quiet.pending_cpu_millis, quiet.pending_memory_bytes),
+        (Some(0), Some(0.0), Some(0.0))
+    );
 }
 
 #[tokio::test]

@@ -47,9 +47,11 @@ impl CaLike {
 
     /// One scan: the work to send, if any.
     pub fn scan(&mut self, view: &View) -> Option<WorkMessage> {
-        let registered = |i: &Instance| view.nodes.iter().any(|n| n.ready && n.instance_id.as_ref() == Some(&i.instance_id));
+        let registered =
+            |i: &Instance| view.nodes.iter().any(|n| n.ready && n.instance_id.as_ref() == Some(&i.instance_id));
         let upcoming = view.instances.iter().filter(|i| !registered(i)).count() as u32;
-        let pending: Vec<&Pod> = view.pods.iter().filter(|p| p.node.is_none() && p.phase == PodPhase::Pending).collect();
+        let pending: Vec<&Pod> =
+            view.pods.iter().filter(|p| p.node.is_none() && p.phase == PodPhase::Pending).collect();
         if !pending.is_empty() {
             let needed = new_nodes_for(&pending, upcoming);
             let room = view.max_nodes.saturating_sub(view.instances.len() as u32);

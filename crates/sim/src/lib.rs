@@ -6,8 +6,10 @@
 
 mod ca_like;
 mod demand;
+pub mod invoke;
 mod metrics;
 mod model;
+mod ports;
 mod references;
 pub mod report;
 mod svg;

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use smartscale_core::fakes::FakeCluster;
 use smartscale_core::metrics::Sample;
-use smartscale_core::ports::{Node, OwnerRef, Pod, PodPhase, Resources};
+use smartscale_core::ports::{Node, PodPhase};
 
 use crate::model::*;
-use crate::world::APP_NAMESPACE;
+use crate::ports::{replica, APP_NAMESPACE};
 
 /// App replicas by state after a step's scheduling.
 #[derive(Debug, Clone, Copy, Default)]
@@ -114,19 +114,6 @@ pub fn reconcile_and_schedule(
         }
         replicas
     })
-}
-
-fn replica(n: u64) -> Pod {
-    Pod {
-        namespace: APP_NAMESPACE.into(),
-        name: format!("api-{n}"),
-        labels: [("app".to_string(), "api".to_string())].into(),
-        owner: Some(OwnerRef { kind: "ReplicaSet".into(), name: "api".into() }),
-        requests: Resources { cpu_millis: POD_CPU_MILLIS, memory_bytes: POD_MEMORY_BYTES },
-        phase: PodPhase::Pending,
-        termination_grace_s: Some(30),
-        ..Default::default()
-    }
 }
 
 /// What Prometheus would report this step.

@@ -137,8 +137,7 @@ impl SimConfig {
                 return fail(flag, format!("must be between 0 and 1, got {value}"));
             }
         }
-        if !(self.spot_interruptions_per_day.is_finite() && (0.0..=100.0).contains(&self.spot_interruptions_per_day))
-        {
+        if !(self.spot_interruptions_per_day.is_finite() && (0.0..=100.0).contains(&self.spot_interruptions_per_day)) {
             return fail(
                 "--spot-interruptions-per-day",
                 format!("must be between 0 and 100, got {}", self.spot_interruptions_per_day),

@@ -48,7 +48,8 @@ impl References {
 
     /// The oracle as a policy: never short, every change instant.
     pub fn oracle_run(&self, config: &SimConfig, demand: &Demand) -> Run {
-        let mut summary = Summary { policy: PolicyName::Oracle.as_str().into(), days: f64::from(config.days), ..Summary::default() };
+        let mut summary =
+            Summary { policy: PolicyName::Oracle.as_str().into(), days: f64::from(config.days), ..Summary::default() };
         let mut timeline = Timeline::default();
         let mut cost = 0.0;
         for (step, (nodes, replicas)) in self.needed.iter().zip(&demand.replicas).enumerate() {

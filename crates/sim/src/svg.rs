@@ -215,10 +215,7 @@ fn downsample(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
         return points.to_vec();
     }
     let per = points.len().div_ceil(MAX_POINTS);
-    points
-        .chunks(per)
-        .map(|c| (c[c.len() - 1].0, c.iter().map(|p| p.1).fold(f64::MIN, f64::max)))
-        .collect()
+    points.chunks(per).map(|c| (c[c.len() - 1].0, c.iter().map(|p| p.1).fold(f64::MIN, f64::max))).collect()
 }
 
 /// 1, 2 or 5 times a power of ten, at or above `max`.
@@ -227,7 +224,11 @@ fn nice_ceiling(max: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(max.log10().floor());
-    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= max).unwrap_or(10.0 * magnitude)
+    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|v| *v >= max)
+        .unwrap_or(10.0 * magnitude)
 }
 
 /// A tick spacing giving 4–12 ticks.

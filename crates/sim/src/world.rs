@@ -9,16 +9,13 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
-use smartscale_core::fakes::{
-    FakeClock, FakeCluster, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
-};
+use smartscale_core::fakes::FakeMetrics;
 use smartscale_core::messages::{QueueName, WorkMessage};
-use smartscale_core::ports::{Clock, Instance, InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, Resources, WorkQueue};
+use smartscale_core::ports::{Instance, InstanceState, Lifecycle, WorkQueue};
 use smartscale_core::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
 use smartscale_decider::DeciderConfig;
 use smartscale_drain_worker::DrainConfig;
-use smartscale_lambda::WorkerDeps;
 use smartscale_scale_up_worker::ScaleUpConfig;
 use smartscale_slack_forwarder::{ForwarderConfig, RecordingSlack};
 use smartscale_spot_handler::SpotConfig;
@@ -27,60 +24,20 @@ use crate::ca_like::{self, CaLike};
 use crate::demand::Demand;
 use crate::metrics::{self, Replicas};
 use crate::model::*;
+use crate::ports::{Decider, Deps, Ports, APP_NAMESPACE, SUBNETS, ZONES};
 use crate::references::References;
 use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline};
 
 pub(crate) const CLUSTER: &str = "sim";
-pub(crate) const APP_NAMESPACE: &str = "shop";
 const DECIDER_EVERY_S: i64 = 120;
-const SUBNETS: &str = "subnet-a:us-east-1a,subnet-b:us-east-1b";
-const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
 /// EC2 reclaims a Spot instance two minutes after the warning.
 const SPOT_WARNING_S: i64 = 120;
-
-type Deps<Cfg> =
-    WorkerDeps<Cfg, FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
-type Decider = smartscale_decider::Deps<
-    FakeStateStore,
-    FakeMetrics,
-    FakeFleet,
-    FakeQueue,
-    FakeNotifier,
-    FakeClock,
-    FakeMetricsSink,
->;
 
 /// Who decides: the real decider on its schedule, the CA-like scan every step, or nobody.
 enum Controller {
     Decider(Box<Decider>),
     CaLike(CaLike),
     Fixed,
-}
-
-/// The in-memory ports every handler shares; only their configuration differs.
-struct Ports {
-    fleet: FakeFleet,
-    cluster: FakeCluster,
-    state: FakeStateStore,
-    queue: FakeQueue,
-    notifier: FakeNotifier,
-    clock: FakeClock,
-    sink: FakeMetricsSink,
-}
-
-impl Ports {
-    fn worker<Cfg>(&self, config: Cfg) -> Deps<Cfg> {
-        WorkerDeps {
-            config,
-            fleet: self.fleet.clone(),
-            cluster: self.cluster.clone(),
-            state: self.state.clone(),
-            queue: self.queue.clone(),
-            notifier: self.notifier.clone(),
-            clock: self.clock.clone(),
-            sink: self.sink.clone(),
-        }
-    }
 }
 
 /// The handlers' configuration: what production reads from its environment.
@@ -138,16 +95,7 @@ pub struct World<'a> {
 
 impl<'a> World<'a> {
     pub fn new(config: &'a SimConfig, demand: &'a Demand, references: &'a References) -> Result<World<'a>> {
-        let clock = FakeClock::new(config.start);
-        let ports = Ports {
-            fleet: FakeFleet::new(CLUSTER, clock.clone()),
-            cluster: FakeCluster::new(clock.clone()),
-            state: FakeStateStore::new(),
-            queue: FakeQueue::new(clock.clone()),
-            notifier: FakeNotifier::new(),
-            clock,
-            sink: FakeMetricsSink::new(),
-        };
+        let ports = Ports::new(CLUSTER, config.start);
         ports.fleet.set_instance_limit(config.instance_quota);
         let metrics = FakeMetrics::default();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -157,16 +105,9 @@ impl<'a> World<'a> {
         let decider_config = DeciderConfig::from_config(&source)?;
         let (min_nodes, max_nodes) = (decider_config.policy.min_nodes, decider_config.policy.max_nodes);
         let controller = match config.policy {
-            PolicyName::Smartscale | PolicyName::ReactiveSeed => Controller::Decider(Box::new(Decider {
-                config: decider_config,
-                state: ports.state.clone(),
-                metrics: metrics.clone(),
-                fleet: ports.fleet.clone(),
-                queue: ports.queue.clone(),
-                notifier: ports.notifier.clone(),
-                clock: ports.clock.clone(),
-                sink: ports.sink.clone(),
-            })),
+            PolicyName::Smartscale | PolicyName::ReactiveSeed => {
+                Controller::Decider(Box::new(ports.decider(decider_config, &metrics)))
+            }
             PolicyName::CaLike => Controller::CaLike(CaLike::new(CLUSTER)),
             PolicyName::Static | PolicyName::Static5 | PolicyName::Oracle => Controller::Fixed,
         };
@@ -208,51 +149,11 @@ impl<'a> World<'a> {
 
     /// The control plane and the initial workers, On-Demand, running and joined at the start.
     fn seed(&mut self, workers: u32) {
-        let master = Node {
-            name: "k3s-master".into(),
-            zone: Some(ZONES[0].into()),
-            ready: true,
-            unschedulable: true,
-            labels: [("node-role.kubernetes.io/control-plane".to_string(), "true".to_string())].into(),
-            ..Default::default()
-        };
-        self.ports.cluster.add_node(master);
+        self.ports.add_control_plane_and_pdb();
         for i in 0..workers {
             let instance = self.ports.fleet.add_running("t3.small", ZONES[i as usize % 2], Lifecycle::OnDemand);
-            self.join(&instance);
+            self.ports.join(&instance);
         }
-        self.ports.cluster.add_pdb(Pdb {
-            namespace: APP_NAMESPACE.into(),
-            name: "api".into(),
-            match_labels: [("app".to_string(), "api".to_string())].into(),
-            disruptions_allowed: 1,
-        });
-    }
-
-    /// The instance registers as a Ready node, with its DaemonSet pod.
-    fn join(&self, instance: &Instance) {
-        let name = instance.private_dns_name.clone().unwrap_or_else(|| instance.instance_id.clone());
-        self.ports.cluster.add_node(Node {
-            name: name.clone(),
-            zone: Some(instance.availability_zone.clone()),
-            instance_id: Some(instance.instance_id.clone()),
-            provider_id: Some(format!("aws:///{}/{}", instance.availability_zone, instance.instance_id)),
-            ready: true,
-            allocatable: Resources { cpu_millis: NODE_CPU_MILLIS, memory_bytes: NODE_MEMORY_BYTES },
-            labels: [("topology.kubernetes.io/zone".to_string(), instance.availability_zone.clone())].into(),
-            created_at: Some(self.ports.clock.now()),
-            ..Default::default()
-        });
-        self.ports.cluster.add_pod(Pod {
-            namespace: "monitoring".into(),
-            name: format!("node-exporter-{name}"),
-            node: Some(name),
-            owner: Some(OwnerRef { kind: "DaemonSet".into(), name: "node-exporter".into() }),
-            requests: Resources { cpu_millis: DAEMONSET_CPU_MILLIS, memory_bytes: DAEMONSET_MEMORY_BYTES },
-            phase: smartscale_core::ports::PodPhase::Running,
-            ready: true,
-            ..Default::default()
-        });
     }
 
     /// A deterministic draw in `low..=high` for `key` under the run's seed.
@@ -271,7 +172,8 @@ impl<'a> World<'a> {
         self.advance_instances(now);
         self.reclaim_spot(now)?;
         let desired = self.demand.replicas[step as usize];
-        let replicas = metrics::reconcile_and_schedule(&self.ports.cluster, desired, &mut self.next_pod, &self.reclaimed_nodes);
+        let replicas =
+            metrics::reconcile_and_schedule(&self.ports.cluster, desired, &mut self.next_pod, &self.reclaimed_nodes);
         self.summary.pods_lost += replicas.lost;
         self.summary.pods_killed_by_spot_reclaim += replicas.reclaimed;
         self.account(step, now, desired, replicas);
@@ -312,8 +214,7 @@ impl<'a> World<'a> {
 
     /// Pending instances boot (45–90 s) and join (30–60 s more).
     fn advance_instances(&mut self, now: DateTime<Utc>) {
-        let registered: Vec<String> =
-            self.ports.cluster.nodes().into_iter().filter_map(|n| n.instance_id).collect();
+        let registered: Vec<String> = self.ports.cluster.nodes().into_iter().filter_map(|n| n.instance_id).collect();
         for instance in self.ports.fleet.instances() {
             if !instance.state.is_active() {
                 continue;
@@ -330,7 +231,7 @@ impl<'a> World<'a> {
                 self.ports.fleet.set_state(&instance.instance_id, InstanceState::Running);
             }
             if now >= join_at && !registered.contains(&instance.instance_id) {
-                self.join(&instance);
+                self.ports.join(&instance);
             }
         }
     }
@@ -346,14 +247,21 @@ impl<'a> World<'a> {
             let warnable = instance.lifecycle == Lifecycle::Spot
                 && instance.state == InstanceState::Running
                 && !self.reclaims.contains_key(&instance.instance_id);
-            let key = (step as u64).wrapping_mul(0x9E37_79B9) ^ instance.instance_id.len() as u64 ^ hash(&instance.instance_id);
+            let key = (step as u64).wrapping_mul(0x9E37_79B9)
+                ^ instance.instance_id.len() as u64
+                ^ hash(&instance.instance_id);
             if warnable && self.chance(key) < per_step {
                 self.reclaims.insert(instance.instance_id.clone(), now + Duration::seconds(SPOT_WARNING_S));
                 self.summary.spot_interruptions += 1;
                 self.mark(now, EventKind::SpotInterruption);
-                let event = ec2_event(now, "EC2 Spot Instance Interruption Warning", &instance.instance_id, json!({
-                    "instance-id": instance.instance_id, "instance-action": "terminate"
-                }));
+                let event = ec2_event(
+                    now,
+                    "EC2 Spot Instance Interruption Warning",
+                    &instance.instance_id,
+                    json!({
+                        "instance-id": instance.instance_id, "instance-action": "terminate"
+                    }),
+                );
                 self.invoke_spot(event)?;
             }
         }
@@ -376,9 +284,14 @@ impl<'a> World<'a> {
                 self.ports.cluster.set_node_ready(&node.name, false);
                 self.reclaimed_nodes.insert(node.name);
             }
-            let event = ec2_event(now, "EC2 Instance State-change Notification", &id, json!({
-                "instance-id": id, "state": "terminated"
-            }));
+            let event = ec2_event(
+                now,
+                "EC2 Instance State-change Notification",
+                &id,
+                json!({
+                    "instance-id": id, "state": "terminated"
+                }),
+            );
             self.invoke_spot(event)?;
         }
         Ok(())
@@ -412,7 +325,15 @@ impl<'a> World<'a> {
     fn account(&mut self, step: i64, now: DateTime<Utc>, desired: u64, replicas: Replicas) {
         let step_h = self.config.step_s() as f64 / 3600.0;
         let ready = metrics::ready_workers(&self.ports.cluster);
-        let sample = metrics::sample(now, self.demand.load[step as usize], self.config.peak_nodes, desired, &ready, replicas, &self.ports.cluster);
+        let sample = metrics::sample(
+            now,
+            self.demand.load[step as usize],
+            self.config.peak_nodes,
+            desired,
+            &ready,
+            replicas,
+            &self.ports.cluster,
+        );
         self.metrics.push(sample);
 
         // The PDB allows one replica down while every desired replica is running.
@@ -429,8 +350,7 @@ impl<'a> World<'a> {
             self.boots.retain(|id, _| live.contains(id));
         }
 
-        let active: Vec<Instance> =
-            self.ports.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
+        let active: Vec<Instance> = self.ports.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
         for i in &active {
             let price = pricing::per_hour(&i.instance_type, i.lifecycle, pricing::DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
             self.summary.cost_usd += price * step_h;

@@ -17,7 +17,14 @@ fn the_report_holds_every_chart_and_the_summary() {
     }
     assert!(html.contains("<td>oracle</td>") && !html.contains(&capacity_chart_id("oracle")));
     // Axes, units and legends.
-    for text in ["hours since the start", "cost (USD)", "pending pods", "replicas (pods)", "billed nodes, booting included (right axis)", "scale-up"] {
+    for text in [
+        "hours since the start",
+        "cost (USD)",
+        "pending pods",
+        "replicas (pods)",
+        "billed nodes, booting included (right axis)",
+        "scale-up",
+    ] {
         assert!(html.contains(text), "missing {text:?}");
     }
     assert_eq!(html.matches("<svg").count(), 2 + 5);

@@ -197,7 +197,9 @@ pub fn openmetrics() -> String {
     out.push_str("# TYPE kube_pod_status_unschedulable gauge\n");
     for pod in 1..=PODS {
         let labels = format!("namespace=\"shop\",pod=\"shop-api-{pod}\"");
-        gauge(&mut out, "kube_pod_status_unschedulable", &labels, &|w| f64::from(u8::from(pod > PODS - w.pending_pods as usize)));
+        gauge(&mut out, "kube_pod_status_unschedulable", &labels, &|w| {
+            f64::from(u8::from(pod > PODS - w.pending_pods as usize))
+        });
     }
 
     out.push_str("# TYPE kube_pod_container_resource_requests gauge\n");
@@ -209,11 +211,22 @@ pub fn openmetrics() -> String {
     }
     // A DaemonSet pod, running with requests, that the requested sums must leave out.
     let daemon = "namespace=\"monitoring\",pod=\"node-exporter-1\"";
-    gauge(&mut out, "kube_pod_container_resource_requests", &format!("{daemon},container=\"exporter\",resource=\"cpu\""), &|_| 0.1);
+    gauge(
+        &mut out,
+        "kube_pod_container_resource_requests",
+        &format!("{daemon},container=\"exporter\",resource=\"cpu\""),
+        &|_| 0.1,
+    );
     out.push_str("# TYPE kube_pod_owner gauge\n");
-    gauge(&mut out, "kube_pod_owner", &format!("{daemon},owner_kind=\"DaemonSet\",owner_name=\"node-exporter\""), &|_| 1.0);
+    gauge(
+        &mut out,
+        "kube_pod_owner",
+        &format!("{daemon},owner_kind=\"DaemonSet\",owner_name=\"node-exporter\""),
+        &|_| 1.0,
+    );
     for pod in 1..=PODS {
-        let labels = format!("namespace=\"shop\",pod=\"shop-api-{pod}\",owner_kind=\"ReplicaSet\",owner_name=\"shop-api\"");
+        let labels =
+            format!("namespace=\"shop\",pod=\"shop-api-{pod}\",owner_kind=\"ReplicaSet\",owner_name=\"shop-api\"");
         gauge(&mut out, "kube_pod_owner", &labels, &|_| 1.0);
     }
 

@@ -1,0 +1,212 @@
+//! `smartscale invoke`: one real handler, in-process, on one recorded event, against a small
+//! simulated cluster; the answer lists everything the handler did.
+//!
+//! The cluster (`prod`): a K3s server and three t3.small workers (`i-00000000000000001` and
+//! `…2` On-Demand, `…3` Spot), 13 app replicas running and 3 unschedulable for the last 15
+//! minutes, a PDB allowing one replica down. If the event carries a lock token, the lock is
+//! held by it, as the decider that sent the message would hold it.
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use serde::Serialize;
+use serde_json::{json, Value};
+use smartscale_core::config::MapConfig;
+use smartscale_core::fakes::FakeMetrics;
+use smartscale_core::messages::WorkMessage;
+use smartscale_core::metrics::Sample;
+use smartscale_core::ports::{Lifecycle, PodPhase, StateStore};
+use smartscale_core::state::StateItem;
+use smartscale_core::{Error, Result};
+use smartscale_decider::DeciderConfig;
+use smartscale_drain_worker::DrainConfig;
+use smartscale_scale_up_worker::ScaleUpConfig;
+use smartscale_slack_forwarder::{ForwarderConfig, RecordingSlack};
+use smartscale_spot_handler::SpotConfig;
+
+use crate::model::*;
+use crate::ports::{replica, Ports, SUBNETS, ZONES};
+
+const CLUSTER: &str = "prod";
+const RUNNING_REPLICAS: u64 = 13;
+const PENDING_REPLICAS: u64 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerName {
+    Decider,
+    ScaleUp,
+    Drain,
+    Spot,
+    Slack,
+}
+
+impl std::str::FromStr for HandlerName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "decider" => HandlerName::Decider,
+            "scale-up" => HandlerName::ScaleUp,
+            "drain" => HandlerName::Drain,
+            "spot" => HandlerName::Spot,
+            "slack" => HandlerName::Slack,
+            other => {
+                return Err(Error::invalid(
+                    "handler",
+                    format!("unknown handler {other:?}; expected decider, scale-up, drain, spot or slack"),
+                ))
+            }
+        })
+    }
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Invocation {
+    pub handler: String,
+    pub at: DateTime<Utc>,
+    /// The handler's return value, or its error.
+    pub response: Value,
+    pub ec2_calls: Vec<String>,
+    pub kubernetes_calls: Vec<String>,
+    /// SQS messages sent, with their queue and delay.
+    pub messages_sent: Vec<Value>,
+    pub notifications: Vec<Value>,
+    pub slack_messages: Vec<Value>,
+    /// The DynamoDB state item afterwards.
+    pub state: Value,
+}
+
+/// Runs `handler` on `event` at `at`.
+pub fn invoke(handler: HandlerName, event: Value, at: DateTime<Utc>) -> Result<Invocation> {
+    let ports = Ports::new(CLUSTER, at);
+    let metrics = FakeMetrics::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::rejected("invoke", e.to_string()))?;
+    seed(&ports, &metrics, at);
+    if let Some(token) = lock_token(&event) {
+        runtime.block_on(ports.state.try_acquire_lock(CLUSTER, &token, at, 300))?;
+    }
+    let before = (ports.fleet.calls.calls().len(), ports.cluster.calls.calls().len(), ports.queue.calls.calls().len());
+
+    let source = MapConfig::new().with("CLUSTER_ID", CLUSTER).with("SUBNETS", SUBNETS);
+    let slack = RecordingSlack::default();
+    let response = match handler {
+        HandlerName::Decider => {
+            let deps = ports.decider(DeciderConfig::from_config(&source)?, &metrics);
+            let event = LambdaEvent::new(parse(event)?, Context::default());
+            as_json(runtime.block_on(smartscale_decider::handle(event, &deps)))
+        }
+        HandlerName::ScaleUp => {
+            let deps = ports.worker(ScaleUpConfig::from_config(&source)?);
+            let event = LambdaEvent::new(parse(event)?, Context::default());
+            as_json(runtime.block_on(smartscale_scale_up_worker::handle(event, &deps)))
+        }
+        HandlerName::Drain => {
+            let deps = ports.worker(DrainConfig::from_config(&source)?);
+            let event = LambdaEvent::new(parse(event)?, Context::default());
+            as_json(runtime.block_on(smartscale_drain_worker::handle(event, &deps)))
+        }
+        HandlerName::Spot => {
+            let deps = ports.worker(SpotConfig::from_config(&source)?);
+            as_json(
+                runtime.block_on(smartscale_spot_handler::handle(LambdaEvent::new(event, Context::default()), &deps)),
+            )
+        }
+        HandlerName::Slack => {
+            let deps = smartscale_slack_forwarder::Deps {
+                config: ForwarderConfig::from_config(&source)?,
+                slack: slack.clone(),
+            };
+            let event = LambdaEvent::new(parse(event)?, Context::default());
+            as_json(runtime.block_on(smartscale_slack_forwarder::handle(event, &deps)))
+        }
+    };
+
+    let debug = |calls: Vec<String>, skip: usize| calls.into_iter().skip(skip).collect::<Vec<_>>();
+    Ok(Invocation {
+        handler: format!("{handler:?}"),
+        at,
+        response,
+        ec2_calls: debug(ports.fleet.calls.calls().iter().map(|c| format!("{c:?}")).collect(), before.0),
+        kubernetes_calls: debug(ports.cluster.calls.calls().iter().map(|c| format!("{c:?}")).collect(), before.1),
+        messages_sent: ports
+            .queue
+            .calls
+            .calls()
+            .iter()
+            .skip(before.2)
+            .map(|m| {
+                let body: Value = serde_json::from_str(&m.body).unwrap_or(Value::String(m.body.clone()));
+                json!({"queue": format!("{:?}", m.queue), "delay_s": m.delay_s, "body": body})
+            })
+            .collect(),
+        notifications: ports
+            .notifier
+            .published()
+            .iter()
+            .map(|n| serde_json::from_str(&n.encode()).unwrap_or(Value::Null))
+            .collect(),
+        slack_messages: slack.messages(),
+        state: serde_json::to_value(ports.state.item(CLUSTER)).unwrap_or(Value::Null),
+    })
+}
+
+/// The small cluster described in the module docs, with 15 minutes of metrics behind `at`.
+fn seed(ports: &Ports, metrics: &FakeMetrics, at: DateTime<Utc>) {
+    ports.add_control_plane_and_pdb();
+    let workers = [(ZONES[0], Lifecycle::OnDemand), (ZONES[1], Lifecycle::OnDemand), (ZONES[0], Lifecycle::Spot)];
+    let mut nodes = Vec::new();
+    for (zone, lifecycle) in workers {
+        let instance = ports.fleet.add_running("t3.small", zone, lifecycle);
+        ports.join(&instance);
+        nodes.push(instance.private_dns_name.unwrap_or(instance.instance_id));
+    }
+    for n in 0..RUNNING_REPLICAS + PENDING_REPLICAS {
+        let mut pod = replica(n + 1);
+        if n < RUNNING_REPLICAS {
+            pod.node = Some(nodes[(n % 3) as usize].clone());
+            pod.phase = PodPhase::Running;
+            pod.ready = true;
+        }
+        ports.cluster.add_pod(pod);
+    }
+    ports.state.put(StateItem { cluster_id: CLUSTER.into(), node_count: 3, ..StateItem::default() });
+    for i in (0..=60).rev() {
+        metrics.push(Sample {
+            at: at - Duration::seconds(i * 15),
+            cpu_pct: Some(62.0),
+            mem_pct: Some(70.0),
+            pending_pods: Some(PENDING_REPLICAS as u32),
+            queue_depth: None,
+            p95_latency_s: Some(0.8),
+            error_rate_pct: Some(1.0),
+            pending_cpu_millis: Some((PENDING_REPLICAS * POD_CPU_MILLIS) as f64),
+            pending_memory_bytes: Some((PENDING_REPLICAS * POD_MEMORY_BYTES) as f64),
+            requested_cpu_millis: Some((RUNNING_REPLICAS * POD_CPU_MILLIS) as f64),
+            requested_memory_bytes: Some((RUNNING_REPLICAS * POD_MEMORY_BYTES) as f64),
+        });
+    }
+}
+
+/// The lock token of an SQS event's first work message, if any.
+fn lock_token(event: &Value) -> Option<String> {
+    let body = event.get("Records")?.get(0)?.get("body")?.as_str()?;
+    match WorkMessage::decode(body).ok()? {
+        WorkMessage::ScaleUpRequest(m) => m.lock_token,
+        WorkMessage::JoinCheck(m) => m.lock_token,
+        WorkMessage::DrainRequest(m) => m.lock_token,
+        WorkMessage::DrainCheck(m) => m.lock_token,
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(event: Value) -> Result<T> {
+    smartscale_core::error::from_json_value(event)
+}
+
+fn as_json<T: Serialize, E: std::fmt::Display>(result: std::result::Result<T, E>) -> Value {
+    match result {
+        Ok(value) => serde_json::to_value(value).unwrap_or(Value::Null),
+        Err(e) => json!({"error": e.to_string()}),
+    }
+}
