@@ -407,12 +407,26 @@ impl SignalView {
         self.latest(a)?;
         self.latest(b)?;
         let window_ms = i64::from(window_s) * 1000;
-        let b_points = self.points(b);
-        self.points(a)
-            .iter()
-            .filter(|(at, _)| (self.now - *at).num_milliseconds() <= window_ms)
-            .filter_map(|(at, va)| b_points.iter().find(|(bt, _)| bt == at).map(|(_, vb)| va + vb))
-            .reduce(f64::max)
+        let in_window = |points: &[(DateTime<Utc>, f64)]| {
+            let first = points.partition_point(|(at, _)| (self.now - *at).num_milliseconds() > window_ms);
+            points[first..].to_vec()
+        };
+        let (a, b) = (in_window(self.points(a)), in_window(self.points(b)));
+        // Both are oldest first: walk them together, pairing equal timestamps.
+        let (mut i, mut j, mut peak) = (0, 0, None::<f64>);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    let sum = a[i].1 + b[j].1;
+                    peak = Some(peak.map_or(sum, |p| p.max(sum)));
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        peak
     }
 
     /// `Some` when `holds` is sustained over the last `window_s` (see the module docs).

@@ -12,12 +12,16 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use smartscale_core::drain;
+use smartscale_core::fakes::FakeCluster;
 use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
 use smartscale_core::ports::{Instance, Node, Pdb, Pod, PodPhase, Resources};
 
 use crate::model::{DAEMONSET_CPU_MILLIS, DAEMONSET_MEMORY_BYTES, NODE_CPU_MILLIS, NODE_MEMORY_BYTES};
 
 const UTILIZATION_THRESHOLD: f64 = 0.5;
+/// Scale-down candidates are re-evaluated every 4 steps (a minute): well inside the 10-minute
+/// unneeded time, and it keeps a 28-day comparison fast. Pending pods are looked at every step.
+const SCALE_DOWN_EVERY_STEPS: i64 = 4;
 const UNNEEDED_FOR_S: i64 = 600;
 const DELAY_AFTER_ADD_S: i64 = 600;
 
@@ -31,6 +35,12 @@ pub struct View<'a> {
     pub instances: &'a [Instance],
     pub min_nodes: u32,
     pub max_nodes: u32,
+}
+
+/// Whether this step needs a scan: always with unschedulable pods, else every minute.
+pub fn scan_due(step: i64, cluster: &FakeCluster) -> bool {
+    step % SCALE_DOWN_EVERY_STEPS == 0
+        || cluster.with_pods(|pods| pods.values().any(|p| p.node.is_none() && p.phase == PodPhase::Pending))
 }
 
 #[derive(Debug, Default)]

@@ -24,12 +24,8 @@ pub struct Replicas {
 }
 
 /// Ready workers (the control plane excluded).
-pub fn ready_workers(cluster: &FakeCluster) -> Vec<Node> {
-    cluster
-        .nodes()
-        .into_iter()
-        .filter(|n| n.ready && !n.labels.contains_key("node-role.kubernetes.io/control-plane"))
-        .collect()
+pub fn ready_workers(nodes: &[Node]) -> Vec<&Node> {
+    nodes.iter().filter(|n| n.ready && !n.labels.contains_key("node-role.kubernetes.io/control-plane")).collect()
 }
 
 /// The ReplicaSet and the scheduler, in place on the cluster's pods: add pending replicas up
@@ -38,12 +34,12 @@ pub fn ready_workers(cluster: &FakeCluster) -> Vec<Node> {
 /// schedulable nodes.
 pub fn reconcile_and_schedule(
     cluster: &FakeCluster,
+    all_nodes: &[Node],
     desired: u64,
     next_pod: &mut u64,
     reclaimed_nodes: &BTreeSet<String>,
 ) -> Replicas {
-    let all_nodes = cluster.nodes();
-    let nodes: Vec<Node> = all_nodes.iter().filter(|n| n.ready).cloned().collect();
+    let nodes: Vec<&Node> = all_nodes.iter().filter(|n| n.ready).collect();
     cluster.with_pods(|pods| {
         // The pod garbage collector: DaemonSet pods go with their deleted node.
         pods.retain(|_, p| {
@@ -126,7 +122,7 @@ pub fn sample(
     load: f64,
     peak_nodes: u32,
     desired: u64,
-    ready: &[Node],
+    ready: &[&Node],
     replicas: Replicas,
     cluster: &FakeCluster,
 ) -> Sample {

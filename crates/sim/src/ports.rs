@@ -52,6 +52,15 @@ impl Ports {
         }
     }
 
+    /// For long runs: the fakes stop recording calls nobody reads.
+    pub fn stop_recording(&self) {
+        self.fleet.calls.turn_off();
+        self.cluster.calls.turn_off();
+        self.state.calls.turn_off();
+        self.queue.calls.turn_off();
+        self.sink.turn_off();
+    }
+
     pub fn worker<Cfg>(&self, config: Cfg) -> Deps<Cfg> {
         WorkerDeps {
             config,

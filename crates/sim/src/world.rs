@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
 use smartscale_core::fakes::FakeMetrics;
 use smartscale_core::messages::{QueueName, WorkMessage};
-use smartscale_core::ports::{Instance, InstanceState, Lifecycle, WorkQueue};
+use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, WorkQueue};
 use smartscale_core::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
 use smartscale_decider::DeciderConfig;
@@ -96,8 +96,10 @@ pub struct World<'a> {
 impl<'a> World<'a> {
     pub fn new(config: &'a SimConfig, demand: &'a Demand, references: &'a References) -> Result<World<'a>> {
         let ports = Ports::new(CLUSTER, config.start);
+        ports.stop_recording();
         ports.fleet.set_instance_limit(config.instance_quota);
         let metrics = FakeMetrics::default();
+        metrics.calls.turn_off();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| Error::rejected("simulator", e.to_string()))?;
@@ -172,20 +174,28 @@ impl<'a> World<'a> {
         self.advance_instances(now);
         self.reclaim_spot(now)?;
         let desired = self.demand.replicas[step as usize];
-        let replicas =
-            metrics::reconcile_and_schedule(&self.ports.cluster, desired, &mut self.next_pod, &self.reclaimed_nodes);
+        // One copy of the nodes and instances per step: copying them is most of a step's cost.
+        let nodes = self.ports.cluster.nodes();
+        let instances = self.ports.fleet.instances();
+        let replicas = metrics::reconcile_and_schedule(
+            &self.ports.cluster,
+            &nodes,
+            desired,
+            &mut self.next_pod,
+            &self.reclaimed_nodes,
+        );
         self.summary.pods_lost += replicas.lost;
         self.summary.pods_killed_by_spot_reclaim += replicas.reclaimed;
-        self.account(step, now, desired, replicas);
+        self.account(step, now, desired, replicas, &nodes, &instances);
         self.inject_capacity_shortage(step, now);
-        self.warn_spot(step, now)?;
+        self.warn_spot(step, now, &instances)?;
         match &mut self.controller {
             Controller::Decider(decider) if step % (DECIDER_EVERY_S / self.config.step_s()) == 0 => {
                 let event = scheduled_event(now)?;
                 // A failed run is retried by the next tick, as the schedule would.
                 let _ = self.runtime.block_on(smartscale_decider::handle(event, decider.as_ref()));
             }
-            Controller::CaLike(ca) => {
+            Controller::CaLike(ca) if ca_like::scan_due(step, &self.ports.cluster) => {
                 let nodes = self.ports.cluster.nodes();
                 let pods = self.ports.cluster.pods();
                 let pdbs = self.ports.cluster.pdbs();
@@ -238,12 +248,12 @@ impl<'a> World<'a> {
 
     /// Each running Spot instance is warned at the configured rate; the warning reaches the
     /// real spot handler as EC2's EventBridge event.
-    fn warn_spot(&mut self, step: i64, now: DateTime<Utc>) -> Result<()> {
+    fn warn_spot(&mut self, step: i64, now: DateTime<Utc>, instances: &[Instance]) -> Result<()> {
         let per_step = self.config.spot_interruptions_per_day * self.config.step_s() as f64 / 86_400.0;
         if per_step <= 0.0 {
             return Ok(());
         }
-        for instance in self.ports.fleet.instances() {
+        for instance in instances {
             let warnable = instance.lifecycle == Lifecycle::Spot
                 && instance.state == InstanceState::Running
                 && !self.reclaims.contains_key(&instance.instance_id);
@@ -322,9 +332,17 @@ impl<'a> World<'a> {
     }
 
     /// Metrics for the decider, the PDB's allowance, cost, shortfall and the timeline.
-    fn account(&mut self, step: i64, now: DateTime<Utc>, desired: u64, replicas: Replicas) {
+    fn account(
+        &mut self,
+        step: i64,
+        now: DateTime<Utc>,
+        desired: u64,
+        replicas: Replicas,
+        nodes: &[Node],
+        instances: &[Instance],
+    ) {
         let step_h = self.config.step_s() as f64 / 3600.0;
-        let ready = metrics::ready_workers(&self.ports.cluster);
+        let ready = metrics::ready_workers(nodes);
         let sample = metrics::sample(
             now,
             self.demand.load[step as usize],
@@ -350,7 +368,7 @@ impl<'a> World<'a> {
             self.boots.retain(|id, _| live.contains(id));
         }
 
-        let active: Vec<Instance> = self.ports.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
+        let active: Vec<&Instance> = instances.iter().filter(|i| i.state.is_active()).collect();
         for i in &active {
             let price = pricing::per_hour(&i.instance_type, i.lifecycle, pricing::DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
             self.summary.cost_usd += price * step_h;

@@ -48,23 +48,35 @@ impl Clock for FakeClock {
     }
 }
 
-/// Calls a fake has seen, in order.
+/// Calls a fake has seen, in order. A long simulation, which never reads them, turns
+/// recording off so that memory does not grow with every call.
 #[derive(Debug)]
-pub struct Recorder<C>(Mutex<Vec<C>>);
+pub struct Recorder<C> {
+    calls: Mutex<Vec<C>>,
+    off: std::sync::atomic::AtomicBool,
+}
 
 impl<C: Clone> Recorder<C> {
     pub fn record(&self, call: C) {
-        lock(&self.0).push(call);
+        if !self.off.load(std::sync::atomic::Ordering::Relaxed) {
+            lock(&self.calls).push(call);
+        }
     }
 
     pub fn calls(&self) -> Vec<C> {
-        lock(&self.0).clone()
+        lock(&self.calls).clone()
+    }
+
+    /// Stops recording and forgets what was recorded.
+    pub fn turn_off(&self) {
+        self.off.store(true, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.calls).clear();
     }
 }
 
 impl<C> Default for Recorder<C> {
     fn default() -> Self {
-        Recorder(Mutex::new(Vec::new()))
+        Recorder { calls: Mutex::new(Vec::new()), off: std::sync::atomic::AtomicBool::new(false) }
     }
 }
 
