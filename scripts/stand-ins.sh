@@ -1,5 +1,6 @@
 # Sourced by scripts/test and scripts/measure: installs and starts the local stand-ins for
-# AWS (moto_server) and Prometheus (Debian's, with the synthetic backfill), exports their URLs,
+# AWS (moto_server) and Prometheus (Debian's, with the synthetic backfill), installs Debian's
+# chromium for the report's render test, exports their URLs and paths,
 # and stops them on exit. Fails loudly when one cannot start: skipping is not passing.
 
 MOTO_VERSION=5.2.5
