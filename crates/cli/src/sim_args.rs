@@ -131,43 +131,23 @@ pub fn summary_table(s: &Summary) -> String {
     .join("\n")
 }
 
-/// Every policy side by side, a row each.
+/// Every policy side by side, a row each, columns as wide as their widest cell.
 pub fn compare_table(summaries: &[&Summary]) -> String {
-    let mut lines = vec![format!(
-        "{:<14} {:>9} {:>8} {:>10} {:>9} {:>11} {:>9} {:>5} {:>5} {:>6} {:>5} {:>4} {:>5} {:>4}",
-        "policy",
-        "cost $",
-        "×oracle",
-        "vs static",
-        "unsched%",
-        "max pend s",
-        "p95 ttc",
-        "ups",
-        "downs",
-        "thrash",
-        "spot",
-        "pdb",
-        "lost",
-        "dlq"
-    )];
-    for s in summaries {
-        lines.push(format!(
-            "{:<14} {:>9.2} {:>8.2} {:>9.1}% {:>9.3} {:>11} {:>9} {:>5} {:>5} {:>6} {:>5} {:>4} {:>5} {:>4}",
-            s.policy,
-            s.cost_usd,
-            s.cost_vs_oracle,
-            s.cost_change_vs_static_pct(),
-            s.unschedulable_pct,
-            s.max_pending_duration_s,
-            s.p95_time_to_capacity_s,
-            s.scale_ups,
-            s.scale_downs,
-            s.thrash_events,
-            s.spot_interruptions,
-            s.pdb_violations,
-            s.pods_lost,
-            s.dlq_messages
-        ));
-    }
+    let rows: Vec<Vec<(&str, String)>> = summaries.iter().map(|s| s.cells()).collect();
+    let Some(first) = rows.first() else { return String::new() };
+    let widths: Vec<usize> = (0..first.len())
+        .map(|c| rows.iter().map(|r| r[c].1.chars().count()).chain([first[c].0.chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (text, w))| if c == 0 { format!("{text:<w$}") } else { format!("{text:>w$}") })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut lines = vec![line(first.iter().map(|(h, _)| *h).collect())];
+    lines.extend(rows.iter().map(|r| line(r.iter().map(|(_, v)| v.as_str()).collect())));
     lines.join("\n")
 }

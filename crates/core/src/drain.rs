@@ -111,19 +111,9 @@ impl std::str::FromStr for Selection {
     }
 }
 
-/// Chooses the node to remove. `is_managed` says which nodes SmartScale may remove at all.
+/// Chooses the node to remove by `selection`'s rules. `is_managed` says which nodes SmartScale
+/// may remove at all.
 pub fn plan(
-    nodes: &[Node],
-    pods: &[Pod],
-    pdbs: &[Pdb],
-    min_nodes: u32,
-    is_managed: impl Fn(&Node) -> bool,
-) -> DrainPlan {
-    plan_with(Selection::Safest, nodes, pods, pdbs, min_nodes, is_managed)
-}
-
-/// [`plan`] with a choice of selection rules.
-pub fn plan_with(
     selection: Selection,
     nodes: &[Node],
     pods: &[Pod],
@@ -345,7 +335,7 @@ impl Snapshot {
 
     /// Every worker node in a snapshot counts as managed.
     pub fn plan(&self) -> DrainPlan {
-        plan(&self.nodes, &self.pods, &self.pdbs, self.min_nodes, |_| true)
+        plan(Selection::Safest, &self.nodes, &self.pods, &self.pdbs, self.min_nodes, |_| true)
     }
 }
 

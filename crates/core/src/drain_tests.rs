@@ -56,7 +56,7 @@ fn all_managed(_: &Node) -> bool {
 
 #[test]
 fn a_replicated_cluster_has_a_removable_node_in_the_fullest_az() {
-    let plan = plan(&three_nodes(), &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed);
+    let plan = plan(Selection::Safest, &three_nodes(), &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed);
     assert_eq!(plan.chosen.as_deref(), Some("n1"), "{plan:#?}");
     assert!(verdict(&plan, "n1").removable && verdict(&plan, "n2").removable);
     assert_eq!(rules(&plan, "n3"), vec![Rule::LastInAz]);
@@ -96,7 +96,7 @@ fn each_pod_rule_blocks_its_node() {
     for (name, change, rule) in cases {
         let mut pods = replicas(&["n1", "n2", "n3"]);
         change(&mut pods[0]);
-        let plan = plan(&three_nodes(), &pods, &[], 2, all_managed);
+        let plan = plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed);
         assert!(rules(&plan, "n1").contains(&rule), "{name}: {:?}", rules(&plan, "n1"));
         assert!(!verdict(&plan, "n1").removable, "{name}");
         assert_eq!(plan.chosen.as_deref(), Some("n2"), "{name}: the other node in the fullest AZ");
@@ -111,23 +111,23 @@ fn memory_empty_dir_and_annotated_local_volumes_are_fine() {
         Volume::EmptyDir { name: "cache".into(), medium_memory: false },
     ];
     pods[0].annotations.insert(SAFE_TO_EVICT_LOCAL_VOLUMES.into(), "cache".into());
-    assert!(verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
+    assert!(verdict(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
 }
 
 #[test]
 fn single_replica_blocks_unless_another_ready_replica_runs_elsewhere() {
     let mut pods = replicas(&["n1"]);
-    let plan1 = plan(&three_nodes(), &pods, &[], 2, all_managed);
+    let plan1 = plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed);
     let reason = &verdict(&plan1, "n1").reasons[0];
     assert_eq!((reason.rule, reason.detail.as_deref()), (Rule::SingleReplica, Some("ReplicaSet api-7f")));
     pods.push(pod("api-b", "n3", Some(("ReplicaSet", "api-7f"))));
     pods[1].ready = false;
     assert!(
-        !verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable,
+        !verdict(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1").removable,
         "the other replica is not ready"
     );
     pods[1].ready = true;
-    assert!(verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
+    assert!(verdict(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn pdb_with_no_disruption_left_blocks_and_names_itself() {
         match_labels: BTreeMap::from([("app".into(), "api".into())]),
         disruptions_allowed: 0,
     };
-    let plan = plan(&three_nodes(), &replicas(&["n1", "n2", "n3"]), &[pdb], 2, all_managed);
+    let plan = plan(Selection::Safest, &three_nodes(), &replicas(&["n1", "n2", "n3"]), &[pdb], 2, all_managed);
     let reason = verdict(&plan, "n1").reasons.iter().find(|r| r.rule == Rule::Pdb).unwrap();
     assert_eq!((reason.pod.as_deref(), reason.pdb.as_deref()), (Some("shop/api-n1"), Some("shop/api")));
     assert_eq!(plan.chosen, None);
@@ -154,7 +154,7 @@ fn safe_to_evict_true_lifts_controller_and_storage_rules_but_never_pdbs() {
     bare.annotations.insert(SAFE_TO_EVICT.into(), "true".into());
     pods.push(bare.clone());
     assert!(
-        verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable,
+        verdict(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1").removable,
         "safe-to-evict=true on a bare pod"
     );
     let pdb = Pdb {
@@ -163,7 +163,7 @@ fn safe_to_evict_true_lifts_controller_and_storage_rules_but_never_pdbs() {
         match_labels: bare.labels.clone(),
         disruptions_allowed: 0,
     };
-    let plan = plan(&three_nodes(), &pods, &[pdb], 2, all_managed);
+    let plan = plan(Selection::Safest, &three_nodes(), &pods, &[pdb], 2, all_managed);
     assert_eq!(rules(&plan, "n1"), vec![Rule::Pdb]);
 }
 
@@ -178,7 +178,7 @@ fn kube_system_pod_with_a_pdb_allowing_disruption_is_fine() {
         match_labels: pods[0].labels.clone(),
         disruptions_allowed: 1,
     };
-    assert!(verdict(&plan(&three_nodes(), &pods, &[pdb], 2, all_managed), "n1").removable);
+    assert!(verdict(&plan(Selection::Safest, &three_nodes(), &pods, &[pdb], 2, all_managed), "n1").removable);
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn daemonset_mirror_and_finished_pods_are_ignored() {
     pods.push(pod("node-exporter-x", "n1", Some(("DaemonSet", "node-exporter"))));
     pods.push(Pod { mirror: true, ..pod("kube-proxy-n1", "n1", None) });
     pods.push(Pod { phase: PodPhase::Succeeded, ..pod("job-done", "n1", None) });
-    let plan = plan(&three_nodes(), &pods, &[], 2, all_managed);
+    let plan = plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed);
     assert!(verdict(&plan, "n1").removable, "{:?}", verdict(&plan, "n1").reasons);
     assert_eq!(verdict(&plan, "n1").pods, 1);
 }
@@ -197,7 +197,7 @@ fn pods_must_fit_elsewhere_by_requests_and_selectors() {
     let mut pods = replicas(&["n1", "n2", "n3"]);
     // n1's replica is big: 1.2 CPU. n2 and n3 each have 1.7 free: it fits.
     pods[0].requests.cpu_millis = 1200;
-    assert!(verdict(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
+    assert!(verdict(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1").removable);
     // Fill n2 and n3 so 1.2 CPU fits nowhere.
     pods.push(Pod {
         requests: Resources { cpu_millis: 1000, memory_bytes: 0 },
@@ -207,17 +207,19 @@ fn pods_must_fit_elsewhere_by_requests_and_selectors() {
         requests: Resources { cpu_millis: 1000, memory_bytes: 0 },
         ..pod("fill-3", "n3", Some(("ReplicaSet", "fill")))
     });
-    let plan1 = plan(&three_nodes(), &pods, &[], 2, all_managed);
+    let plan1 = plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed);
     let reason = verdict(&plan1, "n1").reasons.iter().find(|r| r.rule == Rule::NoPlaceToMovePods).cloned().unwrap();
     assert_eq!(reason.pod.as_deref(), Some("shop/api-n1"));
     // A node selector no other node satisfies.
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].node_selector.insert("gpu".into(), "true".into());
-    assert!(rules(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").contains(&Rule::NoPlaceToMovePods));
+    assert!(rules(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1")
+        .contains(&Rule::NoPlaceToMovePods));
     // Memory counts too.
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].requests.memory_bytes = 2 * GI;
-    assert!(rules(&plan(&three_nodes(), &pods, &[], 2, all_managed), "n1").contains(&Rule::NoPlaceToMovePods));
+    assert!(rules(&plan(Selection::Safest, &three_nodes(), &pods, &[], 2, all_managed), "n1")
+        .contains(&Rule::NoPlaceToMovePods));
 }
 
 #[test]
@@ -225,14 +227,14 @@ fn cordoned_or_not_ready_nodes_take_no_pods() {
     let mut nodes = three_nodes();
     nodes[1].unschedulable = true;
     nodes[2].ready = false;
-    let plan = plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 1, all_managed);
+    let plan = plan(Selection::Safest, &nodes, &replicas(&["n1", "n2", "n3"]), &[], 1, all_managed);
     assert!(rules(&plan, "n1").contains(&Rule::NoPlaceToMovePods));
 }
 
 #[test]
 fn never_below_min_nodes() {
     let nodes = vec![node("n1", "a"), node("n2", "b")];
-    let plan = plan(&nodes, &replicas(&["n1", "n2"]), &[], 2, all_managed);
+    let plan = plan(Selection::Safest, &nodes, &replicas(&["n1", "n2"]), &[], 2, all_managed);
     assert_eq!(plan.chosen, None);
     assert!(plan.verdicts.iter().all(|v| v.reasons.iter().any(|r| r.rule == Rule::MinNodes)));
 }
@@ -240,10 +242,13 @@ fn never_below_min_nodes() {
 #[test]
 fn one_node_per_az_may_shrink_but_never_empties_an_az_while_another_has_two() {
     let nodes = vec![node("n1", "a"), node("n2", "b"), node("n3", "c")];
-    let plan1 = plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed);
+    let plan1 = plan(Selection::Safest, &nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed);
     assert!(plan1.chosen.is_some(), "every AZ has one: removing one leaves no AZ with two");
     let nodes = vec![node("n1", "a"), node("n2", "a"), node("n3", "b")];
-    assert_eq!(rules(&plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 1, all_managed), "n3"), vec![Rule::LastInAz]);
+    assert_eq!(
+        rules(&plan(Selection::Safest, &nodes, &replicas(&["n1", "n2", "n3"]), &[], 1, all_managed), "n3"),
+        vec![Rule::LastInAz]
+    );
 }
 
 #[test]
@@ -254,7 +259,7 @@ fn control_plane_and_unmanaged_nodes_are_never_chosen() {
         ..node("master", "a")
     });
     let pods = replicas(&["n1", "n2", "n3"]);
-    let plan = plan(&nodes, &pods, &[], 1, |n| n.name != "n1");
+    let plan = plan(Selection::Safest, &nodes, &pods, &[], 1, |n| n.name != "n1");
     assert_eq!(rules(&plan, "master"), vec![Rule::ControlPlane]);
     assert_eq!(rules(&plan, "n1"), vec![Rule::Unmanaged]);
     assert_eq!(plan.chosen.as_deref(), Some("n2"));
@@ -268,20 +273,23 @@ fn tie_breaks_fewest_pods_then_lowest_utilization_then_oldest() {
     pods.push(pod("extra", "n2", Some(("ReplicaSet", "api-7f"))));
     // n1 is busier than n3 by requests.
     pods[0].requests.cpu_millis = 900;
-    let chosen = plan(&nodes, &pods, &[], 2, all_managed).chosen;
+    let chosen = plan(Selection::Safest, &nodes, &pods, &[], 2, all_managed).chosen;
     assert_eq!(chosen.as_deref(), Some("n3"), "AZ a has most nodes; n2 has more pods; n1 is busier");
     // Equal utilization: the oldest goes.
     pods[0].requests.cpu_millis = 200;
     let mut nodes = nodes;
     nodes[2].created_at = Some("2026-11-23T09:00:00Z".parse().unwrap());
-    assert_eq!(plan(&nodes, &pods, &[], 2, all_managed).chosen.as_deref(), Some("n1"));
+    assert_eq!(plan(Selection::Safest, &nodes, &pods, &[], 2, all_managed).chosen.as_deref(), Some("n1"));
 }
 
 #[test]
 fn an_already_cordoned_node_goes_first() {
     let mut nodes = three_nodes();
     nodes[1].unschedulable = true;
-    assert_eq!(plan(&nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed).chosen.as_deref(), Some("n2"));
+    assert_eq!(
+        plan(Selection::Safest, &nodes, &replicas(&["n1", "n2", "n3"]), &[], 2, all_managed).chosen.as_deref(),
+        Some("n2")
+    );
 }
 
 #[test]
@@ -290,17 +298,17 @@ fn the_spec_selection_skips_the_fit_and_az_checks_but_not_pod_safety() {
     let nodes = vec![node("n1", "a"), node("n2", "a"), node("n3", "b")];
     let mut pods = replicas(&["n1", "n2", "n3"]);
     pods[0].requests.memory_bytes = 2 * GI;
-    let safest = plan(&nodes, &pods, &[], 1, all_managed);
+    let safest = plan(Selection::Safest, &nodes, &pods, &[], 1, all_managed);
     assert!(rules(&safest, "n1").contains(&Rule::NoPlaceToMovePods));
     assert_eq!(rules(&safest, "n3"), vec![Rule::LastInAz]);
     assert_eq!(safest.chosen.as_deref(), Some("n2"));
 
-    let spec = plan_with(Selection::FewestPods, &nodes, &pods, &[], 1, all_managed);
+    let spec = plan(Selection::FewestPods, &nodes, &pods, &[], 1, all_managed);
     assert!(verdict(&spec, "n1").removable && verdict(&spec, "n3").removable);
     // With the fewest pods, n1 goes although its pod has nowhere to go.
     pods.push(pod("extra-2", "n2", Some(("ReplicaSet", "extra"))));
     pods.push(pod("extra-3", "n3", Some(("ReplicaSet", "extra"))));
-    let spec = plan_with(Selection::FewestPods, &nodes, &pods, &[], 1, all_managed);
+    let spec = plan(Selection::FewestPods, &nodes, &pods, &[], 1, all_managed);
     assert_eq!(spec.chosen.as_deref(), Some("n1"));
 
     // A PDB with nothing left still blocks, whatever the selection.
@@ -310,7 +318,7 @@ fn the_spec_selection_skips_the_fit_and_az_checks_but_not_pod_safety() {
         match_labels: [("app".to_string(), "api".to_string())].into(),
         disruptions_allowed: 0,
     };
-    let spec = plan_with(Selection::FewestPods, &nodes, &replicas(&["n1", "n2", "n3"]), &[pdb], 1, all_managed);
+    let spec = plan(Selection::FewestPods, &nodes, &replicas(&["n1", "n2", "n3"]), &[pdb], 1, all_managed);
     assert_eq!(spec.chosen, None);
     assert_eq!("fewest_pods".parse::<Selection>(), Ok(Selection::FewestPods));
     assert!("newest".parse::<Selection>().unwrap_err().contains("safest or fewest_pods"));

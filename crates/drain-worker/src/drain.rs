@@ -59,7 +59,7 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
         None => {
             let pods = deps.cluster().list_pods().await?;
             let pdbs = deps.cluster().list_pdbs().await?;
-            let plan = drain::plan_with(cfg.selection, &nodes, &pods, &pdbs, cfg.min_nodes, |n| {
+            let plan = drain::plan(cfg.selection, &nodes, &pods, &pdbs, cfg.min_nodes, |n| {
                 instance_of(n, &instances).is_some()
             });
             match plan.chosen.and_then(|name| nodes.iter().find(|n| n.name == name).cloned()) {

@@ -6,16 +6,15 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use smartscale_core::config::MapConfig;
 use smartscale_core::emf::Metric;
-use smartscale_core::fakes::{
-    ClusterCall, FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore, FleetCall,
-};
+use smartscale_core::fakes::{ClusterCall, FakeClock, FleetCall};
 use smartscale_core::messages::{DrainRequest, QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore};
 use smartscale_core::state::LockOutcome;
-use smartscale_drain_worker::{handle, Deps, DrainConfig};
+use smartscale_drain_worker::{handle, DrainConfig};
+use smartscale_lambda::FakeWorkerDeps;
 
-type TestDeps = Deps<FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
+type TestDeps = FakeWorkerDeps<DrainConfig>;
 
 const TOKEN: &str = "dec-9";
 
@@ -35,16 +34,7 @@ impl World {
     async fn new() -> World {
         let clock = FakeClock::new(t0() - Duration::hours(2));
         let config = DrainConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod")).unwrap();
-        let deps = Deps {
-            config,
-            fleet: FakeFleet::new("prod", clock.clone()),
-            cluster: FakeCluster::new(clock.clone()),
-            state: FakeStateStore::new(),
-            queue: FakeQueue::new(clock.clone()),
-            notifier: FakeNotifier::new(),
-            clock,
-            sink: FakeMetricsSink::new(),
-        };
+        let deps = FakeWorkerDeps::fakes(config, "prod", clock);
         let mut nodes = BTreeMap::new();
         for (i, az) in ["us-east-1a", "us-east-1a", "us-east-1b"].iter().enumerate() {
             let instance = deps.fleet.add_running("t3.small", az, Lifecycle::OnDemand);

@@ -1,6 +1,11 @@
 //! What every SmartScale Lambda handler shares: per-message SQS batch handling, the
 //! runtime's error classification, and notifications that never fail the work.
 
+#[cfg(feature = "fakes")]
+mod fake_deps;
+#[cfg(feature = "fakes")]
+pub use fake_deps::FakeWorkerDeps;
+
 use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};

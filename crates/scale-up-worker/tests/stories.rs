@@ -5,17 +5,15 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use smartscale_core::config::MapConfig;
 use smartscale_core::emf::Metric;
-use smartscale_core::fakes::{
-    FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore, FleetCall,
-    QueuedMessage,
-};
+use smartscale_core::fakes::{FakeClock, FleetCall, QueuedMessage};
 use smartscale_core::messages::{QueueName, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{Clock, InstanceState, Lifecycle, Node, StateStore};
 use smartscale_core::state::LockOutcome;
-use smartscale_scale_up_worker::{handle, Deps, ScaleUpConfig};
+use smartscale_lambda::FakeWorkerDeps;
+use smartscale_scale_up_worker::{handle, ScaleUpConfig};
 
-type TestDeps = Deps<FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
+type TestDeps = FakeWorkerDeps<ScaleUpConfig>;
 
 const TOKEN: &str = "dec-1";
 
@@ -37,18 +35,7 @@ impl World {
         for (k, v) in extra_config {
             config = config.with(k, v);
         }
-        let world = World {
-            deps: Deps {
-                config: ScaleUpConfig::from_config(&config).unwrap(),
-                fleet: FakeFleet::new("prod", clock.clone()),
-                cluster: FakeCluster::new(clock.clone()),
-                state: FakeStateStore::new(),
-                queue: FakeQueue::new(clock.clone()),
-                notifier: FakeNotifier::new(),
-                clock,
-                sink: FakeMetricsSink::new(),
-            },
-        };
+        let world = World { deps: FakeWorkerDeps::fakes(ScaleUpConfig::from_config(&config).unwrap(), "prod", clock) };
         for az in ["us-east-1a", "us-east-1b"] {
             let instance = world.deps.fleet.add_running("t3.small", az, Lifecycle::OnDemand);
             world.join(&instance.instance_id, true);

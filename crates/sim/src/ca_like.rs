@@ -86,7 +86,7 @@ impl CaLike {
 
     fn scale_down(&mut self, view: &View) -> Option<WorkMessage> {
         let managed = |n: &Node| view.instances.iter().any(|i| n.instance_id.as_ref() == Some(&i.instance_id));
-        let plan = drain::plan(view.nodes, view.pods, view.pdbs, view.min_nodes, managed);
+        let plan = drain::plan(drain::Selection::Safest, view.nodes, view.pods, view.pdbs, view.min_nodes, managed);
         let unneeded: Vec<&str> = plan
             .verdicts
             .iter()

@@ -196,6 +196,27 @@ impl Summary {
         }
     }
 
+    /// The figures a comparison table shows, as (heading, cell), in column order.
+    pub fn cells(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("policy", self.policy.clone()),
+            ("cost $", format!("{:.2}", self.cost_usd)),
+            ("× oracle", format!("{:.2}", self.cost_vs_oracle)),
+            ("vs static", format!("{:+.1}%", self.cost_change_vs_static_pct())),
+            ("unsched. pod-min", format!("{:.1}", self.unschedulable_pod_minutes)),
+            ("unsched. %", format!("{:.3}", self.unschedulable_pct)),
+            ("max pending s", self.max_pending_duration_s.to_string()),
+            ("p95 to capacity s", self.p95_time_to_capacity_s.to_string()),
+            ("ups", self.scale_ups.to_string()),
+            ("downs", self.scale_downs.to_string()),
+            ("thrash", self.thrash_events.to_string()),
+            ("spot", self.spot_interruptions.to_string()),
+            ("pdb", self.pdb_violations.to_string()),
+            ("lost", self.pods_lost.to_string()),
+            ("dlq", self.dlq_messages.to_string()),
+        ]
+    }
+
     /// Fills the ratios from the totals.
     pub fn finish(&mut self) {
         self.savings_vs_static_pct = ratio_pct(1.0 - ratio(self.cost_usd, self.static_cost_usd));

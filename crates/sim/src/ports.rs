@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use smartscale_core::fakes::{
-    FakeClock, FakeCluster, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
+    FakeClock, FakeFleet, FakeMetrics, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
 };
 use smartscale_core::ports::{Clock, Instance, Node, OwnerRef, Pdb, Pod, PodPhase, Resources};
 use smartscale_decider::DeciderConfig;
-use smartscale_lambda::WorkerDeps;
+use smartscale_lambda::FakeWorkerDeps;
 
 use crate::model::*;
 
@@ -15,8 +15,7 @@ pub(crate) const APP_NAMESPACE: &str = "shop";
 pub(crate) const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
 pub(crate) const SUBNETS: &str = "subnet-a:us-east-1a,subnet-b:us-east-1b";
 
-pub(crate) type Deps<Cfg> =
-    WorkerDeps<Cfg, FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
+pub(crate) type Deps<Cfg> = FakeWorkerDeps<Cfg>;
 pub(crate) type Decider = smartscale_decider::Deps<
     FakeStateStore,
     FakeMetrics,
@@ -27,29 +26,20 @@ pub(crate) type Decider = smartscale_decider::Deps<
     FakeMetricsSink,
 >;
 
-/// The in-memory ports every handler shares; only their configuration differs.
-pub(crate) struct Ports {
-    pub fleet: FakeFleet,
-    pub cluster: FakeCluster,
-    pub state: FakeStateStore,
-    pub queue: FakeQueue,
-    pub notifier: FakeNotifier,
-    pub clock: FakeClock,
-    pub sink: FakeMetricsSink,
+/// The in-memory ports every handler shares (read through `Deref`); only the handlers'
+/// configuration differs.
+pub(crate) struct Ports(FakeWorkerDeps<()>);
+
+impl std::ops::Deref for Ports {
+    type Target = FakeWorkerDeps<()>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Ports {
     pub fn new(cluster_id: &str, start: DateTime<Utc>) -> Ports {
-        let clock = FakeClock::new(start);
-        Ports {
-            fleet: FakeFleet::new(cluster_id, clock.clone()),
-            cluster: FakeCluster::new(clock.clone()),
-            state: FakeStateStore::new(),
-            queue: FakeQueue::new(clock.clone()),
-            notifier: FakeNotifier::new(),
-            clock,
-            sink: FakeMetricsSink::new(),
-        }
+        Ports(FakeWorkerDeps::fakes((), cluster_id, FakeClock::new(start)))
     }
 
     /// For long runs: the fakes stop recording calls nobody reads.
@@ -62,16 +52,7 @@ impl Ports {
     }
 
     pub fn worker<Cfg>(&self, config: Cfg) -> Deps<Cfg> {
-        WorkerDeps {
-            config,
-            fleet: self.fleet.clone(),
-            cluster: self.cluster.clone(),
-            state: self.state.clone(),
-            queue: self.queue.clone(),
-            notifier: self.notifier.clone(),
-            clock: self.clock.clone(),
-            sink: self.sink.clone(),
-        }
+        self.0.sharing(config)
     }
 
     pub fn decider(&self, config: DeciderConfig, metrics: &FakeMetrics) -> Decider {

@@ -66,34 +66,21 @@ pub fn render(description: &str, runs: &[Run]) -> String {
 }
 
 fn summary_table(runs: &[Run]) -> String {
-    let mut t = format!(
-        "<table id=\"{SUMMARY_TABLE_ID}\"><tr><th>policy</th><th>cost $</th><th>× oracle</th><th>vs static</th>\
-         <th>unschedulable pod-min</th><th>unschedulable %</th><th>max pending s</th><th>p95 time to capacity s</th>\
-         <th>scale-ups</th><th>scale-downs</th><th>thrash</th><th>Spot interruptions</th><th>PDB violations</th>\
-         <th>pods lost</th><th>DLQ</th></tr>"
-    );
-    for r in runs {
-        let s = &r.summary;
-        let _ = write!(
-            t,
-            "<tr><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:+.1}%</td><td>{:.1}</td><td>{:.3}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.policy),
-            s.cost_usd,
-            s.cost_vs_oracle,
-            s.cost_change_vs_static_pct(),
-            s.unschedulable_pod_minutes,
-            s.unschedulable_pct,
-            s.max_pending_duration_s,
-            s.p95_time_to_capacity_s,
-            s.scale_ups,
-            s.scale_downs,
-            s.thrash_events,
-            s.spot_interruptions,
-            s.pdb_violations,
-            s.pods_lost,
-            s.dlq_messages
-        );
+    let rows: Vec<Vec<(&str, String)>> = runs.iter().map(|r| r.summary.cells()).collect();
+    let mut t = format!("<table id=\"{SUMMARY_TABLE_ID}\">");
+    if let Some(first) = rows.first() {
+        t.push_str("<tr>");
+        for (heading, _) in first {
+            let _ = write!(t, "<th>{}</th>", escape(heading));
+        }
+        t.push_str("</tr>");
+    }
+    for row in &rows {
+        t.push_str("<tr>");
+        for (_, cell) in row {
+            let _ = write!(t, "<td>{}</td>", escape(cell));
+        }
+        t.push_str("</tr>");
     }
     t.push_str("</table>\n");
     t

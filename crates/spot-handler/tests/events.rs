@@ -6,15 +6,14 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
 use smartscale_core::emf::Metric;
-use smartscale_core::fakes::{
-    FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
-};
+use smartscale_core::fakes::FakeClock;
 use smartscale_core::messages::{Offering, QueueName, WorkMessage};
 use smartscale_core::notification::NotificationEvent;
 use smartscale_core::ports::{Cluster, InstanceState, Lifecycle, Node};
-use smartscale_spot_handler::{handle, handle_event, Deps, Handled, SpotConfig};
+use smartscale_lambda::FakeWorkerDeps;
+use smartscale_spot_handler::{handle, handle_event, Handled, SpotConfig};
 
-type TestDeps = Deps<FakeFleet, FakeCluster, FakeStateStore, FakeQueue, FakeNotifier, FakeClock, FakeMetricsSink>;
+type TestDeps = FakeWorkerDeps<SpotConfig>;
 
 fn t0() -> DateTime<Utc> {
     "2026-11-23T12:00:00Z".parse().unwrap()
@@ -33,16 +32,7 @@ async fn world(extra: &[(&str, &str)]) -> TestDeps {
     for (k, v) in extra {
         config = config.with(k, v);
     }
-    let deps = Deps {
-        config: SpotConfig::from_config(&config).unwrap(),
-        fleet: FakeFleet::new("prod", clock.clone()),
-        cluster: FakeCluster::new(clock.clone()),
-        state: FakeStateStore::new(),
-        queue: FakeQueue::new(clock.clone()),
-        notifier: FakeNotifier::new(),
-        clock,
-        sink: FakeMetricsSink::new(),
-    };
+    let deps = FakeWorkerDeps::fakes(SpotConfig::from_config(&config).unwrap(), "prod", clock);
     for (i, (az, lifecycle)) in
         [("us-east-1a", Lifecycle::Spot), ("us-east-1b", Lifecycle::OnDemand)].into_iter().enumerate()
     {
