@@ -94,6 +94,11 @@ fn quiet(_: i64) -> Sample {
         mem_pct: Some(30.0),
         pending_pods: Some(0),
         queue_depth: Some(3.0),
+        // Four replicas' requests: they fit on one node fewer, so the fit check passes.
+        pending_cpu_millis: Some(0.0),
+        pending_memory_bytes: Some(0.0),
+        requested_cpu_millis: Some(800.0),
+        requested_memory_bytes: Some(1024.0 * 1024.0 * 1024.0),
         ..Default::default()
     }
 }
