@@ -190,7 +190,7 @@ impl Chart {
                 lx + 18.0,
                 escape(&label)
             );
-            lx += 30.0 + label.len() as f64 * 6.5;
+            lx += 40.0 + label.chars().count() as f64 * 7.2;
         }
         for (label, markers) in &self.markers {
             if let Some(m) = markers.first() {
@@ -201,7 +201,7 @@ impl Chart {
                     m.symbol,
                     escape(label)
                 );
-                lx += 30.0 + label.len() as f64 * 6.5;
+                lx += 40.0 + label.chars().count() as f64 * 7.2;
             }
         }
         svg.push_str("</svg>");
