@@ -401,17 +401,19 @@ impl SignalView {
         ((self.now - *at).num_milliseconds() <= self.max_gap_ms()).then_some(*value)
     }
 
+    /// The points no older than `window_s`.
+    fn points_within(&self, signal: Signal, window_s: u32) -> &[(DateTime<Utc>, f64)] {
+        let points = self.points(signal);
+        let window_ms = i64::from(window_s) * 1000;
+        &points[points.partition_point(|(at, _)| (self.now - *at).num_milliseconds() > window_ms)..]
+    }
+
     /// The highest `a + b` over the last `window_s`, at the samples where both are known;
     /// `None` unless both are known at the latest sample.
     fn peak_sum(&self, a: Signal, b: Signal, window_s: u32) -> Option<f64> {
         self.latest(a)?;
         self.latest(b)?;
-        let window_ms = i64::from(window_s) * 1000;
-        let in_window = |points: &[(DateTime<Utc>, f64)]| {
-            let first = points.partition_point(|(at, _)| (self.now - *at).num_milliseconds() > window_ms);
-            points[first..].to_vec()
-        };
-        let (a, b) = (in_window(self.points(a)), in_window(self.points(b)));
+        let (a, b) = (self.points_within(a, window_s), self.points_within(b, window_s));
         // Both are oldest first: walk them together, pairing equal timestamps.
         let (mut i, mut j, mut peak) = (0, 0, None::<f64>);
         while i < a.len() && j < b.len() {

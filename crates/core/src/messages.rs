@@ -126,6 +126,16 @@ impl WorkMessage {
         }
     }
 
+    /// The lock the message's work holds, if the sender took one.
+    pub fn lock_token(&self) -> Option<&str> {
+        match self {
+            WorkMessage::ScaleUpRequest(m) => m.lock_token.as_deref(),
+            WorkMessage::JoinCheck(m) => m.lock_token.as_deref(),
+            WorkMessage::DrainRequest(m) => m.lock_token.as_deref(),
+            WorkMessage::DrainCheck(m) => m.lock_token.as_deref(),
+        }
+    }
+
     pub fn encode(&self) -> String {
         encode_versioned(self, WORK_MESSAGE_VERSION)
     }

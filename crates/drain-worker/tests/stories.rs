@@ -12,7 +12,7 @@ use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore};
 use smartscale_core::state::LockOutcome;
 use smartscale_drain_worker::{handle, DrainConfig};
-use smartscale_lambda::FakeWorkerDeps;
+use smartscale_lambda::{sqs_event, FakeWorkerDeps};
 
 type TestDeps = FakeWorkerDeps<DrainConfig>;
 
@@ -83,14 +83,18 @@ impl World {
         .encode()
     }
 
+    /// A PDB on the app with no disruption left: every eviction answers 429.
+    fn block_evictions(&self) {
+        self.deps.cluster.add_pdb(Pdb {
+            namespace: "shop".into(),
+            name: "api".into(),
+            match_labels: BTreeMap::from([("app".to_string(), "api".to_string())]),
+            disruptions_allowed: 0,
+        });
+    }
+
     async fn deliver(&self, bodies: Vec<String>) {
-        let records: Vec<serde_json::Value> = bodies
-            .iter()
-            .enumerate()
-            .map(|(i, b)| serde_json::json!({"messageId": format!("m{i}"), "body": b}))
-            .collect();
-        let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
-        let response = handle(LambdaEvent::new(event, Context::default()), &self.deps).await.unwrap();
+        let response = handle(sqs_event(bodies), &self.deps).await.unwrap();
         assert!(response.batch_item_failures.is_empty());
     }
 
@@ -154,12 +158,7 @@ async fn drain_succeeds_after_two_rechecks() {
 #[tokio::test]
 async fn a_pdb_blocks_until_the_deadline_then_the_node_is_uncordoned_and_the_failure_notified() {
     let world = World::new().await;
-    world.deps.cluster.add_pdb(Pdb {
-        namespace: "shop".into(),
-        name: "api".into(),
-        match_labels: BTreeMap::from([("app".to_string(), "api".to_string())]),
-        disruptions_allowed: 0,
-    });
+    world.block_evictions();
     let node = "ip-10-0-1-1";
     world.deliver(vec![world.request(Some(node), None)]).await;
     assert!(world.deps.cluster.node(node).unwrap().unschedulable);
@@ -184,12 +183,7 @@ async fn a_pdb_blocks_until_the_deadline_then_the_node_is_uncordoned_and_the_fai
 #[tokio::test]
 async fn a_spot_deadline_of_90_seconds_is_honoured() {
     let world = World::new().await;
-    world.deps.cluster.add_pdb(Pdb {
-        namespace: "shop".into(),
-        name: "api".into(),
-        match_labels: BTreeMap::from([("app".to_string(), "api".to_string())]),
-        disruptions_allowed: 0,
-    });
+    world.block_evictions();
     world.deliver(vec![world.request(Some("ip-10-0-2-1"), Some(t0() + Duration::seconds(90)))]).await;
     let mut elapsed = 0;
     while world.tick(10).await > 0 {
@@ -202,12 +196,7 @@ async fn a_spot_deadline_of_90_seconds_is_honoured() {
 #[tokio::test]
 async fn when_no_node_can_go_the_lock_is_released_and_the_reason_given() {
     let world = World::new().await;
-    world.deps.cluster.add_pdb(Pdb {
-        namespace: "shop".into(),
-        name: "api".into(),
-        match_labels: BTreeMap::from([("app".to_string(), "api".to_string())]),
-        disruptions_allowed: 0,
-    });
+    world.block_evictions();
     world.deliver(vec![world.request(None, None)]).await;
     assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress);
     assert!(world.deps.queue.queued().is_empty());

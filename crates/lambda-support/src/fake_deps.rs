@@ -1,5 +1,6 @@
 //! Worker dependencies on the core's in-memory fakes, for handler tests and the simulator.
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use smartscale_core::fakes::{
     FakeClock, FakeCluster, FakeFleet, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore,
 };
@@ -37,4 +38,18 @@ impl<Config> FakeWorkerDeps<Config> {
             sink: self.sink.clone(),
         }
     }
+}
+
+/// An SQS batch as the event source mapping delivers it: one record per body, ids `m-0`, `m-1`,
+/// …, each on its first receive.
+pub fn sqs_event(bodies: impl IntoIterator<Item = String>) -> lambda_runtime::LambdaEvent<SqsEvent> {
+    let mut event = SqsEvent::default();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(format!("m-{i}"));
+        message.body = Some(body);
+        message.attributes.insert("ApproximateReceiveCount".into(), "1".into());
+        event.records.push(message);
+    }
+    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default())
 }

@@ -4,7 +4,7 @@
 #[cfg(feature = "fakes")]
 mod fake_deps;
 #[cfg(feature = "fakes")]
-pub use fake_deps::FakeWorkerDeps;
+pub use fake_deps::{sqs_event, FakeWorkerDeps};
 
 use std::future::Future;
 

@@ -6,7 +6,6 @@
 //! Spot and On-Demand are counted by our `Lifecycle` tag, which is what every Lambda reads.
 
 use chrono::Utc;
-use lambda_runtime::{Context, LambdaEvent};
 use smartscale_aws::{Ec2Fleet, LaunchTemplate};
 use smartscale_core::fakes::{FakeClock, FakeCluster, FakeMetricsSink, FakeNotifier, FakeQueue, FakeStateStore};
 use smartscale_core::messages::{QueueName, ScaleUpRequest, WorkMessage};
@@ -59,10 +58,7 @@ fn request(cluster_id: &str, decision_id: &str, count: u32) -> String {
 }
 
 async fn deliver(deps: &MotoDeps, bodies: &[String]) {
-    let records: Vec<serde_json::Value> =
-        bodies.iter().enumerate().map(|(i, b)| serde_json::json!({"messageId": format!("m{i}"), "body": b})).collect();
-    let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
-    let response = handle(LambdaEvent::new(event, Context::default()), deps).await.unwrap();
+    let response = handle(smartscale_lambda::sqs_event(bodies.iter().cloned()), deps).await.unwrap();
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
 }
 

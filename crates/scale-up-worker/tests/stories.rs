@@ -10,7 +10,7 @@ use smartscale_core::messages::{QueueName, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{Clock, InstanceState, Lifecycle, Node, StateStore};
 use smartscale_core::state::LockOutcome;
-use smartscale_lambda::FakeWorkerDeps;
+use smartscale_lambda::{sqs_event, FakeWorkerDeps};
 use smartscale_scale_up_worker::{handle, ScaleUpConfig};
 
 type TestDeps = FakeWorkerDeps<ScaleUpConfig>;
@@ -75,13 +75,7 @@ impl World {
     }
 
     async fn deliver(&self, bodies: Vec<String>) -> Vec<String> {
-        let records: Vec<serde_json::Value> = bodies
-            .iter()
-            .enumerate()
-            .map(|(i, body)| serde_json::json!({"messageId": format!("m-{i}"), "body": body, "attributes": {"ApproximateReceiveCount": "1"}}))
-            .collect();
-        let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
-        let response = handle(LambdaEvent::new(event, Context::default()), &self.deps).await.unwrap();
+        let response = handle(sqs_event(bodies), &self.deps).await.unwrap();
         response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
     }
 

@@ -123,13 +123,12 @@ pub fn invoke(handler: HandlerName, event: Value, at: DateTime<Utc>) -> Result<I
         }
     };
 
-    let debug = |calls: Vec<String>, skip: usize| calls.into_iter().skip(skip).collect::<Vec<_>>();
     Ok(Invocation {
         handler: format!("{handler:?}"),
         at,
         response,
-        ec2_calls: debug(ports.fleet.calls.calls().iter().map(|c| format!("{c:?}")).collect(), before.0),
-        kubernetes_calls: debug(ports.cluster.calls.calls().iter().map(|c| format!("{c:?}")).collect(), before.1),
+        ec2_calls: ports.fleet.calls.calls().iter().skip(before.0).map(|c| format!("{c:?}")).collect(),
+        kubernetes_calls: ports.cluster.calls.calls().iter().skip(before.1).map(|c| format!("{c:?}")).collect(),
         messages_sent: ports
             .queue
             .calls
@@ -192,12 +191,7 @@ fn seed(ports: &Ports, metrics: &FakeMetrics, at: DateTime<Utc>) {
 /// The lock token of an SQS event's first work message, if any.
 fn lock_token(event: &Value) -> Option<String> {
     let body = event.get("Records")?.get(0)?.get("body")?.as_str()?;
-    match WorkMessage::decode(body).ok()? {
-        WorkMessage::ScaleUpRequest(m) => m.lock_token,
-        WorkMessage::JoinCheck(m) => m.lock_token,
-        WorkMessage::DrainRequest(m) => m.lock_token,
-        WorkMessage::DrainCheck(m) => m.lock_token,
-    }
+    WorkMessage::decode(body).ok()?.lock_token().map(str::to_string)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(event: Value) -> Result<T> {

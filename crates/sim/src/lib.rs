@@ -28,7 +28,7 @@ use smartscale_core::Result;
 pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Run> {
     config.validate()?;
     let demand = Demand::of(config);
-    let references = References::of(config, &demand);
+    let references = References::of(config, &demand)?;
     run_policy(config, &demand, &references, progress)
 }
 
@@ -36,7 +36,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Run> {
 pub fn compare(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Vec<Run>> {
     config.validate()?;
     let demand = Demand::of(config);
-    let references = References::of(config, &demand);
+    let references = References::of(config, &demand)?;
     let total = PolicyName::ALL.len() as f64;
     PolicyName::ALL
         .iter()

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use smartscale_core::fakes::FakeCluster;
 use smartscale_core::metrics::Sample;
-use smartscale_core::ports::{Node, PodPhase};
+use smartscale_core::ports::{Node, PodPhase, Resources};
 
 use crate::model::*;
 use crate::ports::{replica, APP_NAMESPACE};
@@ -138,10 +138,18 @@ pub fn sample(
 
     // kube-state-metrics' view: requests of the pending and of the running app pods (the
     // DaemonSets never move).
-    let (requested_cpu, requested_memory) = cluster.with_pods(|pods| {
-        pods.values()
-            .filter(|p| p.namespace == APP_NAMESPACE && p.phase == PodPhase::Running && p.node.is_some())
-            .fold((0u64, 0u64), |(c, m), p| (c + p.requests.cpu_millis, m + p.requests.memory_bytes))
+    let (running_requests, pending_requests) = cluster.with_pods(|pods| {
+        let mut sums = (Resources::default(), Resources::default());
+        for pod in pods.values().filter(|p| p.namespace == APP_NAMESPACE && !p.terminating) {
+            let sum = match (pod.phase, &pod.node) {
+                (PodPhase::Running, Some(_)) => &mut sums.0,
+                (PodPhase::Pending, None) => &mut sums.1,
+                _ => continue,
+            };
+            sum.cpu_millis += pod.requests.cpu_millis;
+            sum.memory_bytes += pod.requests.memory_bytes;
+        }
+        sums
     });
     Sample {
         at: now,
@@ -151,9 +159,9 @@ pub fn sample(
         queue_depth: None,
         p95_latency_s: Some(0.25 * (1.0 + 4.0 * overload)),
         error_rate_pct: Some((overload * 10.0).min(100.0)),
-        pending_cpu_millis: Some((pending * POD_CPU_MILLIS) as f64),
-        pending_memory_bytes: Some((pending * POD_MEMORY_BYTES) as f64),
-        requested_cpu_millis: Some(requested_cpu as f64),
-        requested_memory_bytes: Some(requested_memory as f64),
+        pending_cpu_millis: Some(pending_requests.cpu_millis as f64),
+        pending_memory_bytes: Some(pending_requests.memory_bytes as f64),
+        requested_cpu_millis: Some(running_requests.cpu_millis as f64),
+        requested_memory_bytes: Some(running_requests.memory_bytes as f64),
     }
 }

@@ -242,8 +242,9 @@ fn ratio_pct(share: f64) -> f64 {
 pub fn fleet_price_per_hour(nodes: u32, floor: u32, spot_share: f64) -> f64 {
     use smartscale_core::ports::Lifecycle;
     use smartscale_core::pricing::{per_hour, DEFAULT_SPOT_DISCOUNT};
-    let on_demand = per_hour("t3.small", Lifecycle::OnDemand, DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
-    let spot = per_hour("t3.small", Lifecycle::Spot, DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
+    let price =
+        |lifecycle| per_hour("t3.small", lifecycle, DEFAULT_SPOT_DISCOUNT).expect("t3.small is in the price table");
+    let (on_demand, spot) = (price(Lifecycle::OnDemand), price(Lifecycle::Spot));
     let beyond = nodes.saturating_sub(floor);
     let spot_nodes = (spot_share * f64::from(beyond)).round().min(f64::from(beyond));
     f64::from(nodes - beyond) * on_demand + spot_nodes * spot + (f64::from(beyond) - spot_nodes) * on_demand

@@ -2,12 +2,13 @@
 //! (exactly the nodes needed at every instant, with perfect foresight) and the smallest static
 //! fleet with no shortfall.
 
-use smartscale_core::Policy;
+use smartscale_core::Result;
+use smartscale_decider::DeciderConfig;
 
 use crate::demand::Demand;
 use crate::model::*;
 use crate::timeline::{Event, EventKind, Point, Timeline};
-use crate::world::Run;
+use crate::world::{handler_config, Run};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct References {
@@ -22,14 +23,15 @@ pub struct References {
 }
 
 impl References {
-    pub fn of(config: &SimConfig, demand: &Demand) -> References {
-        let floor = Policy::default().min_nodes;
+    /// The yardsticks for `demand`, with the node floor the handlers are configured with.
+    pub fn of(config: &SimConfig, demand: &Demand) -> Result<References> {
+        let floor = DeciderConfig::from_config(&handler_config(config))?.policy.min_nodes;
         let step_h = config.step_s() as f64 / 3600.0;
         let needed: Vec<u32> = demand.replicas.iter().map(|r| nodes_for(*r).max(floor)).collect();
         let oracle_cost_usd = needed.iter().map(|n| fleet_price_per_hour(*n, floor, config.spot_share) * step_h).sum();
         let static_nodes = nodes_for(demand.peak_replicas()).max(floor);
         let static_cost_usd = fleet_price_per_hour(static_nodes, static_nodes, 0.0) * step_h * needed.len() as f64;
-        References {
+        Ok(References {
             needed,
             floor,
             spot_share: config.spot_share,
@@ -37,7 +39,7 @@ impl References {
             oracle_cost_usd,
             static_nodes,
             static_cost_usd,
-        }
+        })
     }
 
     pub fn fill(&self, summary: &mut Summary) {

@@ -41,7 +41,7 @@ enum Controller {
 }
 
 /// The handlers' configuration: what production reads from its environment.
-fn handler_config(config: &SimConfig) -> MapConfig {
+pub(crate) fn handler_config(config: &SimConfig) -> MapConfig {
     let mut base = MapConfig::new()
         .with("CLUSTER_ID", CLUSTER)
         .with("SUBNETS", SUBNETS)
@@ -124,7 +124,7 @@ impl<'a> World<'a> {
             demand,
             references,
             runtime,
-            scale_up: ports.worker(ScaleUpConfig::from_config(&source)?),
+            scale_up: ports.worker(priced(ScaleUpConfig::from_config(&source)?)?),
             drain: ports.worker(DrainConfig::from_config(&source)?),
             spot: ports.worker(SpotConfig::from_config(&source)?),
             slack: smartscale_slack_forwarder::Deps {
@@ -229,7 +229,7 @@ impl<'a> World<'a> {
             if !instance.state.is_active() {
                 continue;
             }
-            let key = instance.instance_id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            let key = hash(&instance.instance_id);
             let launched = instance.launched_at.unwrap_or(now);
             let boot = self.random(key, 45, 90);
             let join = self.random(key.rotate_left(17), 30, 60);
@@ -257,9 +257,7 @@ impl<'a> World<'a> {
             let warnable = instance.lifecycle == Lifecycle::Spot
                 && instance.state == InstanceState::Running
                 && !self.reclaims.contains_key(&instance.instance_id);
-            let key = (step as u64).wrapping_mul(0x9E37_79B9)
-                ^ instance.instance_id.len() as u64
-                ^ hash(&instance.instance_id);
+            let key = (step as u64).wrapping_mul(0x9E37_79B9) ^ hash(&instance.instance_id);
             if warnable && self.chance(key) < per_step {
                 self.reclaims.insert(instance.instance_id.clone(), now + Duration::seconds(SPOT_WARNING_S));
                 self.summary.spot_interruptions += 1;
@@ -370,7 +368,8 @@ impl<'a> World<'a> {
 
         let active: Vec<&Instance> = instances.iter().filter(|i| i.state.is_active()).collect();
         for i in &active {
-            let price = pricing::per_hour(&i.instance_type, i.lifecycle, pricing::DEFAULT_SPOT_DISCOUNT).unwrap_or(0.0);
+            let price = pricing::per_hour(&i.instance_type, i.lifecycle, pricing::DEFAULT_SPOT_DISCOUNT)
+                .expect("every launchable instance type was checked for a price when the world was built");
             self.summary.cost_usd += price * step_h;
         }
         self.summary.node_hours += active.len() as f64 * step_h;
@@ -410,14 +409,7 @@ impl<'a> World<'a> {
                 }
             }
         }
-        let records: Vec<Value> = due
-            .iter()
-            .enumerate()
-            .map(|(i, m)| json!({"messageId": format!("m{i}"), "body": m.body, "attributes": {"ApproximateReceiveCount": "1"}}))
-            .collect();
-        let event = serde_json::from_value(json!({ "Records": records }))
-            .map_err(|e| Error::invalid("event", e.to_string()))?;
-        let event = LambdaEvent::new(event, Context::default());
+        let event = smartscale_lambda::sqs_event(due.iter().map(|m| m.body.clone()));
         let response = match queue {
             QueueName::ScaleUp => self.runtime.block_on(smartscale_scale_up_worker::handle(event, &self.scale_up)),
             QueueName::Drain => self.runtime.block_on(smartscale_drain_worker::handle(event, &self.drain)),
@@ -471,8 +463,18 @@ fn hours(config: &SimConfig, now: DateTime<Utc>) -> f64 {
     (now - config.start).num_seconds() as f64 / 3600.0
 }
 
+/// The scale-up configuration, once every instance type it may launch has a price: an unpriced
+/// instance would silently cost nothing.
+fn priced(config: ScaleUpConfig) -> Result<ScaleUpConfig> {
+    match config.instance_types.iter().find(|t| pricing::on_demand_per_hour(t).is_none()) {
+        Some(t) => Err(Error::config("INSTANCE_TYPES", format!("the simulator has no price for {t}"))),
+        None => Ok(config),
+    }
+}
+
+/// A stable key for per-instance draws.
 fn hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3))
+    text.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
 }
 
 fn scheduled_event(now: DateTime<Utc>) -> Result<LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>> {

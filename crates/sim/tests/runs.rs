@@ -89,6 +89,9 @@ fn bad_settings_are_refused_by_flag() {
         let err = run(&config, &mut |_| {}).unwrap_err().to_string();
         assert!(err.contains(flag), "{err}");
     }
+    let unpriced = SimConfig { settings: vec![("INSTANCE_TYPES".into(), "x9.huge".into())], ..config(1) };
+    let err = run(&unpriced, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("INSTANCE_TYPES") && err.contains("x9.huge"), "{err}");
     let err = "fastest".parse::<PolicyName>().unwrap_err().to_string();
     assert!(err.contains("reactive-seed, ca-like"), "{err}");
 }
