@@ -81,6 +81,10 @@ fn set_clauses(update: &StateUpdate, now: DateTime<Utc>) -> Result<(Vec<String>,
         let json = serde_json::to_string(v).map_err(|e| Error::invalid("unavailable_offerings", e.to_string()))?;
         set("unavailable_offerings", s(json));
     }
+    if let Some(v) = &update.episodes {
+        let json = serde_json::to_string(v).map_err(|e| Error::invalid("episodes", e.to_string()))?;
+        set("episodes", s(json));
+    }
     Ok((clauses, values))
 }
 
@@ -272,6 +276,10 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
         max_capacity_alerted_at: time("max_capacity_alerted_at")?,
         unavailable_offerings: string("unavailable_offerings")?
             .map(|json| serde_json::from_str(&json).map_err(|e| field("unavailable_offerings", e.to_string())))
+            .transpose()?
+            .unwrap_or_default(),
+        episodes: string("episodes")?
+            .map(|json| serde_json::from_str(&json).map_err(|e| field("episodes", e.to_string())))
             .transpose()?
             .unwrap_or_default(),
     })

@@ -145,6 +145,7 @@ async fn sqs_messages_carry_kind_delay_and_decode() {
         reason: "quiet".into(),
         requested_at: t("2026-11-23T12:00:00Z"),
         deadline: None,
+        spot_reclaim: false,
     });
     queue.send(&drain, 0).await.unwrap();
     let received = moto::receive_all(&sdk, &queues.drain_url).await;

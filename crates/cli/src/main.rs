@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use smartscale_core::drain::Snapshot;
 use smartscale_core::scenario::Scenario;
 use smartscale_sim::invoke::HandlerName;
 use smartscale_sim::{PolicyName, Run, SimConfig};
 
 mod progress;
 mod sim_args;
+mod snapshot_check;
+mod strict_json;
 
 use progress::Progress;
 use sim_args::SimArgs;
@@ -54,6 +55,9 @@ enum Command {
         /// The time of the invocation (RFC 3339); default: the event's `time`, or 2026-11-23T12:00:00Z.
         #[arg(long)]
         at: Option<String>,
+        /// Also print the handler's log lines (debug and up) on standard error.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Run every policy on the same traffic and print them side by side.
     Compare {
@@ -69,6 +73,12 @@ enum Command {
     },
 }
 
+/// Exit status when a command could not run (bad flags or input, unreadable files).
+const EXIT_USAGE: u8 = 2;
+/// Exit status of `invoke` when the handler itself failed: it returned an error, or failed
+/// messages of its batch (which SQS would redeliver and finally dead-letter).
+const EXIT_HANDLER_FAILED: u8 = 1;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -77,7 +87,27 @@ fn main() -> ExitCode {
         Command::Simulate { args, policy, bench: None } => simulate(&args, &policy),
         Command::Simulate { args, policy, bench: Some(runs) } => bench(&args, &policy, runs),
         Command::Compare { args } => compare(&args),
-        Command::Invoke { handler, event, at } => invoke(&handler, &event, at.as_deref()),
+        Command::Invoke { handler, event, at, verbose } => {
+            if verbose {
+                log_to_stderr();
+            }
+            return match invoke(&handler, &event, at.as_deref()) {
+                Ok((output, failure)) => {
+                    println!("{output}");
+                    match failure {
+                        None => ExitCode::SUCCESS,
+                        Some(failure) => {
+                            eprintln!("smartscale: the {handler} handler failed: {failure}");
+                            ExitCode::from(EXIT_HANDLER_FAILED)
+                        }
+                    }
+                }
+                Err(message) => {
+                    eprintln!("smartscale: {message}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            };
+        }
     };
     match result {
         Ok(output) => {
@@ -86,9 +116,19 @@ fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("smartscale: {message}");
-            ExitCode::from(2)
+            ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// The handlers' `tracing` events, as a Lambda's log would show them, on standard error so
+/// that standard output stays the invocation's JSON.
+fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_target(false)
+        .init();
 }
 
 fn read_input(path: &PathBuf) -> Result<String, String> {
@@ -103,17 +143,20 @@ fn read_input(path: &PathBuf) -> Result<String, String> {
 
 fn decide(input: &PathBuf) -> Result<String, String> {
     let text = read_input(input)?;
+    // The strict read refuses trailing data and arrays for objects; `parse` then checks the values.
+    strict_json::from_str::<Scenario>(&text).map_err(|e| e.to_string())?;
     let decision = Scenario::parse(&text).and_then(|s| s.decide()).map_err(|e| e.to_string())?;
     serde_json::to_string_pretty(&decision).map_err(|e| e.to_string())
 }
 
 fn explain_drain(input: &PathBuf) -> Result<String, String> {
     let text = read_input(input)?;
-    let plan = Snapshot::parse(&text).map_err(|e| e.to_string())?.plan();
+    let plan = snapshot_check::parse(&text).map_err(|e| e.to_string())?.plan();
     serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())
 }
 
-fn invoke(handler: &str, event: &PathBuf, at: Option<&str>) -> Result<String, String> {
+/// The invocation's JSON, and why the handler failed if it did.
+fn invoke(handler: &str, event: &PathBuf, at: Option<&str>) -> Result<(String, Option<String>), String> {
     let handler: HandlerName = handler.parse().map_err(|e: smartscale_core::Error| e.to_string())?;
     let text = read_input(event)?;
     let event: serde_json::Value =
@@ -125,7 +168,8 @@ fn invoke(handler: &str, event: &PathBuf, at: Option<&str>) -> Result<String, St
         None => "2026-11-23T12:00:00Z".parse().expect("a valid default time"),
     };
     let done = smartscale_sim::invoke::invoke(handler, event, at).map_err(|e| e.to_string())?;
-    serde_json::to_string_pretty(&done).map_err(|e| e.to_string())
+    let output = serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?;
+    Ok((output, done.failure()))
 }
 
 fn write_report(args: &SimArgs, config: &SimConfig, runs: &[Run]) -> Result<(), String> {

@@ -84,6 +84,7 @@ impl SimArgs {
             ..defaults
         };
         config.validate().map_err(|e| e.to_string())?;
+        smartscale_sim::check_settings(&config).map_err(|e| e.to_string())?;
         Ok(config)
     }
 

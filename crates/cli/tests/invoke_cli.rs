@@ -58,7 +58,7 @@ fn the_spot_handler_takes_every_recorded_ec2_event() {
         "eventbridge-health-scheduled-change",
     ] {
         let done = invoke("spot", event);
-        assert!(done["kubernetes_calls"].to_string().contains("SetUnschedulable"), "{event}: {done}");
+        assert!(done["kubernetes_calls"].to_string().contains("Cordon"), "{event}: {done}");
         assert_eq!(kinds(&done["messages_sent"], "/body/kind"), ["drain_request", "scale_up_request"], "{event}");
         assert_eq!(kinds(&done["notifications"], "/kind"), ["spot_interruption"], "{event}");
     }

@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{Node, Pdb, Pod, PodPhase, Resources, Volume};
+use crate::ports::{Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, Volume};
 
 pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
 pub const SAFE_TO_EVICT_LOCAL_VOLUMES: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
 pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
-const CONTROL_PLANE_LABELS: [&str; 2] = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
+/// The label a worker's user data sets to its purchase option (`spot` or `on-demand`).
+pub const LIFECYCLE_LABEL: &str = "node.kubernetes.io/lifecycle";
 
 /// One reason a node cannot be removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +49,9 @@ pub enum Rule {
     NoPlaceToMovePods,
     MinNodes,
     LastInAz,
+    /// Removing this On-Demand node would leave fewer than `min_nodes` On-Demand nodes while
+    /// Spot nodes still run: a Spot node goes first (the spec keeps the floor On-Demand).
+    OnDemandFloor,
 }
 
 impl Reason {
@@ -85,7 +89,7 @@ pub fn is_evictable(pod: &Pod) -> bool {
 }
 
 pub fn is_control_plane(node: &Node) -> bool {
-    CONTROL_PLANE_LABELS.iter().any(|l| node.labels.contains_key(*l))
+    node.is_control_plane()
 }
 
 /// How the candidate is chosen among the removable nodes.
@@ -111,18 +115,23 @@ impl std::str::FromStr for Selection {
     }
 }
 
-/// Chooses the node to remove by `selection`'s rules. `is_managed` says which nodes SmartScale
-/// may remove at all.
+/// Chooses the node to remove by `selection`'s rules. `managed` gives the purchase option of
+/// each node SmartScale may remove at all (`None`: not ours). The first `min_nodes` nodes are
+/// On-Demand and stay so: an On-Demand node goes only when Spot nodes are gone or more than
+/// `min_nodes` On-Demand ones remain.
 pub fn plan(
     selection: Selection,
     nodes: &[Node],
     pods: &[Pod],
     pdbs: &[Pdb],
     min_nodes: u32,
-    is_managed: impl Fn(&Node) -> bool,
+    managed: impl Fn(&Node) -> Option<Lifecycle>,
 ) -> DrainPlan {
     let safest = selection == Selection::Safest;
+    let is_managed = |n: &Node| managed(n).is_some();
     let workers: Vec<&Node> = nodes.iter().filter(|n| !is_control_plane(n) && is_managed(n)).collect();
+    let on_demand = workers.iter().filter(|n| managed(n) == Some(Lifecycle::OnDemand)).count() as u32;
+    let spot = workers.len() as u32 - on_demand;
     let mut per_az: BTreeMap<&str, u32> = BTreeMap::new();
     for node in &workers {
         *per_az.entry(node.zone.as_deref().unwrap_or("")).or_default() += 1;
@@ -142,6 +151,12 @@ pub fn plan(
                     reasons.push(Reason {
                         detail: Some(format!("{} nodes, min_nodes {min_nodes}", workers.len())),
                         ..Reason::new(Rule::MinNodes)
+                    });
+                }
+                if managed(node) == Some(Lifecycle::OnDemand) && spot > 0 && on_demand <= min_nodes {
+                    reasons.push(Reason {
+                        detail: Some(format!("{on_demand} On-Demand nodes, floor {min_nodes}, {spot} Spot running")),
+                        ..Reason::new(Rule::OnDemandFloor)
                     });
                 }
                 let zone = node.zone.as_deref().unwrap_or("");
@@ -213,8 +228,11 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
         reasons.push(Reason::pod(Rule::KubeSystem, pod));
     }
     if !safe {
-        match &pod.owner {
-            None => reasons.push(Reason::pod(Rule::BarePod, pod)),
+        match controller(pod) {
+            None => reasons.push(Reason {
+                detail: pod.owner.as_ref().map(|o| format!("owner kind {:?} is not a known controller", o.kind)),
+                ..Reason::pod(Rule::BarePod, pod)
+            }),
             Some(owner) if owner.kind == "StatefulSet" => reasons.push(Reason::pod(Rule::Statefulset, pod)),
             Some(owner) => {
                 let elsewhere = pods.iter().any(|other| {
@@ -247,6 +265,17 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
         }
     }
     reasons
+}
+
+/// The controller kinds that recreate an evicted pod, spelled as Kubernetes spells them.
+pub const CONTROLLER_KINDS: [&str; 5] = ["ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"];
+
+/// The pod's controller, if it is one of [`CONTROLLER_KINDS`] (matched case-sensitively). Any
+/// other owner (a misspelt kind, a custom controller) counts as none: nothing says it would
+/// recreate the pod, so the pod is treated as bare, as Cluster Autoscaler treats pods of
+/// custom controllers by default.
+fn controller(pod: &Pod) -> Option<&OwnerRef> {
+    pod.owner.as_ref().filter(|o| CONTROLLER_KINDS.contains(&o.kind.as_str()))
 }
 
 fn requested_on(node: &Node, pods: &[Pod]) -> Resources {
@@ -310,6 +339,14 @@ fn unplaceable(node: &Node, moving: &[&Pod], nodes: &[Node], pods: &[Pod]) -> Op
     None
 }
 
+/// A node's purchase option from its [`LIFECYCLE_LABEL`]; On-Demand when unlabelled.
+pub fn lifecycle_of(node: &Node) -> Lifecycle {
+    match node.labels.get(LIFECYCLE_LABEL).map(String::as_str) {
+        Some("spot") => Lifecycle::Spot,
+        _ => Lifecycle::OnDemand,
+    }
+}
+
 /// A cluster snapshot, as `smartscale explain-drain` reads it (schema in docs/drain.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -333,9 +370,10 @@ impl Snapshot {
         crate::error::from_json_str(text)
     }
 
-    /// Every worker node in a snapshot counts as managed.
+    /// Every worker node in a snapshot counts as managed, On-Demand unless its lifecycle label
+    /// says Spot.
     pub fn plan(&self) -> DrainPlan {
-        plan(Selection::Safest, &self.nodes, &self.pods, &self.pdbs, self.min_nodes, |_| true)
+        plan(Selection::Safest, &self.nodes, &self.pods, &self.pdbs, self.min_nodes, |n| Some(lifecycle_of(n)))
     }
 }
 

@@ -50,8 +50,8 @@ fn rules(plan: &DrainPlan, name: &str) -> Vec<Rule> {
 
 type PodChange = Box<dyn Fn(&mut Pod)>;
 
-fn all_managed(_: &Node) -> bool {
-    true
+fn all_managed(_: &Node) -> Option<Lifecycle> {
+    Some(Lifecycle::OnDemand)
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn control_plane_and_unmanaged_nodes_are_never_chosen() {
         ..node("master", "a")
     });
     let pods = replicas(&["n1", "n2", "n3"]);
-    let plan = plan(Selection::Safest, &nodes, &pods, &[], 1, |n| n.name != "n1");
+    let plan = plan(Selection::Safest, &nodes, &pods, &[], 1, |n| (n.name != "n1").then_some(Lifecycle::OnDemand));
     assert_eq!(rules(&plan, "master"), vec![Rule::ControlPlane]);
     assert_eq!(rules(&plan, "n1"), vec![Rule::Unmanaged]);
     assert_eq!(plan.chosen.as_deref(), Some("n2"));

@@ -9,6 +9,12 @@ use serde_json::{json, Map, Value};
 
 pub const NAMESPACE: &str = "SmartScale";
 
+/// Dimensions whose metrics are also published under `[ClusterId]` alone, in the same line, so
+/// an alarm sees the cluster-wide total (an alarm cannot sum over dimension values it does not
+/// know). Not `Reason`: the drain worker's `ScaleDownEvents{ClusterId}` counts removals, and a
+/// roll-up of the decider's requests would mix into it.
+const ROLLED_UP_DIMENSIONS: &[&str] = &["ErrorType"];
+
 /// The spec's CloudWatch metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -118,12 +124,17 @@ impl MetricBatch {
 
     fn line(&self, group: &Group) -> Value {
         let mut dims = vec!["ClusterId"];
+        let mut dimension_sets = Vec::new();
         let mut root = Map::new();
         root.insert("ClusterId".into(), self.cluster_id.clone().into());
         if let Some((name, value)) = &group.dimension {
             dims.push(name);
             root.insert((*name).into(), value.clone().into());
+            if ROLLED_UP_DIMENSIONS.contains(name) {
+                dimension_sets.push(vec!["ClusterId"]);
+            }
         }
+        dimension_sets.insert(0, dims);
         let metrics: Vec<Value> =
             group.values.iter().map(|(m, _)| json!({"Name": m.name(), "Unit": m.unit()})).collect();
         for (metric, value) in &group.values {
@@ -133,7 +144,7 @@ impl MetricBatch {
             "_aws".into(),
             json!({
                 "Timestamp": self.at.timestamp_millis(),
-                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": metrics}],
+                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dimension_sets, "Metrics": metrics}],
             }),
         );
         Value::Object(root)
@@ -168,5 +179,18 @@ mod tests {
         assert_eq!(second["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["ClusterId", "Reason"]));
         assert_eq!(second["_aws"]["Timestamp"], 1_795_435_200_000i64);
         assert_eq!(batch.dimension(Metric::ScaleUpEvents), Some(("Reason", "cpu")));
+        assert_eq!(second["_aws"]["CloudWatchMetrics"][0]["Dimensions"].as_array().unwrap().len(), 1, "no roll-up");
+    }
+
+    #[test]
+    fn failures_are_also_published_as_the_cluster_wide_total() {
+        let mut batch = MetricBatch::new("prod", "2026-11-23T12:00:00Z".parse().unwrap());
+        batch.put_with("ErrorType", "LaunchFailed", Metric::ScalingFailures, 2.0);
+        let line: Value = serde_json::from_str(&batch.lines()[0]).unwrap();
+        assert_eq!(line["ScalingFailures"], 2.0);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["ClusterId", "ErrorType"], ["ClusterId"]])
+        );
     }
 }

@@ -32,6 +32,12 @@ pub enum Error {
     /// The named object does not exist.
     #[error("{what} `{name}` not found")]
     NotFound { what: &'static str, name: String },
+
+    /// A message asks for something the world does not bear out (another cluster, a node that is
+    /// not ours, a control-plane node): refused without acting, so a forged or stale message
+    /// never removes anything.
+    #[error("message refused at `{field}`: {message}")]
+    RejectedMessage { field: String, message: String },
 }
 
 impl Error {
@@ -45,6 +51,10 @@ impl Error {
 
     pub fn unavailable(service: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Unavailable { service: service.into(), message: message.into() }
+    }
+
+    pub fn rejected_message(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::RejectedMessage { field: field.into(), message: message.into() }
     }
 
     pub fn rejected(service: impl Into<String>, message: impl Into<String>) -> Self {

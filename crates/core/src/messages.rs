@@ -41,6 +41,10 @@ pub struct ScaleUpRequest {
     /// (instance type, AZ) offerings to avoid, e.g. one that was just interrupted.
     #[serde(default)]
     pub avoid: Vec<Offering>,
+    /// The instance this launch replaces (about to be reclaimed): planned as if it were gone, so
+    /// a replacement for an On-Demand floor node is On-Demand.
+    #[serde(default)]
+    pub replaces: Option<String>,
 }
 
 /// Is the launched instance a Ready node yet? Re-enqueued with a delay until the deadline.
@@ -70,6 +74,10 @@ pub struct DrainRequest {
     /// Overrides the default drain timeout (the spot handler's 90 s).
     #[serde(default)]
     pub deadline: Option<DateTime<Utc>>,
+    /// EC2 reclaims the instance at the deadline (a Spot interruption): a drain that runs out of
+    /// time leaves the node cordoned instead of putting it back in service.
+    #[serde(default)]
+    pub spot_reclaim: bool,
 }
 
 /// Have the evictions on `node` finished? Re-enqueued with a delay until the deadline.
@@ -87,6 +95,8 @@ pub struct DrainCheck {
     pub started_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
     pub attempt: u32,
+    #[serde(default)]
+    pub spot_reclaim: bool,
 }
 
 /// An EC2 capacity pool.
@@ -123,6 +133,16 @@ impl WorkMessage {
             WorkMessage::JoinCheck(m) => &m.decision_id,
             WorkMessage::DrainRequest(m) => &m.decision_id,
             WorkMessage::DrainCheck(m) => &m.decision_id,
+        }
+    }
+
+    /// The cluster the sender addressed; a worker acts only on its own.
+    pub fn cluster_id(&self) -> &str {
+        match self {
+            WorkMessage::ScaleUpRequest(m) => &m.cluster_id,
+            WorkMessage::JoinCheck(m) => &m.cluster_id,
+            WorkMessage::DrainRequest(m) => &m.cluster_id,
+            WorkMessage::DrainCheck(m) => &m.cluster_id,
         }
     }
 
@@ -215,6 +235,7 @@ mod tests {
             reason: "cpu 12.0% < 30% for 10m00s".into(),
             requested_at: "2026-11-23T10:00:00Z".parse().unwrap(),
             deadline: None,
+            spot_reclaim: false,
         })
     }
 

@@ -69,6 +69,16 @@ pub enum NotificationEvent {
         event: String,
         action: String,
     },
+    /// A condition a person was told of is over (e.g. Prometheus reachable again).
+    Recovered {
+        what: String,
+        message: String,
+    },
+    /// A scale-down was wanted but no node could go safely; SmartScale looks again later.
+    NoRemovableNode {
+        reasons: Vec<String>,
+        look_again_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +100,11 @@ pub enum FailureType {
     NodeJoinTimeout,
     PrometheusUnavailable,
     LaunchFailed,
+    /// A message the world did not bear out was refused (see `Error::RejectedMessage`).
+    RejectedMessage,
+    /// A failure no retry will fix by itself: a bad launch template, missing permissions, a
+    /// Kubernetes API that refuses our credentials.
+    Misconfigured,
 }
 
 impl FailureType {
@@ -102,6 +117,8 @@ impl FailureType {
             FailureType::NodeJoinTimeout => "NodeJoinTimeout",
             FailureType::PrometheusUnavailable => "PrometheusUnavailable",
             FailureType::LaunchFailed => "LaunchFailed",
+            FailureType::RejectedMessage => "RejectedMessage",
+            FailureType::Misconfigured => "Misconfigured",
         }
     }
 }
@@ -134,6 +151,8 @@ impl NotificationEvent {
         "scaling_failure",
         "at_max_capacity",
         "spot_interruption",
+        "recovered",
+        "no_removable_node",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -146,6 +165,8 @@ impl NotificationEvent {
             NotificationEvent::ScalingFailure { .. } => "scaling_failure",
             NotificationEvent::AtMaxCapacity { .. } => "at_max_capacity",
             NotificationEvent::SpotInterruption { .. } => "spot_interruption",
+            NotificationEvent::Recovered { .. } => "recovered",
+            NotificationEvent::NoRemovableNode { .. } => "no_removable_node",
         }
     }
 
@@ -154,7 +175,9 @@ impl NotificationEvent {
             NotificationEvent::ScaleUpStarted { .. }
             | NotificationEvent::ScaleUpCompleted { .. }
             | NotificationEvent::ScaleDownStarted { .. }
-            | NotificationEvent::ScaleDownCompleted { .. } => Severity::Info,
+            | NotificationEvent::ScaleDownCompleted { .. }
+            | NotificationEvent::Recovered { .. }
+            | NotificationEvent::NoRemovableNode { .. } => Severity::Info,
             NotificationEvent::CapacityFallback { .. }
             | NotificationEvent::AtMaxCapacity { .. }
             | NotificationEvent::SpotInterruption { .. } => Severity::Warning,

@@ -157,7 +157,37 @@ pub struct Node {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The labels that mark a control-plane node (current and legacy spelling, as K3s sets both).
+pub const CONTROL_PLANE_LABELS: [&str; 2] = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
+
+/// Set on a node when SmartScale cordons it, naming the drain (its decision id), so later steps
+/// act only on a node this drain cordoned, never on one a person or another tool did.
+pub const CORDONED_BY_ANNOTATION: &str = "smartscale.io/cordoned-by";
+
+impl Node {
+    pub fn is_control_plane(&self) -> bool {
+        CONTROL_PLANE_LABELS.iter().any(|l| self.labels.contains_key(*l))
+    }
+
+    /// The drain that cordoned this node, if SmartScale did and it is still cordoned.
+    pub fn cordoned_by(&self) -> Option<&str> {
+        self.annotations.get(CORDONED_BY_ANNOTATION).map(String::as_str).filter(|_| self.unschedulable)
+    }
+
+    /// The EC2 instance id this node reports for itself (`spec.providerID`, or the instance id
+    /// the adapter read from it). Unlike a DNS-name match, this is what the kubelet declared.
+    pub fn declared_instance_id(&self) -> Option<&str> {
+        self.provider_id
+            .as_deref()
+            .and_then(|p| p.rsplit('/').next())
+            .filter(|id| id.starts_with("i-"))
+            .or(self.instance_id.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,8 +294,11 @@ pub trait Cluster: Send + Sync {
     fn list_nodes(&self) -> impl Future<Output = Result<Vec<Node>>> + Send;
     fn list_pods(&self) -> impl Future<Output = Result<Vec<Pod>>> + Send;
     fn list_pdbs(&self) -> impl Future<Output = Result<Vec<Pdb>>> + Send;
-    /// Sets `spec.unschedulable` (cordon with `true`, uncordon with `false`).
-    fn set_unschedulable(&self, node: &str, unschedulable: bool) -> impl Future<Output = Result<()>> + Send;
+    /// Cordons the node (`spec.unschedulable`) and marks it [`CORDONED_BY_ANNOTATION`] = `by`, in
+    /// one patch. `Error::NotFound` when the node is gone.
+    fn cordon(&self, node: &str, by: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Uncordons the node and removes the mark.
+    fn uncordon(&self, node: &str) -> impl Future<Output = Result<()>> + Send;
     fn evict(&self, namespace: &str, pod: &str) -> impl Future<Output = Result<EvictOutcome>> + Send;
     /// Deletes the Node object; `Ok(false)` when it was already gone.
     fn delete_node(&self, node: &str) -> impl Future<Output = Result<bool>> + Send;

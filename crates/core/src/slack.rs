@@ -1,5 +1,12 @@
 //! Slack Block Kit messages for notifications and CloudWatch alarms. Pure: the forwarder
 //! posts what this builds, and the snapshot tests pin it.
+//!
+//! Text from the world (node names, reasons, an alarm's description, an API's error message)
+//! reaches Slack as mrkdwn, where `<`, `>` and `&` are control characters: Slack requires
+//! them escaped, or `<!channel>` in an error message pings a channel and `a < b` can swallow
+//! text. Every such value goes through [`escape`]; our own markup (`*bold*`, code spans) is
+//! added around it, unescaped. Block Kit refuses a whole message whose text is over a block's
+//! limit (the alert is then lost), so every text is cut to its limit with an ellipsis.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -34,6 +41,67 @@ pub struct AlarmMessage {
     pub region: Option<String>,
 }
 
+/// Block Kit's limits, in characters: a header's `plain_text`, a section's text, one of a
+/// section's fields, a context element's text.
+pub const HEADER_MAX: usize = 150;
+pub const SECTION_TEXT_MAX: usize = 3000;
+pub const FIELD_TEXT_MAX: usize = 2000;
+pub const CONTEXT_TEXT_MAX: usize = 3000;
+
+/// Escapes text for Slack's mrkdwn: `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`, and
+/// nothing else (Slack asks that no other entity be encoded).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Slack's length: UTF-16 code units, as its JavaScript counts them. Never fewer than the
+/// chars, so a text within it is within Slack's limit however Slack counts.
+fn slack_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// `text` cut on a char boundary to at most `max` (Slack's length) with a trailing `…`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if slack_len(text) <= max {
+        return text.to_string();
+    }
+    let mut kept = String::new();
+    let mut len = 0;
+    for c in text.chars() {
+        // Room for the ellipsis (one UTF-16 unit).
+        if len + c.len_utf16() > max.saturating_sub(1) {
+            break;
+        }
+        len += c.len_utf16();
+        kept.push(c);
+    }
+    kept.push('…');
+    kept
+}
+
+/// [`truncate`] for escaped mrkdwn: never cuts an entity (`&amp;`) in two. Escaped text has
+/// `&` only where an entity starts.
+fn truncate_mrkdwn(text: &str, max: usize) -> String {
+    if slack_len(text) <= max {
+        return text.to_string();
+    }
+    let cut = truncate(text, max);
+    let body = cut.strip_suffix('…').unwrap_or(&cut);
+    match body.rfind('&') {
+        Some(at) if !body[at..].contains(';') => format!("{}…", &body[..at]),
+        _ => cut,
+    }
+}
+
 fn emoji(event: &NotificationEvent) -> &'static str {
     match event {
         NotificationEvent::ScaleUpStarted { .. } | NotificationEvent::ScaleUpCompleted { .. } => "🟢",
@@ -41,6 +109,8 @@ fn emoji(event: &NotificationEvent) -> &'static str {
         NotificationEvent::ScalingFailure { .. } => "🔴",
         NotificationEvent::AtMaxCapacity { .. } | NotificationEvent::CapacityFallback { .. } => "⚠️",
         NotificationEvent::SpotInterruption { .. } => "🟠",
+        NotificationEvent::Recovered { .. } => "✅",
+        NotificationEvent::NoRemovableNode { .. } => "ℹ️",
     }
 }
 
@@ -60,6 +130,8 @@ fn title(event: &NotificationEvent) -> String {
         NotificationEvent::ScalingFailure { error_type, .. } => format!("Scaling failure: {}", error_type.as_str()),
         NotificationEvent::AtMaxCapacity { node_count, .. } => format!("At maximum capacity ({node_count} nodes)"),
         NotificationEvent::SpotInterruption { .. } => "Spot interruption".to_string(),
+        NotificationEvent::Recovered { what, .. } => format!("Recovered: {what}"),
+        NotificationEvent::NoRemovableNode { .. } => "Scale-down wanted, but no node can be removed safely".to_string(),
     }
 }
 
@@ -158,6 +230,13 @@ fn details(event: &NotificationEvent) -> Details {
             action: Some(action.clone()),
             ..Details::default()
         },
+        NotificationEvent::Recovered { message, .. } => Details { reason: Some(message.clone()), ..Details::default() },
+        NotificationEvent::NoRemovableNode { reasons, look_again_at } => Details {
+            reason: Some(reasons.join("\n")),
+            action: Some(format!("No node drained; looking again after {}", look_again_at.format("%Y-%m-%d %H:%M UTC"))),
+            recommendation: Some("Check the PodDisruptionBudgets and single-replica workloads named above".to_string()),
+            ..Details::default()
+        },
     }
 }
 
@@ -165,12 +244,12 @@ fn details(event: &NotificationEvent) -> Details {
 pub fn notification_message(n: &Notification, links: &Links) -> Value {
     let Details { reason, action, recommendation, total, cost } = details(&n.event);
     let headline = format!("{} {}", emoji(&n.event), title(&n.event));
-    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": headline, "emoji": true}})];
+    let mut blocks = vec![header(&headline)];
     if let Some(reason) = reason {
-        blocks.push(section(&format!("*Reason*\n{reason}")));
+        blocks.push(section("*Reason*\n", &reason));
     }
     if let Some(action) = action {
-        blocks.push(section(&format!("*Action*\n{action}")));
+        blocks.push(section("*Action*\n", &action));
     }
     let mut fields = vec![field("Cluster", &n.cluster_id)];
     if let Some(total) = total {
@@ -183,10 +262,10 @@ pub fn notification_message(n: &Notification, links: &Links) -> Value {
     fields.push(field("Time", &utc(n.at)));
     blocks.push(json!({"type": "section", "fields": fields}));
     if let Some(recommendation) = recommendation {
-        blocks.push(section(&format!("💡 *Recommendation*\n{recommendation}")));
+        blocks.push(section("💡 *Recommendation*\n", &recommendation));
     }
     push_buttons(&mut blocks, links);
-    json!({"text": headline, "blocks": blocks})
+    json!({"text": fallback(&headline), "blocks": blocks})
 }
 
 /// The Block Kit message for a CloudWatch alarm state change.
@@ -197,9 +276,9 @@ pub fn alarm_message(alarm: &AlarmMessage, links: &Links) -> Value {
         _ => "⚪",
     };
     let headline = format!("{icon} CloudWatch alarm {}: {}", alarm.new_state_value, alarm.alarm_name);
-    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": headline, "emoji": true}})];
+    let mut blocks = vec![header(&headline)];
     if let Some(reason) = &alarm.new_state_reason {
-        blocks.push(section(&format!("*Reason*\n{reason}")));
+        blocks.push(section("*Reason*\n", reason));
     }
     let mut fields = Vec::new();
     if let Some(old) = &alarm.old_state_value {
@@ -215,18 +294,32 @@ pub fn alarm_message(alarm: &AlarmMessage, links: &Links) -> Value {
         blocks.push(json!({"type": "section", "fields": fields}));
     }
     if let Some(description) = &alarm.alarm_description {
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": description}]}));
+        let text = truncate_mrkdwn(&escape(description), CONTEXT_TEXT_MAX);
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}));
     }
     push_buttons(&mut blocks, links);
-    json!({"text": headline, "blocks": blocks})
+    json!({"text": fallback(&headline), "blocks": blocks})
 }
 
-fn section(text: &str) -> Value {
+/// The header: `plain_text`, which Slack shows as written (no escaping), cut to its limit.
+fn header(headline: &str) -> Value {
+    json!({"type": "header", "text": {"type": "plain_text", "text": truncate(headline, HEADER_MAX), "emoji": true}})
+}
+
+/// The message's top-level `text` (notifications, screen readers): mrkdwn, so escaped. The
+/// headline is bounded like the header; Slack's own limit here is far larger.
+fn fallback(headline: &str) -> String {
+    truncate_mrkdwn(&escape(headline), SECTION_TEXT_MAX)
+}
+
+/// A mrkdwn section: our `markup` (a bold label), then `body` from the world, escaped.
+fn section(markup: &str, body: &str) -> Value {
+    let text = truncate_mrkdwn(&format!("{markup}{}", escape(body)), SECTION_TEXT_MAX);
     json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
 }
 
 fn field(name: &str, value: &str) -> Value {
-    json!({"type": "mrkdwn", "text": format!("*{name}*\n{value}")})
+    json!({"type": "mrkdwn", "text": truncate_mrkdwn(&format!("*{name}*\n{}", escape(value)), FIELD_TEXT_MAX)})
 }
 
 fn utc(at: DateTime<Utc>) -> String {

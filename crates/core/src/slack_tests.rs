@@ -83,6 +83,14 @@ fn every_kind() -> Vec<NotificationEvent> {
             event: "EC2 Spot Instance Interruption Warning".into(),
             action: "cordoned; draining within 90 s; replacement requested".into(),
         },
+        NotificationEvent::Recovered {
+            what: "Prometheus".into(),
+            message: "Prometheus answers again after 14m30s; metric-driven scaling resumed".into(),
+        },
+        NotificationEvent::NoRemovableNode {
+            reasons: vec!["ip-10-0-1-5: Pdb (shop/api allows 0 disruptions)".into(), "ip-10-0-2-7: SingleReplica".into()],
+            look_again_at: "2026-11-24T03:00:00Z".parse().unwrap(),
+        },
     ]
 }
 
@@ -145,4 +153,119 @@ fn emoji_cost_and_recommendations() {
     assert!(serde_json::to_string(&messages[5].1).unwrap().contains("Request an EC2 quota increase or enable Spot"));
     assert!(!all.contains("\"actions\""), "no buttons without links");
     assert_eq!(messages[5].0.severity(), Severity::Critical);
+}
+
+fn failure(message: &str) -> Notification {
+    Notification::new(
+        "prod",
+        at(),
+        NotificationEvent::ScalingFailure {
+            decision_id: None,
+            error_type: FailureType::Ec2QuotaExceeded,
+            message: message.into(),
+            recommendation: None,
+        },
+    )
+}
+
+fn texts(message: &Value) -> Vec<String> {
+    let mut out = vec![message["text"].as_str().unwrap().to_string()];
+    for block in message["blocks"].as_array().unwrap() {
+        for text in [&block["text"]["text"], &block["elements"][0]["text"]] {
+            if let Some(t) = text.as_str() {
+                out.push(t.to_string());
+            }
+        }
+        for field in block["fields"].as_array().into_iter().flatten() {
+            out.push(field["text"].as_str().unwrap().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn text_from_the_world_is_escaped_for_mrkdwn() {
+    let message = notification_message(&failure("<!channel> a < b && c > d"), &links());
+    let reason = &message["blocks"][1]["text"]["text"];
+    assert_eq!(reason, "*Reason*\n&lt;!channel&gt; a &lt; b &amp;&amp; c &gt; d", "our *bold* stays markup");
+    assert!(!serde_json::to_string(&message).unwrap().contains("<!channel>"), "no mention reaches Slack");
+    assert_eq!(escape("plain text, `code` and *bold*"), "plain text, `code` and *bold*", "only & < > change");
+
+    let alarm = AlarmMessage {
+        alarm_name: "cpu>90 & rising".into(),
+        alarm_description: Some("pages <@U123>".into()),
+        new_state_value: "ALARM".into(),
+        old_state_value: Some("OK".into()),
+        new_state_reason: Some("3 > 2".into()),
+        state_change_time: None,
+        region: Some("a<b".into()),
+    };
+    let links =
+        Links { dashboard_url: Some("https://grafana.example.com/d/k3s?from=now-1h&to=now".into()), logs_url: None };
+    let message = alarm_message(&alarm, &links);
+    assert_eq!(message["text"], "🔴 CloudWatch alarm ALARM: cpu&gt;90 &amp; rising");
+    assert_eq!(message["blocks"][0]["text"]["text"], "🔴 CloudWatch alarm ALARM: cpu>90 & rising", "plain_text as is");
+    assert_eq!(message["blocks"][1]["text"]["text"], "*Reason*\n3 &gt; 2");
+    let all = serde_json::to_string(&message).unwrap();
+    assert!(all.contains("pages &lt;@U123&gt;") && all.contains("*Region*\\na&lt;b"), "{all}");
+    // A link we build (a button's URL) is not mrkdwn: its `&` stays as the URL needs it.
+    let actions = message["blocks"].as_array().unwrap().last().unwrap();
+    assert_eq!(actions["elements"][0]["url"], "https://grafana.example.com/d/k3s?from=now-1h&to=now");
+}
+
+#[test]
+fn every_text_stays_within_block_kit_limits() {
+    // Multi-byte, wide and escaped characters at every limit.
+    let long = "é<🟢&".repeat(2000);
+    let message = notification_message(&failure(&long), &links());
+    let reason = message["blocks"][1]["text"]["text"].as_str().unwrap();
+    assert!(reason.encode_utf16().count() <= SECTION_TEXT_MAX, "{}", reason.len());
+    assert!(reason.encode_utf16().count() >= SECTION_TEXT_MAX - 6, "cut near the limit, not far below it");
+    assert!(reason.ends_with('…'), "the cut is marked");
+    let body = reason.strip_suffix('…').unwrap();
+    let last_amp = body.rfind('&').unwrap();
+    assert!(body[last_amp..].contains(';'), "no entity cut in two: {}", &body[last_amp..]);
+
+    let alarm = AlarmMessage {
+        alarm_name: "x".repeat(400),
+        alarm_description: Some("d".repeat(5000)),
+        new_state_value: "ALARM".into(),
+        old_state_value: None,
+        new_state_reason: Some("r".repeat(5000)),
+        state_change_time: Some("t".repeat(3000)),
+        region: None,
+    };
+    let message = alarm_message(&alarm, &links());
+    let header = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert_eq!(header.encode_utf16().count(), HEADER_MAX);
+    assert!(header.ends_with("x…"));
+    for text in texts(&message) {
+        assert!(text.encode_utf16().count() <= SECTION_TEXT_MAX, "{}", text.len());
+    }
+    let time = message["blocks"][2]["fields"][0]["text"].as_str().unwrap();
+    assert_eq!(time.encode_utf16().count(), FIELD_TEXT_MAX, "a field's limit is 2000");
+}
+
+#[test]
+fn truncation_cuts_on_a_char_boundary() {
+    assert_eq!(truncate("short", 10), "short");
+    assert_eq!(truncate("abcdef", 4), "abc…");
+    // 🟢 is two UTF-16 units: it does not fit in the last unit before the ellipsis.
+    assert_eq!(truncate("ab🟢cd", 4), "ab…");
+    assert_eq!(truncate("ééééé", 3), "éé…");
+    assert_eq!(truncate_mrkdwn("a &amp; b", 5), "a …", "the entity goes whole or not at all");
+    assert_eq!(truncate_mrkdwn("a &amp; b", 8), "a &amp;…");
+}
+
+#[test]
+fn snapshot_texts_are_within_limits_and_escaped() {
+    for event in every_kind() {
+        let message = notification_message(&Notification::new("prod", at(), event), &links());
+        for text in texts(&message) {
+            assert!(text.encode_utf16().count() <= SECTION_TEXT_MAX);
+        }
+        for text in texts(&message).iter().skip(2) {
+            assert!(!text.contains('<') && !text.contains('>'), "escaped: {text}");
+        }
+    }
 }

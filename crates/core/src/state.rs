@@ -43,6 +43,50 @@ pub struct StateItem {
     /// Capacity pools recently interrupted or short: launches avoid them until `until`.
     #[serde(default)]
     pub unavailable_offerings: Vec<UnavailableOffering>,
+    /// Conditions that last (Prometheus down, no node removable), so that a person hears of
+    /// each once per episode, not on every run.
+    #[serde(default)]
+    pub episodes: Vec<Episode>,
+}
+
+/// What an episode is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeKind {
+    /// Prometheus cannot be queried.
+    MetricsUnavailable,
+    /// A scale-down found no node it could remove safely.
+    NoRemovableNode,
+}
+
+/// One condition that lasts: when it began, whether a person was told, and (for conditions a
+/// retry cannot clear by itself) when to look again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
+    pub kind: EpisodeKind,
+    pub since: DateTime<Utc>,
+    #[serde(default)]
+    pub notified: bool,
+    #[serde(default)]
+    pub look_again_at: Option<DateTime<Utc>>,
+    /// The fleet size when it began: a change of fleet is a reason to look again at once.
+    #[serde(default)]
+    pub node_count: Option<u32>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+impl StateItem {
+    pub fn episode(&self, kind: EpisodeKind) -> Option<&Episode> {
+        self.episodes.iter().find(|e| e.kind == kind)
+    }
+
+    /// The episode list with `kind` replaced by `episode` (or removed, with `None`).
+    pub fn episodes_with(&self, kind: EpisodeKind, episode: Option<Episode>) -> Vec<Episode> {
+        let mut list: Vec<Episode> = self.episodes.iter().filter(|e| e.kind != kind).cloned().collect();
+        list.extend(episode);
+        list
+    }
 }
 
 /// A (type, AZ, lifecycle) pool to avoid until a given time.
@@ -98,6 +142,8 @@ pub struct StateUpdate {
     pub max_capacity_alerted_at: Option<DateTime<Utc>>,
     /// Replaces the whole list.
     pub unavailable_offerings: Option<Vec<UnavailableOffering>>,
+    /// Replaces the whole list.
+    pub episodes: Option<Vec<Episode>>,
 }
 
 impl StateUpdate {
@@ -122,6 +168,9 @@ impl StateUpdate {
         }
         if let Some(v) = &self.unavailable_offerings {
             item.unavailable_offerings = v.clone();
+        }
+        if let Some(v) = &self.episodes {
+            item.episodes = v.clone();
         }
     }
 }

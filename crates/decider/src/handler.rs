@@ -9,7 +9,9 @@ use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
 use smartscale_core::metrics::{Sample, Signal};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{Clock, Fleet, MetricsSink, MetricsSource, Notifier, StateStore, WorkQueue};
-use smartscale_core::state::{LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate};
+use smartscale_core::state::{
+    Episode, EpisodeKind, LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate,
+};
 use tracing::{error, info, instrument, warn};
 
 use crate::{DeciderConfig, Result, ScheduledEvent};
@@ -82,6 +84,7 @@ where
     K: MetricsSink,
 {
     let started = Instant::now();
+    ensure_scheduled(&event.payload)?;
     let now = deps.clock.now();
     let cfg = &deps.config;
     let cluster = cfg.cluster_id.as_str();
@@ -144,14 +147,42 @@ where
     {
         Ok(samples) => {
             update.metrics_snapshot = Some(MetricsSnapshot { taken_at: now, samples: samples.clone() });
+            if let Some(outage) = item.episode(EpisodeKind::MetricsUnavailable).cloned() {
+                let episodes = item.episodes_with(EpisodeKind::MetricsUnavailable, None);
+                item.episodes = episodes.clone();
+                update.episodes = Some(episodes);
+                if outage.notified {
+                    let message = format!(
+                        "Prometheus answers again after {}; metric-driven scaling resumed",
+                        format_duration(now - outage.since)
+                    );
+                    notify(deps, now, NotificationEvent::Recovered { what: "Prometheus".into(), message }).await;
+                }
+            }
             (samples, now, MetricsOrigin::Live)
         }
         Err(e) => {
+            let outage = item
+                .episode(EpisodeKind::MetricsUnavailable)
+                .cloned()
+                .unwrap_or(Episode {
+                    kind: EpisodeKind::MetricsUnavailable,
+                    since: now,
+                    notified: false,
+                    look_again_at: None,
+                    node_count: None,
+                    detail: None,
+                });
             let fresh = item.metrics_snapshot.take().filter(|s| {
                 now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s)) && s.taken_at <= now
             });
             match fresh {
                 Some(snapshot) => {
+                    if item.episode(EpisodeKind::MetricsUnavailable).is_none() {
+                        let episodes = item.episodes_with(EpisodeKind::MetricsUnavailable, Some(outage.clone()));
+                        item.episodes = episodes.clone();
+                        update.episodes = Some(episodes);
+                    }
                     let age_s = (now - snapshot.taken_at).num_seconds();
                     warn!(error = %e, age_s, "metrics unavailable; deciding on the cached snapshot");
                     // Judged as of the snapshot: cooldowns and the lock then look no more
@@ -166,19 +197,28 @@ where
                         Metric::ScalingFailures,
                         1.0,
                     );
-                    notify(
-                        deps,
-                        now,
-                        NotificationEvent::ScalingFailure {
-                            decision_id: Some(decision_id.to_string()),
-                            error_type: FailureType::PrometheusUnavailable,
-                            message: format!("Prometheus unavailable: {e}; no metric-driven scaling until it is back"),
-                            recommendation: Some(
-                                "check the Prometheus endpoint and the network path from the Lambda".into(),
-                            ),
-                        },
-                    )
-                    .await;
+                    // Once per outage; the metric above counts every run for the alarm.
+                    let notified = outage.notified
+                        || notify(
+                            deps,
+                            now,
+                            NotificationEvent::ScalingFailure {
+                                decision_id: Some(decision_id.to_string()),
+                                error_type: FailureType::PrometheusUnavailable,
+                                message: format!(
+                                    "Prometheus unavailable since {}: {e}; no metric-driven scaling until it is back (you will hear when it is)",
+                                    outage.since.format("%H:%M UTC")
+                                ),
+                                recommendation: Some(
+                                    "check the Prometheus endpoint and the network path from the Lambda".into(),
+                                ),
+                            },
+                        )
+                        .await;
+                    let episodes =
+                        item.episodes_with(EpisodeKind::MetricsUnavailable, Some(Episode { notified, ..outage.clone() }));
+                    item.episodes = episodes.clone();
+                    update.episodes = Some(episodes);
                     // No samples: the engine answers `no_data`, except that it still restores
                     // the min_nodes floor, which needs no metrics.
                     (Vec::new(), now, MetricsOrigin::Unavailable { error: e.to_string() })
@@ -196,6 +236,12 @@ where
             if decision.blocked_by == Some(BlockedBy::MaxNodes) {
                 alert_at_max(deps, &item, &decision, now, &mut update).await;
             }
+            save(deps, &update).await;
+            Taken::NoAction
+        }
+        Action::ScaleDown if no_removable_node_until(&item, now).is_some() => {
+            let until = no_removable_node_until(&item, now).unwrap_or(now);
+            info!(decision_id, %until, "a scale-down is due but the last one found no removable node; not asking again until then");
             save(deps, &update).await;
             Taken::NoAction
         }
@@ -242,6 +288,7 @@ where
             reason: reason.clone(),
             requested_at: now,
             avoid: Vec::new(),
+            replaces: None,
         };
         (WorkMessage::ScaleUpRequest(request), ScaleAction::ScaleUp, Taken::ScaleUpRequested { count })
     } else {
@@ -253,6 +300,7 @@ where
             reason: reason.clone(),
             requested_at: now,
             deadline: None,
+            spot_reclaim: false,
         };
         (WorkMessage::DrainRequest(request), ScaleAction::ScaleDown, Taken::DrainRequested)
     };
@@ -384,6 +432,39 @@ fn outcome(
         decision,
         taken,
     }
+}
+
+/// When the last scale-down found no node it could remove, and the fleet has not changed
+/// since, the time to look again; a drain requested before then could only fail the same way.
+fn no_removable_node_until(item: &StateItem, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let episode = item.episode(EpisodeKind::NoRemovableNode)?;
+    let until = episode.look_again_at?;
+    (until > now && episode.node_count == Some(item.node_count)).then_some(until)
+}
+
+fn format_duration(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    format!("{}m{:02}s", s / 60, s % 60)
+}
+
+/// The sources whose "Scheduled Event" the decider runs on: an EventBridge rule, or an
+/// EventBridge Scheduler schedule (whose Input, in infra/template.yaml, has the same shape).
+const SCHEDULE_SOURCES: [&str; 2] = ["aws.events", "aws.scheduler"];
+
+/// The decider acts on its schedule only: any other event routed to it, by mistake or on
+/// purpose, is refused before anything is read or written.
+fn ensure_scheduled(event: &ScheduledEvent) -> Result<()> {
+    if event.detail_type == "Scheduled Event" && SCHEDULE_SOURCES.contains(&event.source.as_str()) {
+        return Ok(());
+    }
+    Err(smartscale_core::Error::rejected_message(
+        "detail-type",
+        format!(
+            "the decider runs only on a \"Scheduled Event\" from {SCHEDULE_SOURCES:?}; got {:?} from {:?}",
+            event.detail_type, event.source
+        ),
+    )
+    .into())
 }
 
 /// The decision id comes from the scheduled event's id, so a redelivered event maps to the

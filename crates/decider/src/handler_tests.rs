@@ -296,3 +296,25 @@ async fn below_min_is_restored_even_while_prometheus_is_down() {
     assert_eq!(outcome.decision.unwrap().action, Action::ScaleUp);
     assert_eq!(world.deps.notifier.kinds(), vec!["scaling_failure", "scale_up_started"]);
 }
+
+#[tokio::test]
+async fn only_its_schedule_runs_the_decider() {
+    let world = World::new(3).await;
+    let deps = &world.deps;
+    for (detail_type, source) in [
+        ("EC2 Spot Instance Interruption Warning", "aws.ec2"),
+        ("Scheduled Event", "my.app"),
+        ("Object Created", "aws.s3"),
+    ] {
+        let mut forged = event();
+        forged.payload.detail_type = detail_type.into();
+        forged.payload.source = source.into();
+        let err = handle(forged, deps).await.unwrap_err();
+        assert!(err.to_string().contains("Scheduled Event"), "{err}");
+        assert!(deps.queue.queued().is_empty());
+        assert!(deps.state.item("prod").is_none(), "nothing read or written");
+    }
+    let mut scheduler = event();
+    scheduler.payload.source = "aws.scheduler".into();
+    assert!(handle(scheduler, deps).await.is_ok());
+}

@@ -5,28 +5,54 @@ use smartscale_core::drain::{self, is_evictable};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainCheck, DrainRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
-use smartscale_core::placement::node_for_instance;
 use smartscale_core::ports::{
-    Clock, Cluster, EvictOutcome, Fleet, Instance, MetricsSink, Node, Pod, StateStore, WorkQueue,
+    Clock, Cluster, EvictOutcome, Fleet, Instance, Lifecycle, MetricsSink, Node, Pod, StateStore, WorkQueue,
 };
-use smartscale_core::state::{ReleaseOutcome, ScaleAction, StateUpdate};
-use smartscale_core::{Error, Result};
+use smartscale_core::state::{Episode, EpisodeKind, ReleaseOutcome, ScaleAction, StateUpdate};
+use smartscale_core::{tags, Error, Result};
 use smartscale_lambda::Worker;
 use tracing::{info, warn};
 
 use crate::DrainConfig;
 
-/// The managed instance behind `node`, if SmartScale manages it.
-fn instance_of<'a>(node: &Node, instances: &'a [Instance]) -> Option<&'a Instance> {
-    instances
-        .iter()
-        .filter(|i| i.state.is_active())
-        .find(|i| node_for_instance(std::slice::from_ref(node), i).is_some())
+/// The instance behind `node` as the world tells it, whatever a message says: the node must be a
+/// worker (never the control plane) whose `spec.providerID` names an instance tagged as managed
+/// for this cluster. The instance may be in any state (a finished drain's is terminated).
+fn managed_instance_behind<'a>(node: &Node, instances: &'a [Instance], cluster_id: &str) -> Result<&'a Instance> {
+    if node.is_control_plane() {
+        return Err(Error::rejected_message(
+            "node",
+            format!("{} is a control-plane node; SmartScale never drains or terminates it", node.name),
+        ));
+    }
+    let Some(id) = node.declared_instance_id() else {
+        return Err(Error::rejected_message(
+            "node",
+            format!("{} declares no EC2 instance (spec.providerID); it is not a node SmartScale launched", node.name),
+        ));
+    };
+    instances.iter().find(|i| i.instance_id == id && tags::is_managed(&i.tags, cluster_id)).ok_or_else(|| {
+        Error::rejected_message(
+            "node",
+            format!("instance {id} behind node {} is not an instance SmartScale manages for {cluster_id}", node.name),
+        )
+    })
+}
+
+/// The purchase option of a node SmartScale may remove, for the drain plan.
+fn removable_lifecycle(node: &Node, instances: &[Instance], cluster_id: &str) -> Option<Lifecycle> {
+    managed_instance_behind(node, instances, cluster_id).ok().filter(|i| i.state.is_active()).map(|i| i.lifecycle)
 }
 
 pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainRequest) -> Result<()> {
     let cfg = deps.config();
     let now = deps.clock().now();
+    if let Some(deadline) = request.deadline.filter(|d| *d <= now) {
+        // Too late to drain in time (e.g. a Spot warning delivered after the reclaim): starting
+        // now would cordon and evict for nothing.
+        warn!(decision_id = %request.decision_id, %deadline, "drain request past its deadline; dropped, not started");
+        return release(deps, request.lock_token.as_deref(), &StateUpdate::default()).await;
+    }
     if let Some(token) = &request.lock_token {
         let item = deps.state().get(&cfg.cluster_id).await?;
         let ours = item.as_ref().is_some_and(|i| i.lock_held_at(now) && i.lock_owner.as_deref() == Some(token));
@@ -41,16 +67,14 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
     let instances = deps.fleet().describe_managed().await?;
     let target = match &request.node {
         Some(name) => match nodes.iter().find(|n| &n.name == name) {
-            Some(node) if instance_of(node, &instances).is_some() => node.clone(),
-            Some(_) => {
-                return give_up(
-                    deps,
-                    request,
-                    now,
-                    format!("node {name} is not managed by SmartScale for this cluster; refusing to drain it"),
-                )
-                .await
-            }
+            Some(node) => match managed_instance_behind(node, &instances, &cfg.cluster_id) {
+                Ok(instance) if instance.state.is_active() => node.clone(),
+                Ok(instance) => {
+                    info!(node = %name, instance_id = %instance.instance_id, "the node's instance is already gone; nothing to drain");
+                    return release(deps, request.lock_token.as_deref(), &StateUpdate::default()).await;
+                }
+                Err(e) => return Err(smartscale_lambda::refused(deps, &cfg.cluster_id, e)),
+            },
             None => {
                 info!(node = %name, "the named node is already gone; nothing to drain");
                 return release(deps, request.lock_token.as_deref(), &StateUpdate::default()).await;
@@ -60,7 +84,7 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
             let pods = deps.cluster().list_pods().await?;
             let pdbs = deps.cluster().list_pdbs().await?;
             let plan = drain::plan(cfg.selection, &nodes, &pods, &pdbs, cfg.min_nodes, |n| {
-                instance_of(n, &instances).is_some()
+                removable_lifecycle(n, &instances, &cfg.cluster_id)
             });
             match plan.chosen.and_then(|name| nodes.iter().find(|n| n.name == name).cloned()) {
                 Some(node) => node,
@@ -76,14 +100,14 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
                             )
                         })
                         .collect();
-                    return give_up(deps, request, now, format!("no node can be removed safely ({})", why.join("; ")))
-                        .await;
+                    let active = instances.iter().filter(|i| i.state.is_active()).count() as u32;
+                    return nothing_removable(deps, request, now, why, active).await;
                 }
             }
         }
     };
-    let instance_id = instance_of(&target, &instances).map(|i| i.instance_id.clone());
-    deps.cluster().set_unschedulable(&target.name, true).await?;
+    let instance_id = managed_instance_behind(&target, &instances, &cfg.cluster_id)?.instance_id.clone();
+    deps.cluster().cordon(&target.name, &request.decision_id).await?;
     let pods = deps.cluster().list_pods().await?;
     let blocked = evict_all(deps, &pods_on(&pods, &target.name)).await?;
     info!(node = %target.name, instance_id = ?instance_id, blocked = blocked.len(), "cordoned and evicting");
@@ -92,22 +116,83 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
         cluster_id: cfg.cluster_id.clone(),
         lock_token: request.lock_token.clone(),
         node: target.name.clone(),
-        instance_id,
+        instance_id: Some(instance_id.clone()),
         reason: request.reason.clone(),
         started_at: now,
         deadline: request.deadline.unwrap_or(now + Duration::seconds(i64::from(cfg.drain_timeout_s))),
         attempt: 1,
+        spot_reclaim: request.spot_reclaim,
     };
     let delay = delay_until(cfg.check_delay_s, now, check.deadline);
     deps.queue().send(&WorkMessage::DrainCheck(check), delay).await
 }
 
+/// What a drain check may act on, re-derived from the world: the node this drain cordoned and
+/// the managed instance behind it.
+enum Checked {
+    /// The node and its instance are both gone: an earlier check finished (a redelivery).
+    AlreadyRemoved,
+    Draining { instance: Instance },
+}
+
+async fn verify_check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck) -> Result<Checked> {
+    let cluster_id = &deps.config().cluster_id;
+    let nodes = deps.cluster().list_nodes().await?;
+    let instances = deps.fleet().describe_managed().await?;
+    let Some(node) = nodes.iter().find(|n| n.name == check.node) else {
+        let claimed_running = check
+            .instance_id
+            .as_ref()
+            .is_some_and(|id| instances.iter().any(|i| &i.instance_id == id && i.state.is_active()));
+        if claimed_running {
+            return Err(Error::rejected_message(
+                "node",
+                format!(
+                    "node {} does not exist but the message names running instance {:?}; not terminating on a message's word",
+                    check.node, check.instance_id
+                ),
+            ));
+        }
+        return Ok(Checked::AlreadyRemoved);
+    };
+    let instance = managed_instance_behind(node, &instances, cluster_id)?;
+    if let Some(claimed) = check.instance_id.as_ref().filter(|id| **id != instance.instance_id) {
+        return Err(Error::rejected_message(
+            "instance_id",
+            format!("node {} runs on {}, not {claimed}", node.name, instance.instance_id),
+        ));
+    }
+    if node.cordoned_by() != Some(check.decision_id.as_str()) {
+        return Err(Error::rejected_message(
+            "node",
+            format!(
+                "node {} is not cordoned by drain {} (cordoned: {}, by {:?}); someone put it back in service, or the message is not ours",
+                node.name,
+                check.decision_id,
+                node.unschedulable,
+                node.annotations.get(smartscale_core::ports::CORDONED_BY_ANNOTATION)
+            ),
+        ));
+    }
+    Ok(Checked::Draining { instance: instance.clone() })
+}
+
 pub async fn check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck) -> Result<()> {
+    let cfg = deps.config();
     let now = deps.clock().now();
+    let instance = match verify_check(deps, check).await {
+        Ok(Checked::AlreadyRemoved) => {
+            info!(node = %check.node, "already removed by an earlier check; nothing to repeat");
+            return Ok(());
+        }
+        Ok(Checked::Draining { instance }) => instance,
+        Err(e @ Error::RejectedMessage { .. }) => return Err(smartscale_lambda::refused(deps, &cfg.cluster_id, e)),
+        Err(e) => return Err(e),
+    };
     let pods = deps.cluster().list_pods().await?;
     let remaining = pods_on(&pods, &check.node);
     if remaining.is_empty() {
-        return complete(deps, check, now).await;
+        return complete(deps, check, &instance, now).await;
     }
     if now >= check.deadline {
         return abandon(deps, check, &remaining, now).await;
@@ -116,7 +201,11 @@ pub async fn check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck
     let waiting: Vec<&Pod> = remaining.iter().copied().filter(|p| !p.terminating).collect();
     let blocked = evict_all(deps, &waiting).await?;
     info!(node = %check.node, attempt = check.attempt, remaining = remaining.len(), blocked = blocked.len(), "drain in progress");
-    let next = DrainCheck { attempt: check.attempt + 1, ..check.clone() };
+    let attempt = check
+        .attempt
+        .checked_add(1)
+        .ok_or_else(|| Error::invalid("attempt", format!("drain check attempt {} cannot be counted further", check.attempt)))?;
+    let next = DrainCheck { attempt, ..check.clone() };
     deps.queue()
         .send(&WorkMessage::DrainCheck(next), delay_until(deps.config().check_delay_s, now, check.deadline))
         .await
@@ -142,23 +231,28 @@ async fn evict_all<W: Worker<Config = DrainConfig>>(deps: &W, pods: &[&Pod]) -> 
     Ok(blocked)
 }
 
-/// The node is empty: terminate its instance, delete the Node, record and announce.
-async fn complete<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck, now: DateTime<Utc>) -> Result<()> {
+/// The node is empty: terminate its instance, delete the Node, record and announce. `instance`
+/// is the one behind the node this drain cordoned, verified by the caller.
+async fn complete<W: Worker<Config = DrainConfig>>(
+    deps: &W,
+    check: &DrainCheck,
+    instance: &Instance,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let cfg = deps.config();
-    let Some(instance_id) = check.instance_id.clone() else {
-        return Err(Error::invalid("instance_id", format!("drain check for {} carries no instance id", check.node)));
-    };
-    let before = deps.fleet().describe_managed().await?;
-    let still_running = before.iter().any(|i| i.instance_id == instance_id && i.state.is_active());
-    let node_exists = deps.cluster().list_nodes().await?.iter().any(|n| n.name == check.node);
-    if !still_running && !node_exists {
-        info!(node = %check.node, "already removed by an earlier check; nothing to repeat");
-        return Ok(());
-    }
-    if let Err(e @ Error::Rejected { .. }) = deps.fleet().terminate(std::slice::from_ref(&instance_id)).await {
-        // Refused (not our instance): put the node back in service rather than strand it.
-        deps.cluster().set_unschedulable(&check.node, false).await?;
-        return fail(deps, check, now, FailureType::DrainFailed, e.to_string()).await;
+    let instance_id = instance.instance_id.clone();
+    // Terminated already (an earlier check stopped between the two calls): delete the Node only.
+    if instance.state.is_active() {
+        match deps.fleet().terminate(std::slice::from_ref(&instance_id)).await {
+            Ok(()) => {}
+            Err(e @ Error::Rejected { .. }) => {
+                // Refused (not our instance): put the node back in service rather than strand it.
+                deps.cluster().uncordon(&check.node).await?;
+                return fail(deps, check, now, FailureType::DrainFailed, e.to_string()).await;
+            }
+            // Transient: the message is retried; the Node stays until its instance is gone.
+            Err(e) => return Err(e),
+        }
     }
     deps.cluster().delete_node(&check.node).await?;
     let instances = deps.fleet().describe_managed().await?;
@@ -194,9 +288,15 @@ async fn abandon<W: Worker<Config = DrainConfig>>(
     remaining: &[&Pod],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    deps.cluster().set_unschedulable(&check.node, false).await?;
     let pods: Vec<String> = remaining.iter().map(|p| p.key()).collect();
-    warn!(node = %check.node, ?pods, "drain timed out; uncordoned");
+    if check.spot_reclaim {
+        // EC2 takes the instance back at the deadline: uncordoning would only invite new pods
+        // onto a node about to vanish.
+        warn!(node = %check.node, ?pods, "spot drain reached its deadline; left cordoned for the reclaim");
+    } else {
+        deps.cluster().uncordon(&check.node).await?;
+        warn!(node = %check.node, ?pods, "drain timed out; uncordoned");
+    }
     let message = format!(
         "drain of {} timed out after {}; blocked by {}",
         check.node,
@@ -218,16 +318,40 @@ async fn fail<W: Worker<Config = DrainConfig>>(
     Ok(())
 }
 
-/// Nothing to drain after all: release the lock and say why.
-async fn give_up<W: Worker<Config = DrainConfig>>(
+/// How long the decider waits before asking again for a drain that found no removable node
+/// (sooner if the fleet changes).
+const NO_REMOVABLE_LOOK_AGAIN_S: i64 = 3600;
+
+/// A scale-down found no node it may remove: an expected outcome, not a failure. The state item
+/// remembers it, so the decider stops asking until it is worth looking again, and a person
+/// hears of it once a day, with the reasons.
+async fn nothing_removable<W: Worker<Config = DrainConfig>>(
     deps: &W,
     request: &DrainRequest,
     now: DateTime<Utc>,
-    message: String,
+    reasons: Vec<String>,
+    active: u32,
 ) -> Result<()> {
-    warn!(%message, "scale-down abandoned before it began");
-    release(deps, request.lock_token.as_deref(), &StateUpdate::default()).await?;
-    report(deps, Some(request.decision_id.clone()), now, FailureType::DrainFailed, message).await;
+    let cfg = deps.config();
+    let look_again_at = now + Duration::seconds(NO_REMOVABLE_LOOK_AGAIN_S);
+    info!(reasons = ?reasons, %look_again_at, "no node can be removed safely; the decider will look again later");
+    let item = deps.state().get(&cfg.cluster_id).await?.unwrap_or_default();
+    let episode = Episode {
+        kind: EpisodeKind::NoRemovableNode,
+        since: item.episode(EpisodeKind::NoRemovableNode).map_or(now, |e| e.since),
+        notified: true,
+        look_again_at: Some(look_again_at),
+        node_count: Some(active),
+        detail: Some(reasons.join("; ")),
+    };
+    let update =
+        StateUpdate { episodes: Some(item.episodes_with(EpisodeKind::NoRemovableNode, Some(episode))), ..Default::default() };
+    release(deps, request.lock_token.as_deref(), &update).await?;
+    let day = format!("no-removable-node:{}", now.format("%Y-%m-%d"));
+    if deps.state().claim_event(&cfg.cluster_id, &day, now, 2 * 86_400).await? {
+        let event = NotificationEvent::NoRemovableNode { reasons, look_again_at };
+        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
+    }
     Ok(())
 }
 

@@ -7,9 +7,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use smartscale_core::config::MapConfig;
 use smartscale_core::emf::Metric;
 use smartscale_core::fakes::{ClusterCall, FakeClock, FleetCall};
-use smartscale_core::messages::{DrainRequest, QueueName, WorkMessage};
+use smartscale_core::messages::{DrainCheck, DrainRequest, QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
-use smartscale_core::ports::{InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore};
+use smartscale_core::ports::{Clock, InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore};
 use smartscale_core::state::LockOutcome;
 use smartscale_drain_worker::{handle, DrainConfig};
 use smartscale_lambda::{sqs_event, FakeWorkerDeps};
@@ -79,6 +79,7 @@ impl World {
             reason: "cpu 12.0% < 30% for 10m30s".into(),
             requested_at: t0(),
             deadline,
+            spot_reclaim: false,
         })
         .encode()
     }
@@ -94,8 +95,65 @@ impl World {
     }
 
     async fn deliver(&self, bodies: Vec<String>) {
-        let response = handle(sqs_event(bodies), &self.deps).await.unwrap();
-        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(self.deliver_failing(bodies).await, 0);
+    }
+
+    /// Delivers and returns how many messages failed (SQS retries, then dead-letters them).
+    async fn deliver_failing(&self, bodies: Vec<String>) -> usize {
+        handle(sqs_event(bodies), &self.deps).await.unwrap().batch_item_failures.len()
+    }
+
+    /// Asserts the worker refused a message and touched nothing in the cluster or the fleet.
+    fn assert_refused_untouched(&self) {
+        let fleet = self.deps.fleet.calls.calls();
+        assert!(!fleet.iter().any(|c| matches!(c, FleetCall::Terminate(_))), "{fleet:?}");
+        let cluster = self.deps.cluster.calls.calls();
+        assert!(
+            !cluster.iter().any(|c| matches!(
+                c,
+                ClusterCall::Cordon { .. } | ClusterCall::Uncordon { .. } | ClusterCall::Evict { .. } | ClusterCall::DeleteNode { .. }
+            )),
+            "{cluster:?}"
+        );
+        let rejected = self
+            .deps
+            .sink
+            .batches()
+            .iter()
+            .flat_map(|b| b.lines())
+            .filter(|l| l.contains(r#""ErrorType":"RejectedMessage""#))
+            .count();
+        assert!(rejected >= 1, "a ScalingFailures{{ErrorType=RejectedMessage}} metric");
+    }
+
+    fn check(&self, node: &str, instance_id: Option<&str>, attempt: u32) -> String {
+        WorkMessage::DrainCheck(DrainCheck {
+            decision_id: TOKEN.into(),
+            cluster_id: "prod".into(),
+            lock_token: Some(TOKEN.into()),
+            node: node.into(),
+            instance_id: instance_id.map(str::to_string),
+            reason: "forged".into(),
+            started_at: t0(),
+            deadline: t0() + Duration::minutes(5),
+            attempt,
+            spot_reclaim: false,
+        })
+        .encode()
+    }
+
+    /// The control-plane node K3s registers for the server, with no instance SmartScale manages.
+    fn add_master(&self) {
+        self.deps.cluster.add_node(Node {
+            name: "k3s-master".into(),
+            provider_id: Some("aws:///us-east-1a/i-0master0000000000".into()),
+            ready: true,
+            labels: BTreeMap::from([
+                ("node-role.kubernetes.io/control-plane".to_string(), "true".to_string()),
+                ("node-role.kubernetes.io/master".to_string(), "true".to_string()),
+            ]),
+            ..Default::default()
+        });
     }
 
     /// Advances the clock and delivers the drain checks that became visible; returns how many.
@@ -201,22 +259,162 @@ async fn when_no_node_can_go_the_lock_is_released_and_the_reason_given() {
     assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress);
     assert!(world.deps.queue.queued().is_empty());
     let published = world.deps.notifier.published();
-    let NotificationEvent::ScalingFailure { error_type, message, .. } = &published[0].event else { panic!() };
-    assert_eq!(*error_type, FailureType::DrainFailed);
-    assert!(message.contains("Pdb"), "{message}");
+    let NotificationEvent::NoRemovableNode { reasons, look_again_at } = &published[0].event else { panic!() };
+    assert!(reasons.iter().any(|r| r.contains("Pdb")), "{reasons:?}");
+    assert_eq!(*look_again_at, t0() + Duration::hours(1));
     assert!(
-        world.deps.cluster.calls.calls().iter().all(|c| !matches!(c, ClusterCall::SetUnschedulable { .. })),
+        world.deps.cluster.calls.calls().iter().all(|c| !matches!(c, ClusterCall::Cordon { .. })),
         "nothing cordoned"
     );
+    // Remembered for the decider, and told once a day: a second request says nothing new.
+    let item = world.deps.state.item("prod").unwrap();
+    let episode = item.episode(smartscale_core::state::EpisodeKind::NoRemovableNode).unwrap();
+    assert_eq!((episode.look_again_at, episode.node_count), (Some(t0() + Duration::hours(1)), Some(3)));
+    world.deps.state.try_acquire_lock("prod", "dec-11", t0(), 300).await.unwrap();
+    world.deliver(vec![world.request(None, None).replace(TOKEN, "dec-11")]).await;
+    assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress);
+    assert_eq!(world.deps.notifier.published().len(), 1, "one message per episode");
 }
 
 #[tokio::test]
 async fn an_unmanaged_node_is_refused() {
     let world = World::new().await;
     world.deps.cluster.add_node(Node { name: "byo-node".into(), ready: true, ..Default::default() });
-    world.deliver(vec![world.request(Some("byo-node"), None)]).await;
+    assert_eq!(world.deliver_failing(vec![world.request(Some("byo-node"), None)]).await, 1);
     assert!(!world.deps.cluster.node("byo-node").unwrap().unschedulable);
+    world.assert_refused_untouched();
+}
+
+#[tokio::test]
+async fn a_forged_check_naming_the_master_and_another_nodes_instance_touches_nothing() {
+    let world = World::new().await;
+    world.add_master();
+    let victim = world.nodes["ip-10-0-1-1"].clone();
+    assert_eq!(world.deliver_failing(vec![world.check("k3s-master", Some(&victim), 1)]).await, 1);
+    world.assert_refused_untouched();
+    assert!(world.deps.cluster.node("k3s-master").is_some());
+    assert_eq!(world.deps.fleet.instance(&victim).unwrap().state, InstanceState::Running);
+    assert!(world.deps.notifier.kinds().is_empty(), "no 'scale-down completed'");
+    // Nor may a request name it.
+    assert_eq!(world.deliver_failing(vec![world.request(Some("k3s-master"), None)]).await, 1);
+    world.assert_refused_untouched();
+}
+
+#[tokio::test]
+async fn a_check_for_a_node_that_does_not_exist_terminates_nothing() {
+    let world = World::new().await;
+    let victim = world.nodes["ip-10-0-1-1"].clone();
+    assert_eq!(world.deliver_failing(vec![world.check("no-such-node", Some(&victim), 1)]).await, 1);
+    world.assert_refused_untouched();
+    assert_eq!(world.deps.fleet.instance(&victim).unwrap().state, InstanceState::Running);
+}
+
+#[tokio::test]
+async fn a_check_for_a_node_this_drain_did_not_cordon_or_with_another_instance_is_refused() {
+    let world = World::new().await;
+    // Not cordoned at all: a node in service.
+    let node = "ip-10-0-1-1";
+    assert_eq!(world.deliver_failing(vec![world.check(node, None, 1)]).await, 1);
+    world.assert_refused_untouched();
+    // Cordoned by this drain, but the message names another node's instance.
+    world.deliver(vec![world.request(Some(node), None)]).await;
+    let other = world.nodes["ip-10-0-2-1"].clone();
+    let before = world.deps.fleet.calls.calls().len();
+    assert_eq!(world.deliver_failing(vec![world.check(node, Some(&other), 2)]).await, 1);
+    assert!(!world.deps.fleet.calls.calls()[before..].iter().any(|c| matches!(c, FleetCall::Terminate(_))));
+    assert_eq!(world.deps.fleet.instance(&other).unwrap().state, InstanceState::Running);
+}
+
+#[tokio::test]
+async fn a_message_for_another_cluster_is_refused() {
+    let world = World::new().await;
+    let body = world.request(Some("ip-10-0-1-1"), None).replace(r#""cluster_id":"prod""#, r#""cluster_id":"staging""#);
+    assert_eq!(world.deliver_failing(vec![body]).await, 1);
+    world.assert_refused_untouched();
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_dropped_not_started() {
+    let world = World::new().await;
+    world.deliver(vec![world.request(Some("ip-10-0-1-1"), Some(t0() - Duration::seconds(1)))]).await;
+    assert!(!world.deps.cluster.calls.calls().iter().any(|c| matches!(c, ClusterCall::Cordon { .. })));
+    assert!(world.deps.queue.queued().is_empty());
+    assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress, "its lock is released");
+}
+
+#[tokio::test]
+async fn an_attempt_at_u32_max_is_a_clear_error_not_a_panic() {
+    let world = World::new().await;
+    world.deliver(vec![world.request(Some("ip-10-0-1-1"), None)]).await;
+    let instance = world.nodes["ip-10-0-1-1"].clone();
+    assert_eq!(world.deliver_failing(vec![world.check("ip-10-0-1-1", Some(&instance), u32::MAX)]).await, 1);
+}
+
+#[tokio::test]
+async fn a_spot_drain_at_its_deadline_leaves_the_node_cordoned_for_the_reclaim() {
+    let world = World::new().await;
+    world.block_evictions();
+    let node = "ip-10-0-2-1";
+    let body = world
+        .request(Some(node), Some(t0() + Duration::seconds(90)))
+        .replace(r#""spot_reclaim":false"#, r#""spot_reclaim":true"#);
+    world.deliver(vec![body]).await;
+    while world.tick(10).await > 0 {}
+    assert!(world.deps.cluster.node(node).unwrap().unschedulable, "still cordoned");
+    assert!(!world.deps.cluster.calls.calls().iter().any(|c| matches!(c, ClusterCall::Uncordon { .. })));
     assert_eq!(world.deps.notifier.kinds(), vec!["scaling_failure"]);
+}
+
+#[tokio::test]
+async fn the_on_demand_floor_holds_while_spot_nodes_run() {
+    let world = World::new().await;
+    // Three On-Demand nodes (the floor is MIN_NODES = 2) plus one Spot node with more pods.
+    let spot = world.deps.fleet.add_running("t3.small", "us-east-1b", Lifecycle::Spot);
+    let name = "ip-10-0-3-1".to_string();
+    world.deps.cluster.add_node(Node {
+        name: name.clone(),
+        zone: Some("us-east-1b".into()),
+        provider_id: Some(format!("aws:///us-east-1b/{}", spot.instance_id)),
+        ready: true,
+        allocatable: Resources { cpu_millis: 1900, memory_bytes: 1600 << 20 },
+        created_at: Some(t0() - Duration::hours(20)),
+        ..Default::default()
+    });
+    // Two replicas of "web" on the Spot node, a third on an On-Demand one.
+    for (i, on) in [(0, name.as_str()), (1, name.as_str()), (2, "ip-10-0-2-1")] {
+        world.deps.cluster.add_pod(Pod {
+            namespace: "shop".into(),
+            name: format!("web-{i}"),
+            node: Some(on.to_string()),
+            labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+            owner: Some(OwnerRef { kind: "ReplicaSet".into(), name: "web-5c".into() }),
+            requests: Resources { cpu_millis: 100, memory_bytes: 64 << 20 },
+            phase: PodPhase::Running,
+            ready: true,
+            termination_grace_s: Some(5),
+            ..Default::default()
+        });
+    }
+    // With four nodes, the first drain may take an On-Demand one (3 → 2 keeps the floor) ...
+    world.deliver(vec![world.request(None, None)]).await;
+    while world.tick(10).await > 0 {}
+    let gone = world.terminated();
+    assert_eq!(gone.len(), 1);
+    assert_ne!(gone[0], spot.instance_id);
+    // ... but the next must take the Spot node, not a floor node.
+    world.deps.state.try_acquire_lock("prod", "dec-10", world.deps.clock.now(), 300).await.unwrap();
+    let second = world.request(None, None).replace(TOKEN, "dec-10");
+    world.deliver(vec![second]).await;
+    while world.tick(10).await > 0 {}
+    assert_eq!(world.terminated().get(1), Some(&spot.instance_id), "{:?}", world.deps.notifier.published());
+    let on_demand = world
+        .deps
+        .fleet
+        .instances()
+        .iter()
+        .filter(|i| i.state.is_active() && i.lifecycle == Lifecycle::OnDemand)
+        .count();
+    assert_eq!(on_demand, 2);
 }
 
 #[tokio::test]

@@ -40,6 +40,7 @@ pub fn node(n: &K8sNode) -> Node {
         unschedulable: n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
         allocatable: resources(status.and_then(|s| s.allocatable.as_ref())),
         labels,
+        annotations: n.metadata.annotations.clone().unwrap_or_default(),
         created_at: n
             .metadata
             .creation_timestamp

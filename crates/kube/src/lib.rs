@@ -13,7 +13,7 @@ use kube::api::{Api, DeleteParams, EvictParams, ListParams, ObjectList, Patch, P
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Client;
 use serde_json::json;
-use smartscale_core::ports::{Cluster, EvictOutcome, Node, Pdb, Pod};
+use smartscale_core::ports::{Cluster, EvictOutcome, Node, Pdb, Pod, CORDONED_BY_ANNOTATION};
 use smartscale_core::{Error, Result};
 use tracing::instrument;
 
@@ -87,6 +87,15 @@ fn api_error(operation: &str, error: kube::Error) -> Error {
     }
 }
 
+/// One merge patch of a Node; a missing node is `Error::NotFound`.
+async fn patch_node(client: &Client, node: &str, patch: &serde_json::Value) -> Result<()> {
+    match Api::<K8sNode>::all(client.clone()).patch(node, &PatchParams::default(), &Patch::Merge(patch)).await {
+        Ok(_) => Ok(()),
+        Err(e) if status_code(&e) == Some(404) => Err(Error::NotFound { what: "node", name: node.into() }),
+        Err(e) => Err(api_error(&format!("patch node {node}"), e)),
+    }
+}
+
 impl Cluster for KubeCluster {
     #[instrument(skip(self))]
     async fn list_nodes(&self) -> Result<Vec<Node>> {
@@ -107,14 +116,22 @@ impl Cluster for KubeCluster {
     }
 
     #[instrument(skip(self))]
-    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
-        let patch = json!({ "spec": { "unschedulable": unschedulable } });
-        match Api::<K8sNode>::all(self.client.clone()).patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if status_code(&e) == Some(404) => Err(Error::NotFound { what: "node", name: node.into() }),
-            Err(e) => Err(api_error(&format!("patch node {node}"), e)),
-        }
+    async fn cordon(&self, node: &str, by: &str) -> Result<()> {
+        let patch = json!({
+            "metadata": { "annotations": { CORDONED_BY_ANNOTATION: by } },
+            "spec": { "unschedulable": true }
+        });
+        patch_node(&self.client, node, &patch).await
+    }
+
+    #[instrument(skip(self))]
+    async fn uncordon(&self, node: &str) -> Result<()> {
+        // A JSON merge patch removes a key set to null.
+        let patch = json!({
+            "metadata": { "annotations": { CORDONED_BY_ANNOTATION: null } },
+            "spec": { "unschedulable": false }
+        });
+        patch_node(&self.client, node, &patch).await
     }
 
     #[instrument(skip(self))]

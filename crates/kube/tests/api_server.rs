@@ -75,20 +75,20 @@ fn node_json(name: &str) -> Value {
 }
 
 #[tokio::test]
-async fn cordon_is_a_merge_patch_of_spec_unschedulable() {
+async fn cordon_is_one_merge_patch_of_spec_unschedulable_and_the_drain_mark() {
     let (cluster, server) = mock();
     let scenario = server.run(vec![
         Expect {
             method: Method::PATCH,
             path: "/api/v1/nodes/ip-10-0-1-5",
-            body: Some(json!({"spec": {"unschedulable": true}})),
+            body: Some(json!({"metadata": {"annotations": {"smartscale.io/cordoned-by": "dec-1"}}, "spec": {"unschedulable": true}})),
             status: StatusCode::OK,
             answer: node_json("ip-10-0-1-5"),
         },
         Expect {
             method: Method::PATCH,
             path: "/api/v1/nodes/ip-10-0-1-5",
-            body: Some(json!({"spec": {"unschedulable": false}})),
+            body: Some(json!({"metadata": {"annotations": {"smartscale.io/cordoned-by": null}}, "spec": {"unschedulable": false}})),
             status: StatusCode::OK,
             answer: node_json("ip-10-0-1-5"),
         },
@@ -100,9 +100,9 @@ async fn cordon_is_a_merge_patch_of_spec_unschedulable() {
             answer: status(404, "NotFound", "nodes \"gone\" not found"),
         },
     ]);
-    cluster.set_unschedulable("ip-10-0-1-5", true).await.unwrap();
-    cluster.set_unschedulable("ip-10-0-1-5", false).await.unwrap();
-    let err = cluster.set_unschedulable("gone", true).await.unwrap_err();
+    cluster.cordon("ip-10-0-1-5", "dec-1").await.unwrap();
+    cluster.uncordon("ip-10-0-1-5").await.unwrap();
+    let err = cluster.cordon("gone", "dec-1").await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
     finish(scenario).await;
 }

@@ -11,7 +11,8 @@ use std::future::Future;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use smartscale_core::messages::WorkMessage;
-use smartscale_core::notification::{Notification, NotificationEvent};
+use smartscale_core::emf::{Metric, MetricBatch};
+use smartscale_core::notification::{FailureType, Notification, NotificationEvent};
 use smartscale_core::ports::{Clock, Cluster, Fleet, MetricsSink, Notifier, StateStore, WorkQueue};
 use smartscale_core::{Error, Result};
 use tracing::{error, info_span, Instrument};
@@ -122,7 +123,74 @@ pub fn error_type(error: &Error) -> &'static str {
         Error::Unavailable { .. } => "DependencyUnavailable",
         Error::Rejected { .. } => "DependencyRejected",
         Error::NotFound { .. } => "NotFound",
+        Error::RejectedMessage { .. } => "RejectedMessage",
     }
+}
+
+/// Refuses a message addressed to another cluster before any work is done.
+pub fn ensure_own_cluster(message: &WorkMessage, cluster_id: &str) -> Result<()> {
+    if message.cluster_id() == cluster_id {
+        return Ok(());
+    }
+    Err(Error::rejected_message(
+        "cluster_id",
+        format!("the message is for cluster {:?}; this worker serves {cluster_id:?}", message.cluster_id()),
+    ))
+}
+
+/// Logs a refused message and counts it as `ScalingFailures{ErrorType=RejectedMessage}`, then
+/// hands the error back: the caller fails the message, so SQS dead-letters it after its retries
+/// and a person can read it there. Nothing was done on its behalf.
+pub fn refused<W: Worker>(deps: &W, cluster_id: &str, error: Error) -> Error {
+    tracing::warn!(%error, "refusing a message the world does not bear out; nothing was done");
+    let mut emf = MetricBatch::new(cluster_id, deps.clock().now());
+    emf.put_with("ErrorType", FailureType::RejectedMessage.as_str(), Metric::ScalingFailures, 1.0);
+    deps.sink().emit(&emf);
+    error
+}
+
+/// Whether an error is one no retry fixes by itself, so that a person must hear of it before
+/// the message is retried into the dead-letter queue. Adapters map exactly those failures to
+/// `Rejected` (refused credentials or permissions, a launch template or AMI that does not
+/// exist, HTTP 4xx from the K3s API); `Unavailable` is transient and retried in silence.
+pub fn needs_a_person(error: &Error) -> bool {
+    matches!(error, Error::Rejected { .. } | Error::Config { .. })
+}
+
+/// How long one escalation silences the same failure of the same decision: SQS retries the
+/// message several times, and a person needs one message, not five.
+const ESCALATION_TTL_S: u32 = 3600;
+
+/// Tells a person about an error [`needs_a_person`] before the message fails: a critical
+/// notification (once per decision and failure, claimed in the state store) and
+/// `ScalingFailures{ErrorType=Misconfigured}` on every attempt. Returns the error unchanged.
+pub async fn escalate<W: Worker>(deps: &W, cluster_id: &str, decision_id: Option<&str>, error: Error) -> Error {
+    if !needs_a_person(&error) {
+        return error;
+    }
+    let now = deps.clock().now();
+    let mut emf = MetricBatch::new(cluster_id, now);
+    emf.put_with("ErrorType", FailureType::Misconfigured.as_str(), Metric::ScalingFailures, 1.0);
+    deps.sink().emit(&emf);
+    let episode = format!("escalated:{}:{}", decision_id.unwrap_or("-"), error_type(&error));
+    match deps.state().claim_event(cluster_id, &episode, now, ESCALATION_TTL_S).await {
+        Ok(false) => return error,
+        Ok(true) => {}
+        // Better a second message than none.
+        Err(e) => tracing::warn!(error = %e, "could not record the escalation; notifying anyway"),
+    }
+    let event = NotificationEvent::ScalingFailure {
+        decision_id: decision_id.map(str::to_string),
+        error_type: FailureType::Misconfigured,
+        message: error.to_string(),
+        recommendation: Some(
+            "a retry will not fix this: check the launch template, the AMI, the Lambda's IAM role and the \
+             kubeconfig secret; the message goes to the dead-letter queue after its retries"
+                .into(),
+        ),
+    };
+    notify(deps.notifier(), cluster_id, now, event).await;
+    error
 }
 
 /// Handles each SQS record on its own: a record whose body is not a valid work message, or
@@ -210,6 +278,7 @@ mod tests {
             reason: "r".into(),
             requested_at: "2026-11-23T12:00:00Z".parse().unwrap(),
             deadline: None,
+            spot_reclaim: false,
         })
         .encode();
         let unknown_version = good.replace("\"version\":1", "\"version\":9");

@@ -70,7 +70,8 @@ impl Api {
         Ok(Api { http, url: config.url.clone(), auth, retries: config.retries, backoff: config.backoff })
     }
 
-    /// Points `(unix seconds, value)` of a single-series range query; empty when it has no series.
+    /// Points `(unix seconds, value)` of a single-series range query: empty when it has no
+    /// series, [`Range::Several`] when it has more than one.
     pub async fn range(
         &self,
         name: &str,
@@ -78,7 +79,7 @@ impl Api {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         step_s: u32,
-    ) -> Result<Vec<(i64, f64)>> {
+    ) -> Result<Range> {
         let params = [
             ("query", promql.to_string()),
             ("start", start.timestamp().to_string()),
@@ -86,10 +87,16 @@ impl Api {
             ("step", step_s.to_string()),
         ];
         let data = self.call(name, "query_range", &params).await?;
-        let Some(series) = single_series(name, promql, data, "matrix")? else {
-            return Ok(Vec::new());
-        };
-        Ok(series.values.iter().filter_map(|(t, v)| finite(v).map(|v| (*t as i64, v))).collect())
+        expect_type(name, &data, "matrix")?;
+        let mut result = data.result;
+        if result.len() > 1 {
+            return Ok(Range::Several { count: result.len(), first: labels(&result[0]) });
+        }
+        let points = result
+            .pop()
+            .map(|series| series.values.iter().filter_map(|(t, v)| finite(v).map(|v| (*t as i64, v))).collect())
+            .unwrap_or_default();
+        Ok(Range::Points(points))
     }
 
     /// The value of a single-series instant query at `at`; `None` when it has no series.
@@ -152,15 +159,35 @@ impl Api {
     }
 }
 
-/// The one series a query returned, `None` for none; a query that returns several series is
-/// misconfigured (missing aggregation) and is an error rather than a guess.
-fn single_series(name: &str, promql: &str, data: Data, expected: &str) -> Result<Option<Series>> {
+/// What a range query answered.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Range {
+    /// The points of its one series; empty when it returned no series.
+    Points(Vec<(i64, f64)>),
+    /// It returned `count` series (a missing aggregation): which one to read would be a guess.
+    Several { count: usize, first: String },
+}
+
+fn expect_type(name: &str, data: &Data, expected: &str) -> Result<()> {
     if data.result_type != expected {
         return Err(Error::rejected(
             SERVICE,
             format!("{name} query returned a {}, expected a {expected}", data.result_type),
         ));
     }
+    Ok(())
+}
+
+/// A series' labels as PromQL writes them, for messages.
+fn labels(series: &Series) -> String {
+    let pairs: Vec<String> = series.metric.iter().map(|(k, v)| format!("{k}={}", v)).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// The one series an instant query returned, `None` for none; a query that returns several
+/// series is misconfigured (missing aggregation) and is an error rather than a guess.
+fn single_series(name: &str, promql: &str, data: Data, expected: &str) -> Result<Option<Series>> {
+    expect_type(name, &data, expected)?;
     let mut result = data.result;
     match result.len() {
         0 => Ok(None),
@@ -168,8 +195,8 @@ fn single_series(name: &str, promql: &str, data: Data, expected: &str) -> Result
         n => Err(Error::rejected(
             SERVICE,
             format!(
-                "{name} query `{promql}` returned {n} series (first: {:?}); it must aggregate to one",
-                result[0].metric
+                "{name} query `{promql}` returned {n} series (first: {}); it must aggregate to one",
+                labels(&result[0])
             ),
         )),
     }

@@ -1,6 +1,8 @@
 //! The Prometheus metrics source: runs one PromQL query per signal over `query_range` and
 //! merges the results into samples. A query that returns no series leaves that signal unknown
-//! (`None`), never zero; an unreachable server is retried, then reported as unavailable.
+//! (`None`), never zero; a query that returns several series leaves it unknown too, with a
+//! warning naming the query and the count, and the other signals still count; an unreachable
+//! server is retried, then reported as unavailable.
 
 mod api;
 mod queries;
@@ -12,10 +14,10 @@ use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::metrics::{Sample, Signal};
 use smartscale_core::ports::MetricsSource;
 use smartscale_core::{Error, Result};
-use tracing::instrument;
+use tracing::{error, instrument, warn};
 
 pub use api::BasicAuth;
-pub use queries::{Queries, CPU_BUSY, CPU_SPEC_ORIGINAL};
+pub use queries::{check_promql, error_rate, Queries, StatusLabel, CPU_BUSY, CPU_SPEC_ORIGINAL, STATUS_LABEL_VAR};
 
 #[derive(Debug, Clone)]
 pub struct PrometheusConfig {
@@ -29,8 +31,8 @@ pub struct PrometheusConfig {
 }
 
 impl PrometheusConfig {
-    /// `PROMETHEUS_URL` (required), `PROMETHEUS_TIMEOUT_S` (5), `PROMETHEUS_RETRIES` (2) and the
-    /// `PROMQL_*` query overrides.
+    /// `PROMETHEUS_URL` (required), `PROMETHEUS_TIMEOUT_S` (5), `PROMETHEUS_RETRIES` (2),
+    /// `PROMETHEUS_STATUS_LABEL` (`status`) and the `PROMQL_*` query overrides, each parsed here.
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
         let url = config::required(source, "PROMETHEUS_URL")?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -46,7 +48,7 @@ impl PrometheusConfig {
         }
         Ok(PrometheusConfig {
             url: url.trim_end_matches('/').to_string(),
-            queries: Queries::from_config(source),
+            queries: Queries::from_config(source)?,
             timeout: Duration::from_secs(timeout_s),
             retries,
             backoff: Duration::from_millis(250),
@@ -78,9 +80,31 @@ impl PrometheusSource {
     }
 }
 
-impl MetricsSource for PrometheusSource {
-    #[instrument(skip(self), fields(start = %start, end = %end))]
-    async fn fetch(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Vec<Sample>> {
+/// The signals a decision cannot do without: a misconfigured one is logged as an error, not a
+/// warning. Every other signal only adds triggers or guards a scale-down, and unknown blocks it.
+const REQUIRED: [Signal; 3] = [Signal::Cpu, Signal::Memory, Signal::PendingPods];
+
+/// A signal left unknown because its query returned several series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmbiguousSignal {
+    pub signal: Signal,
+    pub query: String,
+    pub series: usize,
+    /// The labels of the first series, to show which aggregation is missing.
+    pub first: String,
+}
+
+/// What one fetch read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    pub samples: Vec<Sample>,
+    /// Signals whose query returned several series; unknown in every sample.
+    pub ambiguous: Vec<AmbiguousSignal>,
+}
+
+impl PrometheusSource {
+    /// The samples, plus the signals left unknown because their query returned several series.
+    pub async fn fetch_report(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Fetched> {
         let q = &self.queries;
         let range = |name: &'static str, promql: &str| {
             let promql = promql.to_string();
@@ -100,19 +124,42 @@ impl MetricsSource for PrometheusSource {
             range("requested_cpu", &q.requested_cpu),
             range("requested_memory", &q.requested_memory),
         );
-        let series = [
-            (Signal::Cpu, cpu?),
-            (Signal::Memory, mem?),
-            (Signal::PendingPods, pending?),
-            (Signal::QueueDepth, queue?),
-            (Signal::P95Latency, p95?),
-            (Signal::ErrorRate, errors?),
-            (Signal::PendingCpu, pending_cpu?),
-            (Signal::PendingMemory, pending_memory?),
-            (Signal::RequestedCpu, requested_cpu?),
-            (Signal::RequestedMemory, requested_memory?),
+        let answers = [
+            (Signal::Cpu, &q.cpu, cpu?),
+            (Signal::Memory, &q.memory, mem?),
+            (Signal::PendingPods, &q.pending_pods, pending?),
+            (Signal::QueueDepth, &q.queue_depth, queue?),
+            (Signal::P95Latency, &q.p95_latency, p95?),
+            (Signal::ErrorRate, &q.error_rate, errors?),
+            (Signal::PendingCpu, &q.pending_cpu, pending_cpu?),
+            (Signal::PendingMemory, &q.pending_memory, pending_memory?),
+            (Signal::RequestedCpu, &q.requested_cpu, requested_cpu?),
+            (Signal::RequestedMemory, &q.requested_memory, requested_memory?),
         ];
-        Ok(merge(start, end, step_s, &series))
+        let mut series = Vec::new();
+        let mut ambiguous = Vec::new();
+        for (signal, query, answer) in answers {
+            match answer {
+                api::Range::Points(points) => series.push((signal, points)),
+                api::Range::Several { count, first } => {
+                    let what = "query returned several series; the signal is unknown until it aggregates to one";
+                    if REQUIRED.contains(&signal) {
+                        error!(signal = signal.name(), query = %query, series = count, first = %first, "{what}");
+                    } else {
+                        warn!(signal = signal.name(), query = %query, series = count, first = %first, "{what}");
+                    }
+                    ambiguous.push(AmbiguousSignal { signal, query: query.clone(), series: count, first });
+                }
+            }
+        }
+        Ok(Fetched { samples: merge(start, end, step_s, &series), ambiguous })
+    }
+}
+
+impl MetricsSource for PrometheusSource {
+    #[instrument(skip(self), fields(start = %start, end = %end))]
+    async fn fetch(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Vec<Sample>> {
+        Ok(self.fetch_report(start, end, step_s).await?.samples)
     }
 }
 

@@ -1,4 +1,6 @@
+use promql_parser::parser::{self, value::ValueType};
 use smartscale_core::config::{self, ConfigSource};
+use smartscale_core::{Error, Result};
 
 /// The PromQL behind each signal. Every query must return a single series.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,10 +50,9 @@ impl Default for Queries {
             pending_pods: format!("(sum(kube_pod_status_unschedulable) or {ZERO_IF_KSM_UP})"),
             node_count: "count(kube_node_info)".into(),
             queue_depth: "sum(app_queue_depth)".into(),
-            p95_latency: "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))".into(),
-            // No 5xx series at all means no errors (`or vector(0)`); no request series at all
-            // leaves the rate unknown.
-            error_rate: r#"(sum(rate(http_requests_total{code=~"5.."}[2m])) or vector(0)) / sum(rate(http_requests_total[2m])) * 100"#.into(),
+            p95_latency: "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
+                .into(),
+            error_rate: error_rate(StatusLabel::default()),
             pending_cpu: format!("{} * 1000", requests_of("cpu", UNSCHEDULABLE)),
             pending_memory: requests_of("memory", UNSCHEDULABLE),
             requested_cpu: format!("{} * 1000", requests_of("cpu", RUNNING)),
@@ -60,12 +61,66 @@ impl Default for Queries {
     }
 }
 
+/// The label of `http_requests_total` that carries the HTTP status: `status` (the demo app, the
+/// spec's app) or `code` (client_golang's promhttp and most exporters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusLabel {
+    #[default]
+    Status,
+    Code,
+}
+
+impl StatusLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusLabel::Status => "status",
+            StatusLabel::Code => "code",
+        }
+    }
+
+    /// `PROMETHEUS_STATUS_LABEL`: `status` (default) or `code`.
+    pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
+        match config::optional(source, STATUS_LABEL_VAR).as_deref() {
+            None | Some("status") => Ok(StatusLabel::Status),
+            Some("code") => Ok(StatusLabel::Code),
+            Some(other) => Err(Error::config(STATUS_LABEL_VAR, format!("must be `status` or `code`, got {other:?}"))),
+        }
+    }
+}
+
+pub const STATUS_LABEL_VAR: &str = "PROMETHEUS_STATUS_LABEL";
+
+/// Error rate % over the last 2 minutes. Only requests that carry `label` count, so a wrong
+/// label (the app says `code`, we read `status`) matches nothing and the rate is unknown, not
+/// "0 % errors". With such requests and no 5xx series the rate is a true 0 (the zero is tied to
+/// the labelled requests existing, never a bare `vector(0)`); with no traffic it is 0/0, which
+/// Prometheus answers as NaN and the adapter reads as unknown.
+pub fn error_rate(label: StatusLabel) -> String {
+    let l = label.as_str();
+    let labelled = format!(r#"sum(rate(http_requests_total{{{l}!=""}}[2m]))"#);
+    format!(r#"(sum(rate(http_requests_total{{{l}=~"5.."}}[2m])) or (0 * {labelled})) / {labelled} * 100"#)
+}
+
 impl Queries {
     /// Defaults, each overridable by `PROMQL_CPU`, `PROMQL_MEMORY`, `PROMQL_PENDING_PODS`,
     /// `PROMQL_NODE_COUNT`, `PROMQL_QUEUE_DEPTH`, `PROMQL_P95_LATENCY`, `PROMQL_ERROR_RATE`,
-    /// `PROMQL_PENDING_CPU`, `PROMQL_PENDING_MEMORY`, `PROMQL_REQUESTED_CPU`, `PROMQL_REQUESTED_MEMORY`.
-    pub fn from_config(source: &dyn ConfigSource) -> Self {
-        let mut q = Queries::default();
+    /// `PROMQL_PENDING_CPU`, `PROMQL_PENDING_MEMORY`, `PROMQL_REQUESTED_CPU`, `PROMQL_REQUESTED_MEMORY`;
+    /// the default error-rate query reads the label `PROMETHEUS_STATUS_LABEL` names.
+    ///
+    /// Every query, default or override, is parsed here, so a PromQL typo fails the cold start
+    /// with the variable's name instead of failing every tick against Prometheus.
+    pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
+        let label = StatusLabel::from_config(source)?;
+        if config::optional(source, STATUS_LABEL_VAR).is_some()
+            && config::optional(source, "PROMQL_ERROR_RATE").is_some()
+        {
+            return Err(Error::config(
+                STATUS_LABEL_VAR,
+                "has no effect when PROMQL_ERROR_RATE is set: put the label in that query and unset this",
+            ));
+        }
+        let mut q = Queries { error_rate: error_rate(label), ..Queries::default() };
+        let mut checked = Vec::new();
         for (var, field) in [
             ("PROMQL_CPU", &mut q.cpu),
             ("PROMQL_MEMORY", &mut q.memory),
@@ -82,7 +137,38 @@ impl Queries {
             if let Some(v) = config::optional(source, var) {
                 *field = v;
             }
+            checked.push((var, field.clone()));
         }
-        q
+        for (var, promql) in checked {
+            check_promql(&promql).map_err(|message| Error::config(var, message))?;
+        }
+        Ok(q)
+    }
+
+    /// Each query with the variable that overrides it.
+    pub fn by_variable(&self) -> [(&'static str, &str); 11] {
+        [
+            ("PROMQL_CPU", &self.cpu),
+            ("PROMQL_MEMORY", &self.memory),
+            ("PROMQL_PENDING_PODS", &self.pending_pods),
+            ("PROMQL_NODE_COUNT", &self.node_count),
+            ("PROMQL_QUEUE_DEPTH", &self.queue_depth),
+            ("PROMQL_P95_LATENCY", &self.p95_latency),
+            ("PROMQL_ERROR_RATE", &self.error_rate),
+            ("PROMQL_PENDING_CPU", &self.pending_cpu),
+            ("PROMQL_PENDING_MEMORY", &self.pending_memory),
+            ("PROMQL_REQUESTED_CPU", &self.requested_cpu),
+            ("PROMQL_REQUESTED_MEMORY", &self.requested_memory),
+        ]
+    }
+}
+
+/// Parses `promql` as Prometheus would and requires an instant vector (what both the range and
+/// the instant API calls read as one series per step).
+pub fn check_promql(promql: &str) -> std::result::Result<(), String> {
+    let expr = parser::parse(promql).map_err(|e| format!("PromQL does not parse: {e}: `{promql}`"))?;
+    match expr.value_type() {
+        ValueType::Vector => Ok(()),
+        other => Err(format!("PromQL must return an instant vector, this returns a {other}: `{promql}`")),
     }
 }

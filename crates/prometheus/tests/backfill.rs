@@ -8,16 +8,26 @@ use smartscale_core::config::MapConfig;
 use smartscale_core::metrics::Signal;
 use smartscale_core::ports::MetricsSource;
 use smartscale_core::Error;
-use smartscale_prometheus::{PrometheusConfig, PrometheusSource, Queries, CPU_BUSY, CPU_SPEC_ORIGINAL};
+use smartscale_prometheus::{
+    error_rate, PrometheusConfig, PrometheusSource, Queries, StatusLabel, CPU_BUSY, CPU_SPEC_ORIGINAL,
+};
 use smartscale_testbed::backfill::{self, Window, HIGH_CPU, PENDING_PODS, QUIET, WINDOWS};
 
-fn source_at(url: &str) -> PrometheusSource {
-    let config = PrometheusConfig::from_config(&MapConfig::new().with("PROMETHEUS_URL", url)).unwrap();
-    PrometheusSource::new(config, None).unwrap()
+fn source_with(config: MapConfig) -> PrometheusSource {
+    PrometheusSource::new(PrometheusConfig::from_config(&config).unwrap(), None).unwrap()
 }
 
+fn source_at(url: &str) -> PrometheusSource {
+    source_with(MapConfig::new().with("PROMETHEUS_URL", url))
+}
+
+/// The backfill labels its request counters `code`, as client_golang does.
 fn source() -> PrometheusSource {
-    source_at(&smartscale_testbed::prometheus_url())
+    source_with(
+        MapConfig::new()
+            .with("PROMETHEUS_URL", smartscale_testbed::prometheus_url())
+            .with("PROMETHEUS_STATUS_LABEL", "code"),
+    )
 }
 
 fn close(actual: Option<f64>, expected: f64, what: &str, window: &Window) {
@@ -28,7 +38,7 @@ fn close(actual: Option<f64>, expected: f64, what: &str, window: &Window) {
 #[tokio::test]
 async fn each_seed_query_returns_what_the_backfill_implies() {
     let prom = source();
-    let q = Queries::default();
+    let q = Queries { error_rate: error_rate(StatusLabel::Code), ..Queries::default() };
     for w in WINDOWS {
         let at = w.eval_at();
         close(prom.instant("cpu", &q.cpu, at).await.unwrap(), w.busy_pct(), "cpu busy %", &w);
@@ -144,4 +154,54 @@ fn config_errors_name_the_variable() {
     .unwrap();
     assert_eq!(custom.url, "http://p:9090");
     assert_eq!(custom.queries.queue_depth, "sum(jobs)");
+}
+
+#[tokio::test]
+async fn the_error_rate_read_through_a_wrong_status_label_is_unknown_not_zero() {
+    // The backfill says `code`; the default query reads `status`, which no series carries.
+    let prom = source_at(&smartscale_testbed::prometheus_url());
+    for w in WINDOWS {
+        let read = prom.instant("errors", &error_rate(StatusLabel::Status), w.eval_at()).await.unwrap();
+        assert_eq!(read, None, "error rate through a label nothing carries in {}: {read:?}", w.name);
+    }
+    let s = prom.fetch(QUIET.eval_at(), QUIET.eval_at(), 30).await.unwrap().remove(0);
+    assert_eq!(s.error_rate_pct, None, "{s:?}");
+    assert!(s.cpu_pct.is_some() && s.pending_pods.is_some(), "the other signals still read: {s:?}");
+}
+
+#[tokio::test]
+async fn no_5xx_series_with_labelled_requests_is_a_true_zero() {
+    let prom = source();
+    let zero_errors = WINDOWS.iter().find(|w| w.error_pct == 0.0).expect("a window without errors");
+    let only_2xx = r#"(sum(rate(http_requests_total{code=~"5..", code!="500"}[2m])) or (0 * sum(rate(http_requests_total{code!=""}[2m])))) / sum(rate(http_requests_total{code!=""}[2m])) * 100"#;
+    for w in WINDOWS {
+        // No series matches the 5xx selector at all here, yet requests with the label exist.
+        assert_eq!(prom.instant("errors", only_2xx, w.eval_at()).await.unwrap(), Some(0.0), "{}", w.name);
+    }
+    assert_eq!(prom.instant("errors", &error_rate(StatusLabel::Code), zero_errors.eval_at()).await.unwrap(), Some(0.0));
+}
+
+#[tokio::test]
+async fn an_optional_query_with_several_series_leaves_only_its_signal_unknown() {
+    let at = PENDING_PODS.eval_at();
+    let several = "rate(node_cpu_seconds_total[5m])";
+    let prom = source_with(
+        MapConfig::new()
+            .with("PROMETHEUS_URL", smartscale_testbed::prometheus_url())
+            .with("PROMETHEUS_STATUS_LABEL", "code")
+            .with("PROMQL_QUEUE_DEPTH", several),
+    );
+    let fetched = prom.fetch_report(at - Duration::seconds(60), at, 30).await.unwrap();
+    assert_eq!(fetched.ambiguous.len(), 1, "{:?}", fetched.ambiguous);
+    let a = &fetched.ambiguous[0];
+    assert_eq!((a.signal, a.query.as_str()), (Signal::QueueDepth, several));
+    assert!(a.series > 1, "{a:?}");
+    for s in &fetched.samples {
+        assert_eq!(s.queue_depth, None);
+        assert_eq!(s.pending_pods, Some(PENDING_PODS.pending_pods));
+        assert!(s.cpu_pct.is_some() && s.mem_pct.is_some() && s.p95_latency_s.is_some(), "{s:?}");
+    }
+    // Through the port too: the other signals keep working.
+    let samples = prom.fetch(at - Duration::seconds(60), at, 30).await.unwrap();
+    assert_eq!(samples, fetched.samples);
 }

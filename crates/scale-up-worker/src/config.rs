@@ -13,11 +13,16 @@ pub struct ScaleUpConfig {
     pub min_on_demand: u32,
     pub join_timeout_s: u32,
     pub join_check_delay_s: u32,
+    /// No request, however large its count, takes the fleet past this (`MAX_NODES`).
+    pub max_nodes: u32,
+    /// The runaway guard: at most this many launches in any 10 minutes.
+    pub max_launches_per_10m: u32,
 }
 
 impl ScaleUpConfig {
     /// `CLUSTER_ID`, `SUBNETS` (`subnet-id:az,…`), `INSTANCE_TYPES` (`t3.small,t3a.small`),
-    /// `SPOT_SHARE` (0.7), `MIN_NODES` (2), `JOIN_TIMEOUT_S` (300), `JOIN_CHECK_DELAY_S` (15).
+    /// `SPOT_SHARE` (0.7), `MIN_NODES` (2), `MAX_NODES` (10), `MAX_LAUNCHES_PER_10M` (`MAX_NODES`),
+    /// `JOIN_TIMEOUT_S` (300), `JOIN_CHECK_DELAY_S` (15).
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
         let cluster_id = config::required(source, "CLUSTER_ID")?;
         let subnets = config::required(source, "SUBNETS")?
@@ -60,7 +65,20 @@ impl ScaleUpConfig {
                 format!("must be between 1 and 900, got {join_check_delay_s}"),
             ));
         }
+        let max_nodes: u32 = config::parsed(source, "MAX_NODES")?.unwrap_or(10);
+        if max_nodes == 0 || max_nodes < min_on_demand {
+            return Err(Error::config(
+                "MAX_NODES",
+                format!("must be at least 1 and at least MIN_NODES ({min_on_demand}), got {max_nodes}"),
+            ));
+        }
+        let max_launches_per_10m: u32 = config::parsed(source, "MAX_LAUNCHES_PER_10M")?.unwrap_or(max_nodes);
+        if max_launches_per_10m == 0 {
+            return Err(Error::config("MAX_LAUNCHES_PER_10M", "must be at least 1, got 0"));
+        }
         Ok(ScaleUpConfig {
+            max_nodes,
+            max_launches_per_10m,
             cluster_id,
             subnets,
             instance_types,

@@ -29,6 +29,17 @@ enum Status<'a> {
 pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinCheck) -> Result<()> {
     let now = deps.clock().now();
     let instances = deps.fleet().describe_managed().await?;
+    // A join check may end in terminating the instances it names: each must be one this
+    // decision launched (its DecisionId tag), not any instance a message happens to name.
+    if let Some(foreign) = check.instance_ids.iter().find(|id| {
+        instances.iter().any(|i| &i.instance_id == *id && i.tags.get(tags::DECISION_ID) != Some(&check.decision_id))
+    }) {
+        let e = smartscale_core::Error::rejected_message(
+            "instance_ids",
+            format!("{foreign} was not launched by decision {}; refusing to track or terminate it", check.decision_id),
+        );
+        return Err(smartscale_lambda::refused(deps, &deps.config().cluster_id, e));
+    }
     let nodes = deps.cluster().list_nodes().await?;
     let statuses: Vec<Status> = check
         .instance_ids
@@ -44,7 +55,10 @@ pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinChec
     let waiting = statuses.iter().filter(|s| matches!(s, Status::Waiting(..))).count();
     if waiting > 0 && now < check.deadline {
         let remaining = (check.deadline - now).num_seconds().max(1) as u32;
-        let next = JoinCheck { attempt: check.attempt + 1, ..check.clone() };
+        let attempt = check.attempt.checked_add(1).ok_or_else(|| {
+            smartscale_core::Error::invalid("attempt", format!("join check attempt {} cannot be counted further", check.attempt))
+        })?;
+        let next = JoinCheck { attempt, ..check.clone() };
         deps.queue().send(&WorkMessage::JoinCheck(next), deps.config().join_check_delay_s.min(remaining)).await?;
         info!(attempt = check.attempt, waiting, "nodes not Ready yet; checking again later");
         return Ok(());

@@ -1,6 +1,6 @@
 //! A scale-up request becomes launches.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{JoinCheck, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
@@ -37,12 +37,16 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
     let ours = |i: &Instance| i.tags.get(tags::DECISION_ID) == Some(&request.decision_id);
     // Plan as the fleet stood before this decision, so a redelivery plans the same launches.
     let others: Vec<Instance> = managed.iter().filter(|i| !ours(i)).cloned().collect();
-    let mut counts = FleetCounts::of(&others);
+    let count = allowed_count(cfg, request, &others, now);
+    // An instance being replaced is planned as gone, so a floor node's replacement is On-Demand.
+    let staying: Vec<Instance> =
+        others.iter().filter(|i| request.replaces.as_ref() != Some(&i.instance_id)).cloned().collect();
+    let mut counts = FleetCounts::of(&staying);
     let mut launched = Vec::new();
     let mut no_capacity = 0;
     let mut quota = None;
 
-    for slot in 0..request.count {
+    for slot in 0..count {
         let existing =
             managed.iter().find(|i| ours(i) && i.tags.get(SLOT_TAG) == Some(&slot.to_string()) && i.state.is_active());
         let result = match existing {
@@ -76,7 +80,7 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
         deps.queue().send(&WorkMessage::JoinCheck(check), cfg.join_check_delay_s).await?;
         info!(instances = ?launched.iter().map(|i| &i.instance_id).collect::<Vec<_>>(), "launched; join check enqueued");
     }
-    let shortfall = request.count - launched.len() as u32;
+    let shortfall = count.saturating_sub(launched.len() as u32);
     if let Some((code, message)) = quota {
         emf.put_with("ErrorType", FailureType::Ec2QuotaExceeded.as_str(), Metric::ScalingFailures, 1.0);
         let event = NotificationEvent::ScalingFailure {
@@ -106,6 +110,30 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
     }
     deps.sink().emit(&emf);
     Ok(())
+}
+
+/// How many of the request's nodes may launch: never past `MAX_NODES` counting every active
+/// managed instance (a message's count is a wish, not an order), and never more than the
+/// runaway guard's launches per 10 minutes.
+fn allowed_count(cfg: &ScaleUpConfig, request: &ScaleUpRequest, others: &[Instance], now: DateTime<Utc>) -> u32 {
+    let active = others.iter().filter(|i| i.state.is_active()).count() as u32;
+    let room = cfg.max_nodes.saturating_sub(active);
+    let window_start = now - Duration::minutes(10);
+    let recent = others.iter().filter(|i| i.launched_at.is_some_and(|t| t > window_start)).count() as u32;
+    let budget = cfg.max_launches_per_10m.saturating_sub(recent);
+    let count = request.count.min(room).min(budget);
+    if count < request.count {
+        warn!(
+            requested = request.count,
+            allowed = count,
+            active,
+            max_nodes = cfg.max_nodes,
+            launched_last_10m = recent,
+            max_launches_per_10m = cfg.max_launches_per_10m,
+            "scale-up request capped"
+        );
+    }
+    count
 }
 
 /// Tries the plan's offerings in order until one launches.

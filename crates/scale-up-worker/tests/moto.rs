@@ -4,6 +4,8 @@
 //!
 //! moto records no spot request and does not implement the `instance-lifecycle` filter, so
 //! Spot and On-Demand are counted by our `Lifecycle` tag, which is what every Lambda reads.
+// The handler's futures nest deeply over the real SDK types.
+#![recursion_limit = "256"]
 
 use chrono::Utc;
 use smartscale_aws::{Ec2Fleet, LaunchTemplate};
@@ -30,6 +32,8 @@ async fn world() -> (MotoDeps, String) {
         min_on_demand: 2,
         join_timeout_s: 300,
         join_check_delay_s: 15,
+        max_nodes: 10,
+        max_launches_per_10m: 10,
     };
     let deps = Deps {
         fleet: Ec2Fleet::new(&sdk, &cluster_id, Some(LaunchTemplate::Id(template))),
@@ -53,6 +57,7 @@ fn request(cluster_id: &str, decision_id: &str, count: u32) -> String {
         reason: "pending pods".into(),
         requested_at: Utc::now(),
         avoid: vec![],
+        replaces: None,
     })
     .encode()
 }

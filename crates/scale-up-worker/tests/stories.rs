@@ -71,6 +71,7 @@ impl World {
             reason: "cpu 85.0% > 70% for 4m00s".into(),
             requested_at: t0(),
             avoid: vec![],
+            replaces: None,
         })
     }
 
@@ -272,7 +273,7 @@ async fn quota_after_one_launch_tracks_the_one_and_reports_the_other() {
 
 #[tokio::test]
 async fn spot_and_on_demand_mix_and_az_balance_over_several_scale_ups() {
-    let world = World::new(&[]).await;
+    let world = World::new(&[("MAX_NODES", "12")]).await;
     for n in 0..5 {
         let id = format!("dec-{n}");
         world.send(world.request(&id, 2)).await;
@@ -301,6 +302,7 @@ async fn unparseable_and_misrouted_messages_fail_alone() {
         reason: "r".into(),
         requested_at: t0(),
         deadline: None,
+        spot_reclaim: false,
     });
     let failures = world
         .deliver(vec![
@@ -345,4 +347,101 @@ async fn pools_remembered_as_interrupted_are_avoided() {
         ("t3a.small", "us-east-1c"),
         "the best AZ, but not the interrupted pool"
     );
+}
+
+#[tokio::test]
+async fn a_count_of_1000_launches_no_more_than_max_nodes_allows() {
+    let world = World::new(&[("MAX_NODES", "5")]).await;
+    world.send(world.request(TOKEN, 1000)).await;
+    assert_eq!(world.launched(TOKEN).len(), 3, "2 running + 3 = MAX_NODES 5");
+    let active = world.deps.fleet.instances().iter().filter(|i| i.state.is_active()).count();
+    assert_eq!(active, 5);
+    // At MAX_NODES a further request launches nothing and frees its lock; no error, no crash.
+    world.deps.state.release_lock("prod", TOKEN, &Default::default()).await.unwrap();
+    world.deps.state.try_acquire_lock("prod", "dec-2", t0(), 300).await.unwrap();
+    let more = WorkMessage::ScaleUpRequest(ScaleUpRequest {
+        decision_id: "dec-2".into(),
+        lock_token: Some("dec-2".into()),
+        ..match world.request("dec-2", 4) {
+            WorkMessage::ScaleUpRequest(r) => r,
+            _ => unreachable!(),
+        }
+    });
+    world.send(more).await;
+    assert!(world.launched("dec-2").is_empty());
+    assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress);
+}
+
+#[tokio::test]
+async fn the_runaway_guard_caps_launches_per_10_minutes() {
+    let world = World::new(&[("MAX_NODES", "20"), ("MAX_LAUNCHES_PER_10M", "4")]).await;
+    world.send(world.request(TOKEN, 3)).await;
+    world.deps.state.release_lock("prod", TOKEN, &Default::default()).await.unwrap();
+    world.send(world.request("dec-2", 3)).await;
+    assert_eq!(world.launched(TOKEN).len() + world.launched("dec-2").len(), 4, "the seed nodes launched an hour ago");
+    world.deps.clock.advance(601);
+    world.send(world.request("dec-3", 3)).await;
+    assert_eq!(world.launched("dec-3").len(), 3, "a new window");
+}
+
+#[tokio::test]
+async fn a_join_check_naming_an_instance_it_did_not_launch_is_refused() {
+    let world = World::new(&[]).await;
+    // i-…1 is a seed node (another decision's); a forged check past its deadline would terminate it.
+    let seed = world.deps.fleet.instances()[0].instance_id.clone();
+    world.deps.cluster.set_node_ready(&world.deps.fleet.instances()[0].private_dns_name.clone().unwrap(), false);
+    let forged = WorkMessage::JoinCheck(smartscale_core::messages::JoinCheck {
+        decision_id: TOKEN.into(),
+        cluster_id: "prod".into(),
+        lock_token: Some(TOKEN.into()),
+        instance_ids: vec![seed.clone()],
+        launched_at: t0() - chrono::Duration::minutes(10),
+        deadline: t0() - chrono::Duration::minutes(5),
+        attempt: 1,
+    });
+    assert_eq!(world.deliver(vec![forged.encode()]).await.len(), 1);
+    assert!(world.deps.fleet.instance(&seed).unwrap().state.is_active(), "not terminated");
+    let rejected =
+        world.deps.sink.batches().iter().flat_map(|b| b.lines()).any(|l| l.contains(r#""ErrorType":"RejectedMessage""#));
+    assert!(rejected);
+}
+
+#[tokio::test]
+async fn a_join_check_at_attempt_u32_max_is_an_error_not_a_panic() {
+    let world = World::new(&[]).await;
+    world.send(world.request(TOKEN, 1)).await;
+    let mut check = match WorkMessage::decode(&world.deps.queue.queued()[0].body).unwrap() {
+        WorkMessage::JoinCheck(c) => c,
+        other => panic!("{other:?}"),
+    };
+    check.attempt = u32::MAX;
+    assert_eq!(world.deliver(vec![WorkMessage::JoinCheck(check).encode()]).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_launch_error_no_retry_fixes_reaches_a_person_once() {
+    let world = World::new(&[]).await;
+    world.deps.fleet.faults.fail_always(
+        smartscale_core::fakes::FleetOp::Launch,
+        smartscale_core::Error::rejected("ec2", "InvalidLaunchTemplateId.NotFound: lt-0bad"),
+    );
+    for _ in 0..3 {
+        assert_eq!(world.deliver(vec![world.request(TOKEN, 1).encode()]).await.len(), 1, "retried, then dead-lettered");
+    }
+    let published = world.deps.notifier.published();
+    assert_eq!(published.len(), 1, "one message per episode: {published:?}");
+    let NotificationEvent::ScalingFailure { error_type, message, .. } = &published[0].event else { panic!() };
+    assert_eq!(*error_type, FailureType::Misconfigured);
+    assert!(message.contains("lt-0bad"));
+    let counted =
+        world.deps.sink.batches().iter().flat_map(|b| b.lines()).filter(|l| l.contains(r#""ErrorType":"Misconfigured""#)).count();
+    assert_eq!(counted, 3, "the metric counts every attempt");
+}
+
+#[tokio::test]
+async fn a_message_for_another_cluster_is_refused() {
+    let world = World::new(&[]).await;
+    let body = world.request(TOKEN, 1).encode().replace(r#""cluster_id":"prod""#, r#""cluster_id":"staging""#);
+    assert_eq!(world.deliver(vec![body]).await.len(), 1);
+    assert!(world.launched(TOKEN).is_empty());
 }

@@ -79,13 +79,16 @@ impl CaLike {
                 reason: format!("ca-like: {} unschedulable pods", pending.len()),
                 requested_at: view.now,
                 avoid: Vec::new(),
+                replaces: None,
             }));
         }
         self.scale_down(view)
     }
 
     fn scale_down(&mut self, view: &View) -> Option<WorkMessage> {
-        let managed = |n: &Node| view.instances.iter().any(|i| n.instance_id.as_ref() == Some(&i.instance_id));
+        let managed = |n: &Node| {
+            view.instances.iter().find(|i| n.instance_id.as_ref() == Some(&i.instance_id)).map(|i| i.lifecycle)
+        };
         let plan = drain::plan(drain::Selection::Safest, view.nodes, view.pods, view.pdbs, view.min_nodes, managed);
         let unneeded: Vec<&str> = plan
             .verdicts
@@ -99,7 +102,7 @@ impl CaLike {
         for name in &unneeded {
             self.unneeded_since.entry(name.to_string()).or_insert(view.now);
         }
-        let draining = view.nodes.iter().any(|n| n.unschedulable && managed(n));
+        let draining = view.nodes.iter().any(|n| n.unschedulable && managed(n).is_some());
         let after_add = self.last_scale_up.is_some_and(|t| view.now - t < Duration::seconds(DELAY_AFTER_ADD_S));
         if draining || after_add || view.instances.len() as u32 <= view.min_nodes {
             return None;
@@ -119,6 +122,7 @@ impl CaLike {
             reason: format!("ca-like: {node} unneeded for 10m"),
             requested_at: view.now,
             deadline: None,
+            spot_reclaim: false,
         }))
     }
 }

@@ -4,7 +4,8 @@
 //! The cluster (`prod`): a K3s server and three t3.small workers (`i-00000000000000001` and
 //! `…2` On-Demand, `…3` Spot), 13 app replicas running and 3 unschedulable for the last 15
 //! minutes, a PDB allowing one replica down. If the event carries a lock token, the lock is
-//! held by it, as the decider that sent the message would hold it.
+//! held by it, as the decider that sent the message would hold it; if it is a join check, the
+//! instances it names carry its decision's `DecisionId` tag, as the launches that sent it left them.
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
@@ -65,6 +66,9 @@ pub struct Invocation {
     pub at: DateTime<Utc>,
     /// The handler's return value, or its error.
     pub response: Value,
+    /// The error the handler returned, if it did (also in `response`).
+    #[serde(skip)]
+    pub error: Option<String>,
     pub ec2_calls: Vec<String>,
     pub kubernetes_calls: Vec<String>,
     /// SQS messages sent, with their queue and delay.
@@ -87,11 +91,19 @@ pub fn invoke(handler: HandlerName, event: Value, at: DateTime<Utc>) -> Result<I
     if let Some(token) = lock_token(&event) {
         runtime.block_on(ports.state.try_acquire_lock(CLUSTER, &token, at, 300))?;
     }
+    if let Some(WorkMessage::JoinCheck(check)) = first_message(&event) {
+        for id in &check.instance_ids {
+            if let Some(mut instance) = ports.fleet.instance(id) {
+                instance.tags.insert(smartscale_core::tags::DECISION_ID.into(), check.decision_id.clone());
+                ports.fleet.insert(instance);
+            }
+        }
+    }
     let before = (ports.fleet.calls.calls().len(), ports.cluster.calls.calls().len(), ports.queue.calls.calls().len());
 
     let source = MapConfig::new().with("CLUSTER_ID", CLUSTER).with("SUBNETS", SUBNETS);
     let slack = RecordingSlack::default();
-    let response = match handler {
+    let (response, error) = match handler {
         HandlerName::Decider => {
             let deps = ports.decider(DeciderConfig::from_config(&source)?, &metrics);
             let event = LambdaEvent::new(parse(event)?, Context::default());
@@ -127,6 +139,7 @@ pub fn invoke(handler: HandlerName, event: Value, at: DateTime<Utc>) -> Result<I
         handler: format!("{handler:?}"),
         at,
         response,
+        error,
         ec2_calls: ports.fleet.calls.calls().iter().skip(before.0).map(|c| format!("{c:?}")).collect(),
         kubernetes_calls: ports.cluster.calls.calls().iter().skip(before.1).map(|c| format!("{c:?}")).collect(),
         messages_sent: ports
@@ -188,19 +201,44 @@ fn seed(ports: &Ports, metrics: &FakeMetrics, at: DateTime<Utc>) {
     }
 }
 
+/// An SQS event's first work message, if it has one.
+fn first_message(event: &Value) -> Option<WorkMessage> {
+    let body = event.get("Records")?.get(0)?.get("body")?.as_str()?;
+    WorkMessage::decode(body).ok()
+}
+
 /// The lock token of an SQS event's first work message, if any.
 fn lock_token(event: &Value) -> Option<String> {
-    let body = event.get("Records")?.get(0)?.get("body")?.as_str()?;
-    WorkMessage::decode(body).ok()?.lock_token().map(str::to_string)
+    first_message(event)?.lock_token().map(str::to_string)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(event: Value) -> Result<T> {
     smartscale_core::error::from_json_value(event)
 }
 
-fn as_json<T: Serialize, E: std::fmt::Display>(result: std::result::Result<T, E>) -> Value {
+/// The handler's answer as JSON, and its error as text if it returned one.
+fn as_json<T: Serialize, E: std::fmt::Display>(result: std::result::Result<T, E>) -> (Value, Option<String>) {
     match result {
-        Ok(value) => serde_json::to_value(value).unwrap_or(Value::Null),
-        Err(e) => json!({"error": e.to_string()}),
+        Ok(value) => (serde_json::to_value(value).unwrap_or(Value::Null), None),
+        Err(e) => (json!({"error": e.to_string()}), Some(e.to_string())),
+    }
+}
+
+impl Invocation {
+    /// Why the invocation failed, if it did: the handler's error, or the SQS messages it
+    /// reported as failed (SQS redelivers them and finally dead-letters them).
+    pub fn failure(&self) -> Option<String> {
+        if let Some(error) = &self.error {
+            return Some(format!("it returned an error: {error}"));
+        }
+        let failed: Vec<&str> = self.response["batchItemFailures"]
+            .as_array()
+            .map(|items| items.iter().filter_map(|i| i["itemIdentifier"].as_str()).collect())
+            .unwrap_or_default();
+        if failed.is_empty() {
+            None
+        } else {
+            Some(format!("{} message(s) failed and would be redelivered: {}", failed.len(), failed.join(", ")))
+        }
     }
 }

@@ -12,6 +12,7 @@ mod model;
 mod ports;
 mod references;
 pub mod report;
+mod settings;
 mod svg;
 mod timeline;
 mod world;
@@ -19,6 +20,7 @@ mod world;
 pub use demand::Demand;
 pub use model::{PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
 pub use references::References;
+pub use settings::check_settings;
 pub use timeline::{Event, EventKind, Point, Timeline};
 pub use world::Run;
 

@@ -14,10 +14,9 @@ use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, WorkQueue};
 use smartscale_core::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
-use smartscale_decider::DeciderConfig;
 use smartscale_drain_worker::DrainConfig;
 use smartscale_scale_up_worker::ScaleUpConfig;
-use smartscale_slack_forwarder::{ForwarderConfig, RecordingSlack};
+use smartscale_slack_forwarder::RecordingSlack;
 use smartscale_spot_handler::SpotConfig;
 
 use crate::ca_like::{self, CaLike};
@@ -26,6 +25,7 @@ use crate::metrics::{self, Replicas};
 use crate::model::*;
 use crate::ports::{Decider, Deps, Ports, APP_NAMESPACE, SUBNETS, ZONES};
 use crate::references::References;
+use crate::settings::HandlerConfigs;
 use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline};
 
 pub(crate) const CLUSTER: &str = "sim";
@@ -103,8 +103,8 @@ impl<'a> World<'a> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| Error::rejected("simulator", e.to_string()))?;
-        let source = handler_config(config);
-        let decider_config = DeciderConfig::from_config(&source)?;
+        let handlers = HandlerConfigs::read(&handler_config(config), &config.settings)?;
+        let decider_config = handlers.decider;
         let (min_nodes, max_nodes) = (decider_config.policy.min_nodes, decider_config.policy.max_nodes);
         let controller = match config.policy {
             PolicyName::Smartscale | PolicyName::ReactiveSeed => {
@@ -124,13 +124,10 @@ impl<'a> World<'a> {
             demand,
             references,
             runtime,
-            scale_up: ports.worker(priced(ScaleUpConfig::from_config(&source)?)?),
-            drain: ports.worker(DrainConfig::from_config(&source)?),
-            spot: ports.worker(SpotConfig::from_config(&source)?),
-            slack: smartscale_slack_forwarder::Deps {
-                config: ForwarderConfig::from_config(&source)?,
-                slack: RecordingSlack::default(),
-            },
+            scale_up: ports.worker(priced(handlers.scale_up)?),
+            drain: ports.worker(handlers.drain),
+            spot: ports.worker(handlers.spot),
+            slack: smartscale_slack_forwarder::Deps { config: handlers.forwarder, slack: RecordingSlack::default() },
             ports,
             metrics,
             controller,

@@ -5,6 +5,7 @@
 mod config;
 mod error;
 mod handler;
+mod retry;
 #[cfg(feature = "aws")]
 pub mod webhook;
 #[cfg(feature = "aws")]
@@ -13,3 +14,4 @@ pub mod wiring;
 pub use config::ForwarderConfig;
 pub use error::{Error, Result};
 pub use handler::{handle, message_for, Deps, RecordingSlack, SlackSink};
+pub use retry::{RetryBudget, MARGIN};

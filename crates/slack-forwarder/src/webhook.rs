@@ -7,42 +7,42 @@ use serde_json::Value;
 use smartscale_core::{Error, Result};
 use tracing::warn;
 
-use crate::SlackSink;
+use crate::{RetryBudget, SlackSink};
 
 const SERVICE: &str = "slack";
 
 pub struct WebhookClient {
     http: reqwest::Client,
     url: String,
-    /// Extra attempts after the first for 429 and 5xx answers and transport failures.
-    max_retries: u32,
-    /// The longest pause honoured from `Retry-After` (and the backoff cap).
-    max_wait: Duration,
+    /// Attempts, their timeout and the pauses between them, checked to fit the function's timeout.
+    budget: RetryBudget,
 }
 
 impl std::fmt::Debug for WebhookClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookClient").field("url", &"<redacted>").field("max_retries", &self.max_retries).finish()
+        f.debug_struct("WebhookClient").field("url", &"<redacted>").field("budget", &self.budget).finish()
     }
 }
 
 impl WebhookClient {
-    pub fn new(url: String, timeout: Duration, max_retries: u32, max_wait: Duration) -> Result<Self> {
+    pub fn new(url: String, budget: RetryBudget) -> Result<Self> {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(Error::config("SLACK_WEBHOOK_SECRET_ID", "the secret does not hold a webhook URL"));
         }
-        let http = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build().map_err(|e| {
-            Error::config("SLACK_WEBHOOK_SECRET_ID", format!("cannot build an HTTP client: {}", e.without_url()))
-        })?;
-        Ok(WebhookClient { http, url, max_retries, max_wait })
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        (Duration::from_millis(500) * 2u32.pow(attempt)).min(self.max_wait)
+        // `timeout` bounds the whole attempt (connect, send, answer and body), which the
+        // budget's worst case counts on.
+        let http = reqwest::Client::builder()
+            .timeout(budget.attempt_timeout)
+            .connect_timeout(budget.attempt_timeout)
+            .build()
+            .map_err(|e| {
+                Error::config("SLACK_WEBHOOK_SECRET_ID", format!("cannot build an HTTP client: {}", e.without_url()))
+            })?;
+        Ok(WebhookClient { http, url, budget })
     }
 }
 
-/// `Retry-After` in seconds (Slack sends whole seconds).
+/// `Retry-After` in seconds (Slack sends whole seconds); an unreadable one counts as absent.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     response
         .headers()
@@ -73,13 +73,24 @@ impl SlackSink for WebhookClient {
                 }
                 Err(e) => (e.without_url().to_string(), None),
             };
-            if attempt >= self.max_retries {
+            if attempt >= self.budget.max_retries {
                 return Err(Error::unavailable(
                     SERVICE,
                     format!("webhook failed after {} attempts: {}", attempt + 1, failure.0),
                 ));
             }
-            let pause = failure.1.unwrap_or_else(|| self.backoff(attempt)).min(self.max_wait);
+            let Some(pause) = self.budget.pause(attempt, failure.1) else {
+                return Err(Error::unavailable(
+                    SERVICE,
+                    format!(
+                        "webhook answered {} with Retry-After {:?}, longer than SLACK_MAX_WAIT_S {:?} allows \
+                         within the function timeout; not retrying in this invocation",
+                        failure.0,
+                        failure.1.unwrap_or_default(),
+                        self.budget.max_wait
+                    ),
+                ));
+            };
             attempt += 1;
             warn!(attempt, error = %failure.0, "Slack delivery failed; retrying in {pause:?}");
             tokio::time::sleep(pause).await;

@@ -1,20 +1,19 @@
 //! Production wiring: the webhook URL from Secrets Manager, read once at cold start and kept
 //! for the container's lifetime.
 
-use std::time::Duration;
-
 use aws_config::SdkConfig;
 use smartscale_aws::SecretsClient;
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::Error;
 
 use crate::webhook::WebhookClient;
-use crate::{Deps, ForwarderConfig, Result};
+use crate::{Deps, ForwarderConfig, Result, RetryBudget};
 
-/// `SLACK_WEBHOOK_SECRET_ID` (a secret holding the URL, or JSON `{"url": …}`),
-/// `SLACK_TIMEOUT_S` (5), `SLACK_MAX_RETRIES` (3), `SLACK_MAX_WAIT_S` (20), and the links.
+/// `SLACK_WEBHOOK_SECRET_ID` (a secret holding the URL, or JSON `{"url": …}`), the retry
+/// budget ([`RetryBudget::from_config`], checked before the secret is read), and the links.
 pub async fn aws_deps(sdk: &SdkConfig, source: &dyn ConfigSource) -> Result<Deps<WebhookClient>> {
     let config = ForwarderConfig::from_config(source)?;
+    let budget = RetryBudget::from_config(source)?;
     let secret_id = config::required(source, "SLACK_WEBHOOK_SECRET_ID")?;
     let secret = SecretsClient::new(sdk).string(&secret_id).await?;
     let url = match serde_json::from_str::<serde_json::Value>(&secret) {
@@ -25,9 +24,6 @@ pub async fn aws_deps(sdk: &SdkConfig, source: &dyn ConfigSource) -> Result<Deps
             .ok_or_else(|| Error::config("SLACK_WEBHOOK_SECRET_ID", "the secret is JSON without a string `url`"))?,
         Err(_) => secret.trim().to_string(),
     };
-    let timeout_s: u64 = config::parsed(source, "SLACK_TIMEOUT_S")?.unwrap_or(5);
-    let max_retries: u32 = config::parsed(source, "SLACK_MAX_RETRIES")?.unwrap_or(3);
-    let max_wait_s: u64 = config::parsed(source, "SLACK_MAX_WAIT_S")?.unwrap_or(20);
-    let slack = WebhookClient::new(url, Duration::from_secs(timeout_s), max_retries, Duration::from_secs(max_wait_s))?;
+    let slack = WebhookClient::new(url, budget)?;
     Ok(Deps { config, slack })
 }

@@ -12,7 +12,7 @@ use smartscale_core::config::MapConfig;
 use smartscale_core::notification::{Notification, NotificationEvent};
 use smartscale_core::ports::Notifier;
 use smartscale_slack_forwarder::webhook::WebhookClient;
-use smartscale_slack_forwarder::{handle, wiring, Deps, ForwarderConfig, RecordingSlack, SlackSink};
+use smartscale_slack_forwarder::{handle, wiring, Deps, ForwarderConfig, RecordingSlack, RetryBudget, SlackSink};
 use smartscale_testbed::moto;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -84,7 +84,13 @@ async fn receiver(script: Vec<(u16, Vec<(&'static str, &'static str)>)>) -> (Str
 }
 
 fn client(url: &str) -> WebhookClient {
-    WebhookClient::new(url.to_string(), Duration::from_secs(2), 3, Duration::from_secs(5)).unwrap()
+    let budget = RetryBudget::new(Duration::from_secs(2), 3, Duration::from_secs(5), Duration::from_secs(60)).unwrap();
+    WebhookClient::new(url.to_string(), budget).unwrap()
+}
+
+/// A small budget for timing tests: 3 attempts of 300 ms and pauses of at most 1 s.
+fn quick_budget() -> RetryBudget {
+    RetryBudget::new(Duration::from_millis(300), 2, Duration::from_secs(1), Duration::from_secs(15)).unwrap()
 }
 
 fn sns_event(message: &str) -> LambdaEvent<aws_lambda_events::event::sns::SnsEvent> {
@@ -204,7 +210,10 @@ fn the_webhook_url_never_reaches_logs_or_errors() {
             let port = listener.local_addr().unwrap().port();
             drop(listener);
             let url = format!("http://127.0.0.1:{port}/services/T000/B000/s3cr3t-webhook-token");
-            let slack = WebhookClient::new(url, Duration::from_millis(200), 2, Duration::from_millis(50)).unwrap();
+            let budget =
+                RetryBudget::new(Duration::from_millis(200), 2, Duration::from_millis(50), Duration::from_secs(60))
+                    .unwrap();
+            let slack = WebhookClient::new(url, budget).unwrap();
             let deps = Deps { config: ForwarderConfig::from_config(&MapConfig::new()).unwrap(), slack };
             tracing::info!(debug = ?deps.slack, "client");
             handle(sns_event(&at_max().encode()), &deps).await.unwrap_err()
@@ -224,13 +233,19 @@ async fn the_webhook_secret_is_read_from_secrets_manager() {
     let plain = moto::secret(&sdk, &url).await;
     let as_json = moto::secret(&sdk, &json!({"url": url}).to_string()).await;
     for secret in [plain, as_json] {
-        let deps = wiring::aws_deps(&sdk, &MapConfig::new().with("SLACK_WEBHOOK_SECRET_ID", &secret)).await.unwrap();
+        let source = MapConfig::new().with("SLACK_WEBHOOK_SECRET_ID", &secret).with("SLACK_FUNCTION_TIMEOUT_S", "60");
+        let deps = wiring::aws_deps(&sdk, &source).await.unwrap();
         handle(sns_event(&at_max().encode()), &deps).await.unwrap();
     }
     assert_eq!(seen.lock().unwrap().len(), 2);
     let not_a_url = moto::secret(&sdk, "hunter2").await;
-    let err = wiring::aws_deps(&sdk, &MapConfig::new().with("SLACK_WEBHOOK_SECRET_ID", &not_a_url)).await.unwrap_err();
+    let source = MapConfig::new().with("SLACK_WEBHOOK_SECRET_ID", &not_a_url).with("SLACK_FUNCTION_TIMEOUT_S", "60");
+    let err = wiring::aws_deps(&sdk, &source).await.unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
+    // A retry budget over the function's timeout is refused at cold start, naming the figures.
+    let source = source.with("SLACK_MAX_WAIT_S", "20");
+    let err = wiring::aws_deps(&sdk, &source).await.unwrap_err();
+    assert!(err.to_string().contains("SLACK_MAX_RETRIES") && err.to_string().contains("is 80 s"), "{err}");
 }
 
 #[tokio::test]
@@ -295,4 +310,79 @@ async fn topic_without_raw_delivery(sdk: &aws_config::SdkConfig) -> (String, Str
         .clone();
     sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(arn).send().await.unwrap();
     (topic_arn, queue_url)
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_fails_at_once() {
+    let (url, seen) = receiver(vec![(429, vec![("retry-after", "30")])]).await;
+    let started = Instant::now();
+    let err = client(&url).post(&json!({"text": "x"})).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2), "it did not wait 30 s: {:?}", started.elapsed());
+    assert!(err.to_string().contains("Retry-After 30s") && err.is_transient(), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_webhook_gives_up_within_the_worst_case() {
+    // Every answer a 503 asking for the longest allowed wait.
+    let (url, seen) = receiver(vec![(503, vec![("retry-after", "1")]); 10]).await;
+    let budget = quick_budget();
+    let started = Instant::now();
+    let err = WebhookClient::new(url, budget).unwrap().post(&json!({"text": "x"})).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("after 3 attempts"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert!(took >= Duration::from_secs(2), "both pauses were taken: {took:?}");
+    assert!(took <= budget.worst_case().unwrap(), "{took:?} > {:?}", budget.worst_case());
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_answers_is_bounded_by_the_attempt_timeout() {
+    // Accepts connections and reads, never answers: each attempt ends at its timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let budget = quick_budget();
+    let started = Instant::now();
+    let err = WebhookClient::new(url, budget).unwrap().post(&json!({"text": "x"})).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("after 3 attempts"), "{err}");
+    assert!(took >= Duration::from_millis(900), "three attempts timed out: {took:?}");
+    assert!(took <= budget.worst_case().unwrap(), "{took:?} > {:?}", budget.worst_case());
+}
+
+/// The template's function timeout and the environment it gives the forwarder: the budget the
+/// Lambda checks at cold start is the one that holds in production.
+#[test]
+fn the_templates_forwarder_settings_fit_its_timeout() {
+    let path = format!("{}/../../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(&path).unwrap();
+    let block: Vec<&str> = template
+        .lines()
+        .skip_while(|l| l.trim_end() != "  SlackForwarderFunction:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .collect();
+    assert!(!block.is_empty(), "SlackForwarderFunction in {path}");
+    let value = |key: &str| {
+        block
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}:")).map(|v| v.trim().trim_matches('"').to_string()))
+    };
+    let timeout = value("Timeout").expect("the function's Timeout");
+    let mut source = MapConfig::new();
+    for key in ["SLACK_FUNCTION_TIMEOUT_S", "SLACK_TIMEOUT_S", "SLACK_MAX_RETRIES", "SLACK_MAX_WAIT_S"] {
+        if let Some(v) = value(key) {
+            source = source.with(key, v);
+        }
+    }
+    assert_eq!(value("SLACK_FUNCTION_TIMEOUT_S").as_deref(), Some(timeout.as_str()), "the env states the Timeout");
+    let budget = RetryBudget::from_config(&source).unwrap();
+    let timeout = Duration::from_secs(timeout.parse().unwrap());
+    assert!(budget.worst_case().unwrap() + smartscale_slack_forwarder::MARGIN <= timeout, "{budget:?}");
 }

@@ -48,6 +48,8 @@ pub struct Acted {
 struct Steps {
     drain: bool,
     replace: bool,
+    /// EC2 takes the instance back at the warning's end.
+    reclaim: bool,
 }
 
 /// An EventBridge event delivered directly, or a batch of them wrapped in SQS records (then
@@ -83,11 +85,11 @@ pub async fn handle_event<W: Worker<Config = SpotConfig>>(value: &Value, deps: &
             RebalanceAction::Ignore => {
                 return Ok(Handled::Ignored { why: "rebalance recommendations are ignored (REBALANCE_ACTION)".into() })
             }
-            RebalanceAction::Cordon => Some(Steps { drain: false, replace: false }),
-            RebalanceAction::Drain => Some(Steps { drain: true, replace: true }),
+            RebalanceAction::Cordon => Some(Steps { drain: false, replace: false, reclaim: false }),
+            RebalanceAction::Drain => Some(Steps { drain: true, replace: true, reclaim: false }),
         },
         Routed::SpotInterruptionWarning { .. } | Routed::ScheduledChange { .. } => {
-            Some(Steps { drain: true, replace: true })
+            Some(Steps { drain: true, replace: true, reclaim: false })
         }
         Routed::StateChange { .. } => None,
     };
@@ -115,7 +117,10 @@ pub async fn handle_event<W: Worker<Config = SpotConfig>>(value: &Value, deps: &
     let now = deps.clock().now();
     let acted = match (&routed, steps) {
         (Routed::StateChange { state, .. }, _) => lost(deps, &instance_ids[0], state).await?,
-        (_, Some(steps)) => interrupt(deps, &event, &event_id, &instance_ids, steps, now).await?,
+        (_, Some(steps)) => {
+            let reclaim = matches!(routed, Routed::SpotInterruptionWarning { .. });
+            interrupt(deps, &event, &event_id, &instance_ids, Steps { reclaim, ..steps }, now).await?
+        }
         (_, None) => Vec::new(),
     };
     // Everything above is idempotent; the claim makes sure the announcement goes out once.
@@ -159,22 +164,28 @@ async fn interrupt<W: Worker<Config = SpotConfig>>(
             info!(instance_id = %id, "not a running instance managed for this cluster; ignored");
             continue;
         };
-        let node = node_for_instance(&nodes, instance).map(|n| n.name.clone());
+        // Only the node that declares this instance (spec.providerID), never the control plane.
+        let node = nodes
+            .iter()
+            .find(|n| !n.is_control_plane() && n.declared_instance_id() == Some(id.as_str()))
+            .map(|n| n.name.clone());
+        let drain_id = format!("spot-{event_id}");
         let mut done = Vec::new();
         if let Some(name) = &node {
-            match deps.cluster().set_unschedulable(name, true).await {
+            match deps.cluster().cordon(name, &drain_id).await {
                 Ok(()) | Err(Error::NotFound { .. }) => done.push("cordoned".to_string()),
                 Err(e) => return Err(e),
             }
             if steps.drain {
                 let drain = DrainRequest {
-                    decision_id: format!("spot-{event_id}"),
+                    decision_id: drain_id.clone(),
                     cluster_id: cfg.cluster_id.clone(),
                     lock_token: None,
                     node: Some(name.clone()),
                     reason: format!("{} for {id}", event.detail_type),
                     requested_at: now,
                     deadline: Some(now + Duration::seconds(i64::from(cfg.drain_deadline_s))),
+                    spot_reclaim: steps.reclaim,
                 };
                 deps.queue().send(&WorkMessage::DrainRequest(drain), 0).await?;
                 done.push(format!("draining within {} s", cfg.drain_deadline_s));
@@ -197,6 +208,7 @@ async fn interrupt<W: Worker<Config = SpotConfig>>(
                 reason: format!("replacing {id} ({})", event.detail_type),
                 requested_at: now,
                 avoid: vec![interrupted],
+                replaces: Some(id.clone()),
             };
             deps.queue().send(&WorkMessage::ScaleUpRequest(replacement), 0).await?;
             done.push("replacement requested".to_string());

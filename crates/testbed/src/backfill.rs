@@ -7,6 +7,12 @@
 //! | pending pods | T0+40m | 50 % | 65 % | 3 | 2 % |
 //! | quiet | T0+80m | 10 % | 30 % | 0 | 0 % |
 //!
+//! After the three windows, a 40-minute [`APP`] segment holds the demo app's own series, labelled
+//! as it exports them (`status`, `path`) and with its queue-depth gauge, so the dashboards'
+//! application panels have data while the windows keep "no queue series" and "no `status`
+//! label" (unknown, not zero) for the decider's tests. Node labels and Ready conditions, as
+//! kube-state-metrics reports them, span the whole history.
+//!
 //! Written as OpenMetrics for `promtool tsdb create-blocks-from openmetrics`: counter families
 //! are declared without `_total`, timestamps are in seconds, and the file ends with `# EOF`.
 
@@ -121,6 +127,30 @@ fn window_at(t: DateTime<Utc>) -> &'static Window {
 
 pub const PODS: usize = 6;
 
+/// The demo app's segment, after the windows: its own labels, a 3 % error share, a latency
+/// distribution over [`BUCKETS`] and a queue that grows from 0 to [`APP_QUEUE_PEAK`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AppSegment {
+    pub start_min: i64,
+    pub minutes: i64,
+    pub requests_per_s: f64,
+    pub error_pct: f64,
+    pub latency_cdf: [f64; 5],
+}
+
+pub const APP_QUEUE_PEAK: f64 = 1500.0;
+
+pub const APP: AppSegment = AppSegment {
+    start_min: WINDOWS.len() as i64 * WINDOW_MIN,
+    minutes: 40,
+    requests_per_s: 20.0,
+    error_pct: 3.0,
+    latency_cdf: [0.4, 0.7, 0.9, 0.97, 0.99],
+};
+
+/// Each node's lifecycle label (set at join): two Spot workers and one on-demand.
+pub const NODE_LIFECYCLES: [&str; NODES] = ["spot", "spot", "on-demand"];
+
 /// The whole history as OpenMetrics text: from T0−10m to the end of the last window.
 pub fn openmetrics() -> String {
     let start = t0() - Duration::minutes(10);
@@ -176,6 +206,21 @@ pub fn openmetrics() -> String {
     out.push_str("# TYPE kube_node_info gauge\n");
     for node in 1..=NODES {
         gauge(&mut out, "kube_node_info", &format!("node=\"node-{node}\",kernel_version=\"6.1.0\""), &|_| 1.0);
+    }
+
+    out.push_str("# TYPE kube_node_labels gauge\n");
+    for (node, lifecycle) in (1..=NODES).zip(NODE_LIFECYCLES) {
+        let labels = format!(
+            "node=\"node-{node}\",label_node_kubernetes_io_lifecycle=\"{lifecycle}\",label_node_kubernetes_io_instance_type=\"t3.medium\""
+        );
+        gauge(&mut out, "kube_node_labels", &labels, &|_| 1.0);
+    }
+    out.push_str("# TYPE kube_node_status_condition gauge\n");
+    for node in 1..=NODES {
+        for (status, value) in [("true", 1.0), ("false", 0.0), ("unknown", 0.0)] {
+            let labels = format!("node=\"node-{node}\",condition=\"Ready\",status=\"{status}\"");
+            gauge(&mut out, "kube_node_status_condition", &labels, &|_| value);
+        }
     }
 
     out.push_str("# TYPE kube_pod_status_phase gauge\n");
@@ -239,13 +284,57 @@ pub fn openmetrics() -> String {
     counter(&mut out, "http_request_duration_seconds_bucket", "le=\"+Inf\"", &|_| REQUESTS_PER_S);
     counter(&mut out, "http_request_duration_seconds_count", "", &|_| REQUESTS_PER_S);
     counter(&mut out, "http_request_duration_seconds_sum", "", &|_| REQUESTS_PER_S * 0.2);
+    for (status, share) in app_statuses() {
+        let labels = format!("path=\"/api/products\",status=\"{status}\"");
+        for (i, le) in BUCKETS.iter().enumerate() {
+            app_counter(
+                &mut out,
+                "http_request_duration_seconds_bucket",
+                &format!("{labels},le=\"{le}\""),
+                share * APP.latency_cdf[i],
+            );
+        }
+        app_counter(&mut out, "http_request_duration_seconds_bucket", &format!("{labels},le=\"+Inf\""), share);
+        app_counter(&mut out, "http_request_duration_seconds_count", &labels, share);
+        app_counter(&mut out, "http_request_duration_seconds_sum", &labels, share * 0.5);
+    }
 
     out.push_str("# TYPE http_requests counter\n");
     counter(&mut out, "http_requests_total", "code=\"200\"", &|w| REQUESTS_PER_S * (1.0 - w.error_pct / 100.0));
     counter(&mut out, "http_requests_total", "code=\"500\"", &|w| REQUESTS_PER_S * w.error_pct / 100.0);
+    for (status, share) in app_statuses() {
+        app_counter(&mut out, "http_requests_total", &format!("path=\"/api/products\",status=\"{status}\""), share);
+    }
+
+    out.push_str("# TYPE app_queue_depth gauge\n");
+    let app_times = app_times();
+    for (i, t) in app_times.iter().enumerate() {
+        let depth = (APP_QUEUE_PEAK * i as f64 / (app_times.len() - 1) as f64).round();
+        writeln!(out, "app_queue_depth{{namespace=\"demo\",pod=\"smartscale-demo-app-1\"}} {depth} {}", t.timestamp())
+            .unwrap();
+    }
 
     out.push_str("# EOF\n");
     out
+}
+
+/// The scrape times of the [`APP`] segment.
+fn app_times() -> Vec<DateTime<Utc>> {
+    let start = t0() + Duration::minutes(APP.start_min);
+    (0..APP.minutes * 60 / SCRAPE_S).map(|i| start + Duration::seconds(i * SCRAPE_S)).collect()
+}
+
+/// The app's statuses and their share of its requests per second.
+fn app_statuses() -> [(&'static str, f64); 2] {
+    let errors = APP.requests_per_s * APP.error_pct / 100.0;
+    [("200", APP.requests_per_s - errors), ("500", errors)]
+}
+
+/// A counter of the [`APP`] segment growing at `rate` per second.
+fn app_counter(out: &mut String, name: &str, labels: &str, rate: f64) {
+    for (i, t) in app_times().iter().enumerate() {
+        writeln!(out, "{name}{{{labels}}} {} {}", rate * (i as i64 * SCRAPE_S) as f64, t.timestamp()).unwrap();
+    }
 }
 
 #[cfg(test)]
@@ -258,6 +347,24 @@ mod tests {
         assert!((HIGH_CPU.spec_cpu_pct() - 26.67).abs() < 0.01, "the spec's query under-reads");
         assert!((HIGH_CPU.p95_s() - (0.25 + 0.25 * 0.05 / 0.07)).abs() < 1e-9);
         assert_eq!(window_at(PENDING_PODS.eval_at()).name, "pending_pods");
+    }
+
+    #[test]
+    fn the_app_segment_follows_the_windows_with_the_apps_labels() {
+        let text = openmetrics();
+        let app_start = (t0() + Duration::minutes(APP.start_min)).timestamp();
+        let last_window = (t0() + Duration::minutes(APP.start_min) - Duration::seconds(SCRAPE_S)).timestamp();
+        for line in text.lines().filter(|l| l.starts_with("app_queue_depth") || l.contains("status=\"")) {
+            if line.starts_with("kube_node_status_condition") {
+                continue;
+            }
+            let at: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            assert!(at >= app_start, "app series inside the windows: {line}");
+        }
+        assert!(text
+            .contains(&format!("app_queue_depth{{namespace=\"demo\",pod=\"smartscale-demo-app-1\"}} 0 {app_start}")));
+        assert!(text.contains("http_requests_total{code=\"200\"}"), "the windows keep client_golang's `code` label");
+        assert!(text.lines().any(|l| l.starts_with("node_cpu_seconds_total") && l.ends_with(&last_window.to_string())));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{lock, FakeClock, Faults, Recorder};
-use crate::ports::{Clock, Cluster, EvictOutcome, Node, Pdb, Pod};
+use crate::ports::{Clock, Cluster, EvictOutcome, Node, Pdb, Pod, CORDONED_BY_ANNOTATION};
 use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,7 +12,8 @@ pub enum ClusterOp {
     ListNodes,
     ListPods,
     ListPdbs,
-    SetUnschedulable,
+    Cordon,
+    Uncordon,
     Evict,
     DeleteNode,
 }
@@ -22,7 +23,8 @@ pub enum ClusterCall {
     ListNodes,
     ListPods,
     ListPdbs,
-    SetUnschedulable { node: String, unschedulable: bool },
+    Cordon { node: String, by: String },
+    Uncordon { node: String },
     Evict { namespace: String, pod: String },
     DeleteNode { node: String },
 }
@@ -118,6 +120,16 @@ impl FakeCluster {
         lock(&self.state).pdbs.values().cloned().collect()
     }
 
+    fn patch_node(&self, node: &str, patch: impl FnOnce(&mut Node)) -> Result<()> {
+        match lock(&self.state).nodes.get_mut(node) {
+            Some(n) => {
+                patch(n);
+                Ok(())
+            }
+            None => Err(crate::Error::NotFound { what: "node", name: node.into() }),
+        }
+    }
+
     pub fn set_disruptions_allowed(&self, namespace: &str, name: &str, allowed: i32) {
         if let Some(p) = lock(&self.state).pdbs.get_mut(&format!("{namespace}/{name}")) {
             p.disruptions_allowed = allowed;
@@ -144,16 +156,22 @@ impl Cluster for FakeCluster {
         Ok(lock(&self.state).pdbs.values().cloned().collect())
     }
 
-    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
-        self.calls.record(ClusterCall::SetUnschedulable { node: node.into(), unschedulable });
-        self.faults.check(ClusterOp::SetUnschedulable)?;
-        match lock(&self.state).nodes.get_mut(node) {
-            Some(n) => {
-                n.unschedulable = unschedulable;
-                Ok(())
-            }
-            None => Err(crate::Error::NotFound { what: "node", name: node.into() }),
-        }
+    async fn cordon(&self, node: &str, by: &str) -> Result<()> {
+        self.calls.record(ClusterCall::Cordon { node: node.into(), by: by.into() });
+        self.faults.check(ClusterOp::Cordon)?;
+        self.patch_node(node, |n| {
+            n.unschedulable = true;
+            n.annotations.insert(CORDONED_BY_ANNOTATION.into(), by.into());
+        })
+    }
+
+    async fn uncordon(&self, node: &str) -> Result<()> {
+        self.calls.record(ClusterCall::Uncordon { node: node.into() });
+        self.faults.check(ClusterOp::Uncordon)?;
+        self.patch_node(node, |n| {
+            n.unschedulable = false;
+            n.annotations.remove(CORDONED_BY_ANNOTATION);
+        })
     }
 
     async fn evict(&self, namespace: &str, pod: &str) -> Result<EvictOutcome> {
