@@ -46,7 +46,7 @@ fn the_drain_worker_refuses_a_busy_cluster_with_reasons() {
     // Every node is full and pods are pending: no node's pods fit elsewhere.
     let done = invoke("drain", "sqs-drain-request");
     assert_eq!(done["response"]["batchItemFailures"], Value::Array(vec![]));
-    assert_eq!(kinds(&done["notifications"], "/kind"), ["scaling_failure"]);
+    assert_eq!(kinds(&done["notifications"], "/kind"), ["no_removable_node"]);
     assert!(!done["kubernetes_calls"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("Evict")));
 }
 

@@ -233,7 +233,10 @@ fn details(event: &NotificationEvent) -> Details {
         NotificationEvent::Recovered { message, .. } => Details { reason: Some(message.clone()), ..Details::default() },
         NotificationEvent::NoRemovableNode { reasons, look_again_at } => Details {
             reason: Some(reasons.join("\n")),
-            action: Some(format!("No node drained; looking again after {}", look_again_at.format("%Y-%m-%d %H:%M UTC"))),
+            action: Some(format!(
+                "No node drained; looking again after {}",
+                look_again_at.format("%Y-%m-%d %H:%M UTC")
+            )),
             recommendation: Some("Check the PodDisruptionBudgets and single-replica workloads named above".to_string()),
             ..Details::default()
         },

@@ -88,7 +88,10 @@ fn every_kind() -> Vec<NotificationEvent> {
             message: "Prometheus answers again after 14m30s; metric-driven scaling resumed".into(),
         },
         NotificationEvent::NoRemovableNode {
-            reasons: vec!["ip-10-0-1-5: Pdb (shop/api allows 0 disruptions)".into(), "ip-10-0-2-7: SingleReplica".into()],
+            reasons: vec![
+                "ip-10-0-1-5: Pdb (shop/api allows 0 disruptions)".into(),
+                "ip-10-0-2-7: SingleReplica".into(),
+            ],
             look_again_at: "2026-11-24T03:00:00Z".parse().unwrap(),
         },
     ]

@@ -162,17 +162,14 @@ where
             (samples, now, MetricsOrigin::Live)
         }
         Err(e) => {
-            let outage = item
-                .episode(EpisodeKind::MetricsUnavailable)
-                .cloned()
-                .unwrap_or(Episode {
-                    kind: EpisodeKind::MetricsUnavailable,
-                    since: now,
-                    notified: false,
-                    look_again_at: None,
-                    node_count: None,
-                    detail: None,
-                });
+            let outage = item.episode(EpisodeKind::MetricsUnavailable).cloned().unwrap_or(Episode {
+                kind: EpisodeKind::MetricsUnavailable,
+                since: now,
+                notified: false,
+                look_again_at: None,
+                node_count: None,
+                detail: None,
+            });
             let fresh = item.metrics_snapshot.take().filter(|s| {
                 now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s)) && s.taken_at <= now
             });
@@ -215,8 +212,8 @@ where
                             },
                         )
                         .await;
-                    let episodes =
-                        item.episodes_with(EpisodeKind::MetricsUnavailable, Some(Episode { notified, ..outage.clone() }));
+                    let episodes = item
+                        .episodes_with(EpisodeKind::MetricsUnavailable, Some(Episode { notified, ..outage.clone() }));
                     item.episodes = episodes.clone();
                     update.episodes = Some(episodes);
                     // No samples: the engine answers `no_data`, except that it still restores

@@ -132,7 +132,9 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
 enum Checked {
     /// The node and its instance are both gone: an earlier check finished (a redelivery).
     AlreadyRemoved,
-    Draining { instance: Instance },
+    Draining {
+        instance: Instance,
+    },
 }
 
 async fn verify_check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck) -> Result<Checked> {
@@ -201,10 +203,9 @@ pub async fn check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck
     let waiting: Vec<&Pod> = remaining.iter().copied().filter(|p| !p.terminating).collect();
     let blocked = evict_all(deps, &waiting).await?;
     info!(node = %check.node, attempt = check.attempt, remaining = remaining.len(), blocked = blocked.len(), "drain in progress");
-    let attempt = check
-        .attempt
-        .checked_add(1)
-        .ok_or_else(|| Error::invalid("attempt", format!("drain check attempt {} cannot be counted further", check.attempt)))?;
+    let attempt = check.attempt.checked_add(1).ok_or_else(|| {
+        Error::invalid("attempt", format!("drain check attempt {} cannot be counted further", check.attempt))
+    })?;
     let next = DrainCheck { attempt, ..check.clone() };
     deps.queue()
         .send(&WorkMessage::DrainCheck(next), delay_until(deps.config().check_delay_s, now, check.deadline))
@@ -344,8 +345,10 @@ async fn nothing_removable<W: Worker<Config = DrainConfig>>(
         node_count: Some(active),
         detail: Some(reasons.join("; ")),
     };
-    let update =
-        StateUpdate { episodes: Some(item.episodes_with(EpisodeKind::NoRemovableNode, Some(episode))), ..Default::default() };
+    let update = StateUpdate {
+        episodes: Some(item.episodes_with(EpisodeKind::NoRemovableNode, Some(episode))),
+        ..Default::default()
+    };
     release(deps, request.lock_token.as_deref(), &update).await?;
     let day = format!("no-removable-node:{}", now.format("%Y-%m-%d"));
     if deps.state().claim_event(&cfg.cluster_id, &day, now, 2 * 86_400).await? {

@@ -9,7 +9,9 @@ use smartscale_core::emf::Metric;
 use smartscale_core::fakes::{ClusterCall, FakeClock, FleetCall};
 use smartscale_core::messages::{DrainCheck, DrainRequest, QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
-use smartscale_core::ports::{Clock, InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore};
+use smartscale_core::ports::{
+    Clock, InstanceState, Lifecycle, Node, OwnerRef, Pdb, Pod, PodPhase, Resources, StateStore,
+};
 use smartscale_core::state::LockOutcome;
 use smartscale_drain_worker::{handle, DrainConfig};
 use smartscale_lambda::{sqs_event, FakeWorkerDeps};
@@ -111,7 +113,10 @@ impl World {
         assert!(
             !cluster.iter().any(|c| matches!(
                 c,
-                ClusterCall::Cordon { .. } | ClusterCall::Uncordon { .. } | ClusterCall::Evict { .. } | ClusterCall::DeleteNode { .. }
+                ClusterCall::Cordon { .. }
+                    | ClusterCall::Uncordon { .. }
+                    | ClusterCall::Evict { .. }
+                    | ClusterCall::DeleteNode { .. }
             )),
             "{cluster:?}"
         );

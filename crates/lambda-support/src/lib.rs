@@ -10,8 +10,8 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
-use smartscale_core::messages::WorkMessage;
 use smartscale_core::emf::{Metric, MetricBatch};
+use smartscale_core::messages::WorkMessage;
 use smartscale_core::notification::{FailureType, Notification, NotificationEvent};
 use smartscale_core::ports::{Clock, Cluster, Fleet, MetricsSink, Notifier, StateStore, WorkQueue};
 use smartscale_core::{Error, Result};
@@ -211,6 +211,32 @@ where
             match handled {
                 Ok(work) => work.await,
                 Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+/// [`process_messages`] for a worker of `cluster_id`: a message addressed to another cluster is
+/// refused before `handle` sees it, and a failure no retry fixes is told to a person
+/// ([`escalate`]) before the message goes back to SQS.
+pub async fn process_work<W, F, Fut>(deps: &W, cluster_id: &str, event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    W: Worker,
+    F: FnMut(WorkMessage) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    process_messages(event, |message| {
+        let decision_id = message.decision_id().to_string();
+        let work = ensure_own_cluster(&message, cluster_id).map(|()| handle(message));
+        async move {
+            let result = match work {
+                Ok(work) => work.await,
+                Err(e) => Err(refused(deps, cluster_id, e)),
+            };
+            match result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(escalate(deps, cluster_id, Some(&decision_id), e).await),
             }
         }
     })

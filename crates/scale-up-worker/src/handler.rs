@@ -16,24 +16,14 @@ pub async fn handle<W: Worker<Config = ScaleUpConfig>>(
     event: LambdaEvent<SqsEvent>,
     deps: &W,
 ) -> Result<SqsBatchResponse> {
-    Ok(smartscale_lambda::process_messages(event.payload, |message| async move {
-        let decision_id = message.decision_id().to_string();
-        match handle_message(deps, message).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(smartscale_lambda::escalate(deps, &deps.config().cluster_id, Some(&decision_id), e).await),
-        }
-    })
-    .await)
+    let cluster_id = &deps.config().cluster_id;
+    Ok(smartscale_lambda::process_work(deps, cluster_id, event.payload, |message| handle_message(deps, message)).await)
 }
 
 async fn handle_message<W: Worker<Config = ScaleUpConfig>>(
     deps: &W,
     message: WorkMessage,
 ) -> smartscale_core::Result<()> {
-    let cluster_id = &deps.config().cluster_id;
-    if let Err(e) = smartscale_lambda::ensure_own_cluster(&message, cluster_id) {
-        return Err(smartscale_lambda::refused(deps, cluster_id, e));
-    }
     match message {
         WorkMessage::ScaleUpRequest(request) => launch::launch(deps, &request).await,
         WorkMessage::JoinCheck(check) => join::check(deps, &check).await,

@@ -56,7 +56,10 @@ pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinChec
     if waiting > 0 && now < check.deadline {
         let remaining = (check.deadline - now).num_seconds().max(1) as u32;
         let attempt = check.attempt.checked_add(1).ok_or_else(|| {
-            smartscale_core::Error::invalid("attempt", format!("join check attempt {} cannot be counted further", check.attempt))
+            smartscale_core::Error::invalid(
+                "attempt",
+                format!("join check attempt {} cannot be counted further", check.attempt),
+            )
         })?;
         let next = JoinCheck { attempt, ..check.clone() };
         deps.queue().send(&WorkMessage::JoinCheck(next), deps.config().join_check_delay_s.min(remaining)).await?;
