@@ -71,10 +71,13 @@ for name, props in alarms.items():
         check(f"{name}: ErrorType {dims['ErrorType']} exists in the code", f'"{dims["ErrorType"]}"' in all_rust)
     if set(dims) == {"ClusterId"} and props["MetricName"] == "ScalingFailures":
         check(f"{name}: the cluster-wide ScalingFailures total is emitted (ErrorType roll-up)",
-              'ROLLED_UP_DIMENSIONS: &[&str] = &["ErrorType"]' in emf)
+              re.search(r'ROLLED_UP_DIMENSIONS: &\[&str\] = &\[[^\]]*"ErrorType"', emf) is not None)
+    if set(dims) == {"ClusterId"} and props["MetricName"] == "MissingSignals":
+        check(f"{name}: the cluster-wide MissingSignals total is emitted (Signal roll-up)",
+              re.search(r'ROLLED_UP_DIMENSIONS: &\[&str\] = &\[[^\]]*"Signal"', emf) is not None)
 for want in ["ScalingFailuresAlarm", "ClusterCpuHighAlarm", "AtMaxCapacityAlarm", "NodeJoinFailureAlarm",
              "ClusterMemoryHighAlarm", "DeciderDurationAlarm", "PrometheusUnavailableAlarm", "DeadLetterQueueAlarm",
-             "DeciderNotRunningAlarm"]:
+             "DeciderNotRunningAlarm", "MissingSignalsAlarm"]:
     check(f"alarm {want} exists and notifies an SNS topic", want in alarms and alarms[want].get("AlarmActions"))
 
 # 3. IAM: the Lambdas' actions are the SDK calls in crates/aws plus what Lambda itself needs.

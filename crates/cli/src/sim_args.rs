@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use smartscale_core::trace::Trace;
-use smartscale_sim::{PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
+use smartscale_sim::{FaultPlan, PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
@@ -34,6 +34,10 @@ pub struct SimArgs {
     pub instance_quota: Option<usize>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Faults to inject, `KIND=RATE,...` (docs/simulate.md, "Fault matrix"), e.g.
+    /// `--faults prometheus-outage=1,kube-api-error=0.02`.
+    #[arg(long, value_name = "KIND=RATE,...")]
+    pub faults: Option<String>,
     /// A handler setting as production's environment would give it, e.g.
     /// `--set SCALE_DOWN_FIT_CHECK=false`; repeatable. `reactive-seed` keeps the spec's rules.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -83,6 +87,8 @@ impl SimArgs {
             settings,
             ..defaults
         };
+        let faults = FaultPlan::parse(self.faults.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
+        let config = config.with_faults(faults).map_err(|e| e.to_string())?;
         config.validate().map_err(|e| e.to_string())?;
         smartscale_sim::check_settings(&config).map_err(|e| e.to_string())?;
         Ok(config)
@@ -128,8 +134,27 @@ pub fn summary_table(s: &Summary) -> String {
         format!("pods lost                  {}", s.pods_lost),
         format!("dead-lettered messages     {}", s.dlq_messages),
         format!("slack messages             {}", s.slack_messages),
+        format!("on-demand floor short      {:.0} min", s.on_demand_floor_minutes_short),
+        format!("orphan instances           {}", s.orphan_instances),
+        format!("decider errors             {}", s.decider_errors),
+        format!(
+            "fault episodes / alerts    {} / {} ({:.2} per episode)",
+            s.fault_episodes,
+            s.fault_alerts,
+            s.alerts_per_fault_episode()
+        ),
+        format!("faults injected            {}", faults_injected(s)),
+        format!("redelivered messages       {}", s.redeliveries),
+        format!("replicas lost to NotReady  {}", s.pods_killed_by_node_failure),
     ]
     .join("\n")
+}
+
+fn faults_injected(s: &Summary) -> String {
+    if s.faults_injected.is_empty() {
+        return "none".into();
+    }
+    s.faults_injected.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Every policy side by side, a row each, columns as wide as their widest cell.

@@ -283,9 +283,11 @@ fn requested_on(node: &Node, pods: &[Pod]) -> Resources {
         .filter(|p| {
             p.node.as_deref() == Some(node.name.as_str()) && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
         })
+        // Saturating: a sum past u64::MAX (only a hostile snapshot has one) reads as a full
+        // node, never as free space, and never panics or wraps.
         .fold(Resources::default(), |acc, p| Resources {
-            cpu_millis: acc.cpu_millis + p.requests.cpu_millis,
-            memory_bytes: acc.memory_bytes + p.requests.memory_bytes,
+            cpu_millis: acc.cpu_millis.saturating_add(p.requests.cpu_millis),
+            memory_bytes: acc.memory_bytes.saturating_add(p.requests.memory_bytes),
         })
 }
 
@@ -339,6 +341,22 @@ fn unplaceable(node: &Node, moving: &[&Pod], nodes: &[Node], pods: &[Pod]) -> Op
     None
 }
 
+/// What a pod with no requests at all is counted as in the fit checks (`DEFAULT_POD_CPU_M`,
+/// `DEFAULT_POD_MEMORY_MI` in the drain worker): such a pod still uses the node, so counting it
+/// as zero would call a busy node free.
+pub const DEFAULT_UNSET_REQUESTS: Resources = Resources { cpu_millis: 100, memory_bytes: 128 << 20 };
+
+/// Gives every pod that requests neither CPU nor memory (DaemonSet and mirror pods aside: they
+/// never move) the `default` requests; returns how many it changed, for the log line.
+pub fn count_unset_requests_as(pods: &mut [Pod], default: Resources) -> usize {
+    let mut changed = 0;
+    for pod in pods.iter_mut().filter(|p| p.requests == Resources::default() && !p.is_daemonset() && !p.mirror) {
+        pod.requests = default;
+        changed += 1;
+    }
+    changed
+}
+
 /// A node's purchase option from its [`LIFECYCLE_LABEL`]; On-Demand when unlabelled.
 pub fn lifecycle_of(node: &Node) -> Lifecycle {
     match node.labels.get(LIFECYCLE_LABEL).map(String::as_str) {
@@ -372,8 +390,11 @@ impl Snapshot {
 
     /// Every worker node in a snapshot counts as managed, On-Demand unless its lifecycle label
     /// says Spot.
+    /// Pods with no requests count as [`DEFAULT_UNSET_REQUESTS`].
     pub fn plan(&self) -> DrainPlan {
-        plan(Selection::Safest, &self.nodes, &self.pods, &self.pdbs, self.min_nodes, |n| Some(lifecycle_of(n)))
+        let mut pods = self.pods.clone();
+        count_unset_requests_as(&mut pods, DEFAULT_UNSET_REQUESTS);
+        plan(Selection::Safest, &self.nodes, &pods, &self.pdbs, self.min_nodes, |n| Some(lifecycle_of(n)))
     }
 }
 

@@ -323,3 +323,45 @@ fn the_spec_selection_skips_the_fit_and_az_checks_but_not_pod_safety() {
     assert_eq!("fewest_pods".parse::<Selection>(), Ok(Selection::FewestPods));
     assert!("newest".parse::<Selection>().unwrap_err().contains("safest or fewest_pods"));
 }
+
+#[test]
+fn the_on_demand_floor_keeps_on_demand_nodes_while_spot_runs() {
+    let nodes = three_nodes();
+    let spot_n3 = |n: &Node| Some(if n.name == "n3" { Lifecycle::Spot } else { Lifecycle::OnDemand });
+    let pods = replicas(&["n1", "n2", "n3", "n3"]);
+    // Two On-Demand nodes at a floor of 2 and one Spot node: only the Spot node may go.
+    let plan = plan(Selection::Safest, &nodes, &pods, &[], 1, spot_n3);
+    assert!(!rules(&plan, "n1").contains(&Rule::OnDemandFloor), "floor 1: one On-Demand may go");
+    let plan = super::plan(Selection::FewestPods, &nodes, &pods, &[], 2, spot_n3);
+    assert!(rules(&plan, "n1").contains(&Rule::OnDemandFloor));
+    assert!(rules(&plan, "n2").contains(&Rule::OnDemandFloor));
+    assert!(!rules(&plan, "n3").contains(&Rule::OnDemandFloor));
+    // No Spot left: the floor rule does not apply (min_nodes guards the count).
+    let plan = super::plan(Selection::FewestPods, &nodes, &pods, &[], 2, all_managed);
+    assert!(!rules(&plan, "n1").contains(&Rule::OnDemandFloor));
+}
+
+#[test]
+fn pods_without_requests_are_not_free_space() {
+    let mut pods: Vec<Pod> = (0..9)
+        .map(|i| Pod { requests: Resources::default(), ..pod(&format!("bare-{i}"), "n2", Some(("ReplicaSet", "w"))) })
+        .collect();
+    pods.push(Pod { owner: Some(OwnerRef { kind: "DaemonSet".into(), name: "ds".into() }), ..pod("ds-n2", "n2", None) });
+    pods[9].requests = Resources::default();
+    assert_eq!(count_unset_requests_as(&mut pods, DEFAULT_UNSET_REQUESTS), 9, "DaemonSet pods are left alone");
+    assert!(pods[..9].iter().all(|p| p.requests == DEFAULT_UNSET_REQUESTS));
+    assert_eq!(pods[9].requests, Resources::default());
+}
+
+#[test]
+fn request_sums_past_u64_max_read_as_full_not_free_and_never_panic() {
+    let nodes = three_nodes();
+    let huge = Resources { cpu_millis: u64::MAX / 2 + 1, memory_bytes: u64::MAX / 2 + 1 };
+    let mut pods = replicas(&["n1", "n2", "n3"]);
+    pods.push(Pod { requests: huge, ..pod("big-1", "n2", Some(("ReplicaSet", "big"))) });
+    pods.push(Pod { requests: huge, ..pod("big-2", "n2", Some(("ReplicaSet", "big"))) });
+    pods.push(Pod { requests: huge, ..pod("big-3", "n3", Some(("ReplicaSet", "big"))) });
+    let plan = plan(Selection::Safest, &nodes, &pods, &[], 2, all_managed);
+    // n1's pod cannot move onto n2 (its sum saturated: full) and n3's big pod fits nowhere.
+    assert!(verdict(&plan, "n2").utilization >= 1.0);
+}

@@ -13,7 +13,7 @@ pub const NAMESPACE: &str = "SmartScale";
 /// an alarm sees the cluster-wide total (an alarm cannot sum over dimension values it does not
 /// know). Not `Reason`: the drain worker's `ScaleDownEvents{ClusterId}` counts removals, and a
 /// roll-up of the decider's requests would mix into it.
-const ROLLED_UP_DIMENSIONS: &[&str] = &["ErrorType"];
+const ROLLED_UP_DIMENSIONS: &[&str] = &["ErrorType", "Signal"];
 
 /// The spec's CloudWatch metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub enum Metric {
     ClusterMemoryUtilization,
     PendingPods,
     SpotInterruptions,
+    /// A signal the decider needs returned no data while Prometheus answered (its exporter is
+    /// missing, or its query matches nothing); one per missing signal and run, `Signal` dimension.
+    MissingSignals,
 }
 
 impl Metric {
@@ -45,6 +48,7 @@ impl Metric {
             Metric::ClusterMemoryUtilization => "ClusterMemoryUtilization",
             Metric::PendingPods => "PendingPods",
             Metric::SpotInterruptions => "SpotInterruptions",
+            Metric::MissingSignals => "MissingSignals",
         }
     }
 

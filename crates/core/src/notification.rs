@@ -69,6 +69,11 @@ pub enum NotificationEvent {
         event: String,
         action: String,
     },
+    /// Prometheus answers but signals the decider needs have no data: it cannot scale on them.
+    SignalsMissing {
+        signals: Vec<String>,
+        detail: String,
+    },
     /// A condition a person was told of is over (e.g. Prometheus reachable again).
     Recovered {
         what: String,
@@ -153,6 +158,7 @@ impl NotificationEvent {
         "spot_interruption",
         "recovered",
         "no_removable_node",
+        "signals_missing",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -167,6 +173,7 @@ impl NotificationEvent {
             NotificationEvent::SpotInterruption { .. } => "spot_interruption",
             NotificationEvent::Recovered { .. } => "recovered",
             NotificationEvent::NoRemovableNode { .. } => "no_removable_node",
+            NotificationEvent::SignalsMissing { .. } => "signals_missing",
         }
     }
 
@@ -180,7 +187,8 @@ impl NotificationEvent {
             | NotificationEvent::NoRemovableNode { .. } => Severity::Info,
             NotificationEvent::CapacityFallback { .. }
             | NotificationEvent::AtMaxCapacity { .. }
-            | NotificationEvent::SpotInterruption { .. } => Severity::Warning,
+            | NotificationEvent::SpotInterruption { .. }
+            | NotificationEvent::SignalsMissing { .. } => Severity::Warning,
             NotificationEvent::ScalingFailure { .. } => Severity::Critical,
         }
     }

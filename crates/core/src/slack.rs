@@ -111,6 +111,7 @@ fn emoji(event: &NotificationEvent) -> &'static str {
         NotificationEvent::SpotInterruption { .. } => "🟠",
         NotificationEvent::Recovered { .. } => "✅",
         NotificationEvent::NoRemovableNode { .. } => "ℹ️",
+        NotificationEvent::SignalsMissing { .. } => "⚠️",
     }
 }
 
@@ -132,6 +133,7 @@ fn title(event: &NotificationEvent) -> String {
         NotificationEvent::SpotInterruption { .. } => "Spot interruption".to_string(),
         NotificationEvent::Recovered { what, .. } => format!("Recovered: {what}"),
         NotificationEvent::NoRemovableNode { .. } => "Scale-down wanted, but no node can be removed safely".to_string(),
+        NotificationEvent::SignalsMissing { signals, .. } => format!("No data for {}", signals.join(", ")),
     }
 }
 
@@ -231,6 +233,13 @@ fn details(event: &NotificationEvent) -> Details {
             ..Details::default()
         },
         NotificationEvent::Recovered { message, .. } => Details { reason: Some(message.clone()), ..Details::default() },
+        NotificationEvent::SignalsMissing { detail, .. } => Details {
+            reason: Some(detail.clone()),
+            recommendation: Some(
+                "Check that node-exporter and kube-state-metrics run and are scraped, and the PROMQL_* overrides".to_string(),
+            ),
+            ..Details::default()
+        },
         NotificationEvent::NoRemovableNode { reasons, look_again_at } => Details {
             reason: Some(reasons.join("\n")),
             action: Some(format!(

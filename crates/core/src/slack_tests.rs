@@ -87,6 +87,10 @@ fn every_kind() -> Vec<NotificationEvent> {
             what: "Prometheus".into(),
             message: "Prometheus answers again after 14m30s; metric-driven scaling resumed".into(),
         },
+        NotificationEvent::SignalsMissing {
+            signals: vec!["cpu".into(), "memory".into()],
+            detail: "cpu (PROMQL_CPU, from node-exporter) and memory (PROMQL_MEMORY, from node-exporter) returned no series for 11m; scaling on them is off until they do".into(),
+        },
         NotificationEvent::NoRemovableNode {
             reasons: vec![
                 "ip-10-0-1-5: Pdb (shop/api allows 0 disruptions)".into(),

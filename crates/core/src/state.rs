@@ -57,6 +57,11 @@ pub enum EpisodeKind {
     MetricsUnavailable,
     /// A scale-down found no node it could remove safely.
     NoRemovableNode,
+    /// The decider wants a scale-up while a drain holds the lock: the drain gives way at its
+    /// next check (uncordons and releases), so capacity is never held back by a removal.
+    ScaleUpWaiting,
+    /// CPU, memory or pending pods have no data while Prometheus answers.
+    SignalsMissing,
 }
 
 /// One condition that lasts: when it began, whether a person was told, and (for conditions a

@@ -3,7 +3,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
-use smartscale_core::decide::{decide, Action, BlockedBy, Decision};
+use smartscale_core::decide::{decide, Action, BlockedBy, Decision, DecisionState};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
 use smartscale_core::metrics::{Sample, Signal};
@@ -224,6 +224,9 @@ where
         }
     };
     record_cluster_metrics(emf, &samples, judged_at, cfg.policy.sample_interval_s);
+    if origin == MetricsOrigin::Live {
+        check_required_signals(deps, &samples, now, emf, &mut item, &mut update).await;
+    }
 
     let decision = decide(&cfg.policy, &item.decision_state(now), &samples, judged_at);
     info!(decision_id, action = ?decision.action, delta = decision.delta, blocked_by = ?decision.blocked_by, reasons = ?decision.reasons, "decided");
@@ -234,6 +237,13 @@ where
                 alert_at_max(deps, &item, &decision, now, &mut update).await;
             }
             save(deps, &update).await;
+            if decision.blocked_by == Some(BlockedBy::LockHeld) {
+                // Would it scale up but for the lock? Then a drain holding it must give way.
+                let unlocked = DecisionState { lock_expires_at: None, ..item.decision_state(now) };
+                if decide(&cfg.policy, &unlocked, &samples, judged_at).action == Action::ScaleUp {
+                    ask_drain_to_give_way(deps, decision_id, now).await;
+                }
+            }
             Taken::NoAction
         }
         Action::ScaleDown if no_removable_node_until(&item, now).is_some() => {
@@ -269,6 +279,9 @@ where
     let token = decision_id.to_string();
     match deps.state.try_acquire_lock(cluster, &token, now, cfg.lock_ttl_s).await? {
         LockOutcome::Held => {
+            if decision.action == Action::ScaleUp {
+                ask_drain_to_give_way(deps, decision_id, now).await;
+            }
             info!(decision_id, "lost the lock race; another run is scaling");
             return Ok(Taken::LockLost);
         }
@@ -320,6 +333,10 @@ where
         last_scale_time: Some(now),
         last_scale_action: Some(action),
         last_scale_reason: Some(reason),
+        // A scale-up that waited for a drain to give way is this one, or no longer wanted.
+        episodes: item
+            .episode(EpisodeKind::ScaleUpWaiting)
+            .map(|_| item.episodes_with(EpisodeKind::ScaleUpWaiting, None)),
         ..Default::default()
     };
     save(deps, &recorded).await;
@@ -347,6 +364,115 @@ where
     emf.put_with("Reason", decision.primary_reason(), metric, 1.0);
     notify(deps, now, event).await;
     Ok(taken)
+}
+
+/// The signals every decision needs, with the variable that overrides each query and the
+/// exporter that provides its series.
+const REQUIRED_SIGNALS: [(Signal, &str, &str, &str); 3] = [
+    (Signal::Cpu, "cpu", "PROMQL_CPU", "node-exporter"),
+    (Signal::Memory, "memory", "PROMQL_MEMORY", "node-exporter"),
+    (Signal::PendingPods, "pending_pods", "PROMQL_PENDING_PODS", "kube-state-metrics"),
+];
+
+/// How often a person hears that signals are still missing.
+const SIGNALS_MISSING_REPEAT_S: i64 = 3600;
+
+/// Prometheus answered, but CPU, memory or pending pods have no data over the whole window:
+/// say so (a warning at most once an hour, `MissingSignals{Signal}` in EMF on every run), never
+/// idle silently as if all were well.
+async fn check_required_signals<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    samples: &[Sample],
+    now: DateTime<Utc>,
+    emf: &mut MetricBatch,
+    item: &mut StateItem,
+    update: &mut StateUpdate,
+) where
+    N: Notifier,
+{
+    let missing: Vec<&(Signal, &str, &str, &str)> =
+        REQUIRED_SIGNALS.iter().filter(|(signal, ..)| !samples.iter().any(|s| signal.value(s).is_some())).collect();
+    for (_, name, ..) in &missing {
+        emf.put_with("Signal", name, Metric::MissingSignals, 1.0);
+    }
+    let open = item.episode(EpisodeKind::SignalsMissing).cloned();
+    if missing.is_empty() {
+        if open.is_some() {
+            item.episodes = item.episodes_with(EpisodeKind::SignalsMissing, None);
+            update.episodes = Some(item.episodes.clone());
+        }
+        return;
+    }
+    let names: Vec<String> = missing.iter().map(|(_, name, ..)| name.to_string()).collect();
+    let detail = missing
+        .iter()
+        .map(|(_, name, var, exporter)| format!("{name} ({var}, from {exporter})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    warn!(missing = %detail, "signals the decider needs returned no data; no scaling on them");
+    let since = open.as_ref().map_or(now, |e| e.since);
+    let due = open.as_ref().and_then(|e| e.look_again_at).is_none_or(|at| at <= now);
+    let mut episode = open.unwrap_or(Episode {
+        kind: EpisodeKind::SignalsMissing,
+        since,
+        notified: false,
+        look_again_at: None,
+        node_count: None,
+        detail: None,
+    });
+    if due {
+        let window = format_duration(now - samples.iter().map(|s| s.at).min().unwrap_or(now));
+        let event = NotificationEvent::SignalsMissing {
+            signals: names,
+            detail: format!("{detail} returned no data over the last {window} while Prometheus answered; scaling on them is off until they do"),
+        };
+        if notify(deps, now, event).await {
+            episode.notified = true;
+            episode.look_again_at = Some(now + Duration::seconds(SIGNALS_MISSING_REPEAT_S));
+        }
+    }
+    episode.detail = Some(detail);
+    item.episodes = item.episodes_with(EpisodeKind::SignalsMissing, Some(episode));
+    update.episodes = Some(item.episodes.clone());
+}
+
+/// A scale-up is due but the lock is held. If a drain holds it, the drain gives way at its next
+/// check (within `DRAIN_CHECK_DELAY_S`): it uncordons the node and releases the lock, and the
+/// next run scales up. A scale-up in flight is left alone: it adds capacity already.
+async fn ask_drain_to_give_way<S, M, F, Q, N, C, K>(deps: &Deps<S, M, F, Q, N, C, K>, decision_id: &str, now: DateTime<Utc>)
+where
+    S: StateStore,
+{
+    let cluster = deps.config.cluster_id.as_str();
+    let item = match deps.state.get(cluster).await {
+        Ok(Some(item)) => item,
+        Ok(None) => return,
+        Err(e) => {
+            warn!(error = %e, "could not read the state item to ask the drain to give way");
+            return;
+        }
+    };
+    let draining = item.lock_held_at(now) && item.last_scale_action == Some(ScaleAction::ScaleDown);
+    let asked = item
+        .episode(EpisodeKind::ScaleUpWaiting)
+        .is_some_and(|e| item.last_scale_time.is_none_or(|drain_began| e.since >= drain_began));
+    if !draining || asked {
+        return;
+    }
+    info!(decision_id, drain = ?item.lock_owner, "a scale-up is due while a drain holds the lock; asking the drain to give way");
+    let waiting = Episode {
+        kind: EpisodeKind::ScaleUpWaiting,
+        since: now,
+        notified: false,
+        look_again_at: None,
+        node_count: Some(item.node_count),
+        detail: Some(decision_id.to_string()),
+    };
+    let update = StateUpdate {
+        episodes: Some(item.episodes_with(EpisodeKind::ScaleUpWaiting, Some(waiting))),
+        ..Default::default()
+    };
+    save(deps, &update).await;
 }
 
 /// The at-max-capacity alert, at most once per configured interval.

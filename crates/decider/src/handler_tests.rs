@@ -10,7 +10,7 @@ use smartscale_core::fakes::{
 use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::metrics::Sample;
 use smartscale_core::ports::Lifecycle;
-use smartscale_core::state::{MetricsSnapshot, ScaleAction, StateItem};
+use smartscale_core::state::{EpisodeKind, MetricsSnapshot, ScaleAction, StateItem};
 use smartscale_core::Error;
 
 use super::*;
@@ -317,4 +317,127 @@ async fn only_its_schedule_runs_the_decider() {
     let mut scheduler = event();
     scheduler.payload.source = "aws.scheduler".into();
     assert!(handle(scheduler, deps).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_scale_up_due_while_a_drain_holds_the_lock_asks_the_drain_to_give_way() {
+    let world = World::new(4).await;
+    world.metrics(hot);
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        scaling_in_progress: true,
+        lock_expiry: Some(t0() + Duration::seconds(200)),
+        lock_owner: Some("dec-drain".into()),
+        last_scale_action: Some(ScaleAction::ScaleDown),
+        last_scale_time: Some(t0() - Duration::seconds(100)),
+        ..Default::default()
+    });
+    assert_eq!(world.run().await.taken, Taken::NoAction);
+    let item = world.deps.state.item("prod").unwrap();
+    let waiting = item.episode(EpisodeKind::ScaleUpWaiting).expect("the drain is asked to give way");
+    assert_eq!(waiting.since, t0());
+    assert_eq!(item.lock_owner.as_deref(), Some("dec-drain"), "the lock stays the drain's to release");
+    // A scale-up holding the lock is left alone.
+    let world = World::new(4).await;
+    world.metrics(hot);
+    world.deps.state.put(StateItem {
+        scaling_in_progress: true,
+        lock_expiry: Some(t0() + Duration::seconds(200)),
+        lock_owner: Some("dec-up".into()),
+        last_scale_action: Some(ScaleAction::ScaleUp),
+        ..world.deps.state.item("prod").unwrap_or_else(|| StateItem::new("prod"))
+    });
+    world.run().await;
+    assert!(world.deps.state.item("prod").unwrap().episode(EpisodeKind::ScaleUpWaiting).is_none());
+}
+
+#[tokio::test]
+async fn prometheus_down_is_told_once_per_outage_and_its_end_once() {
+    let world = World::new(4).await;
+    world.prometheus_down_with_snapshot_aged(301);
+    for minute in 0..5 {
+        world.deps.clock.set(t0() + Duration::minutes(2 * minute));
+        world.run().await;
+    }
+    assert_eq!(world.deps.notifier.kinds(), vec!["scaling_failure"], "one message for the outage");
+    let failures = world
+        .deps
+        .sink
+        .batches()
+        .iter()
+        .filter(|b| b.dimension(Metric::ScalingFailures) == Some(("ErrorType", "PrometheusUnavailable")))
+        .count();
+    assert_eq!(failures, 5, "the alarm's metric on every run");
+    world.deps.metrics.faults.clear(FetchOp);
+    world.metrics(hot);
+    world.deps.clock.set(t0() + Duration::minutes(12));
+    world.metrics(hot);
+    world.run().await;
+    world.run().await;
+    let kinds = world.deps.notifier.kinds();
+    assert_eq!(kinds.iter().filter(|k| **k == "recovered").count(), 1, "{kinds:?}");
+    let published = world.deps.notifier.published();
+    let NotificationEvent::Recovered { message, .. } =
+        &published.iter().find(|n| n.event.kind() == "recovered").unwrap().event
+    else {
+        panic!()
+    };
+    assert!(message.contains("12m00s"), "{message}");
+    assert!(world.deps.state.item("prod").unwrap().episodes.is_empty());
+}
+
+#[tokio::test]
+async fn a_scale_down_that_found_no_removable_node_is_not_asked_again_until_its_time() {
+    let world = World::new(4).await;
+    world.metrics(quiet);
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        episodes: vec![smartscale_core::state::Episode {
+            kind: EpisodeKind::NoRemovableNode,
+            since: t0() - Duration::minutes(10),
+            notified: true,
+            look_again_at: Some(t0() + Duration::minutes(50)),
+            node_count: Some(4),
+            detail: Some("ip-10-0-1-5: Pdb".into()),
+        }],
+        ..Default::default()
+    });
+    assert_eq!(world.run().await.taken, Taken::NoAction);
+    assert!(world.sent().is_empty());
+    assert!(world.deps.notifier.kinds().is_empty(), "no 'scaling down' every run");
+    // Its time has come: it asks again.
+    world.deps.clock.set(t0() + Duration::minutes(51));
+    world.metrics(quiet);
+    assert_eq!(world.run().await.taken, Taken::DrainRequested);
+}
+
+#[tokio::test]
+async fn missing_cpu_and_memory_are_told_once_an_hour_and_counted_every_run() {
+    let world = World::new(4).await;
+    let no_node_exporter = |_| Sample { pending_pods: Some(0), ..Default::default() };
+    for minute in 0..35 {
+        world.deps.clock.set(t0() + Duration::minutes(2 * minute));
+        world.metrics(no_node_exporter);
+        world.run().await;
+    }
+    let warnings: Vec<_> = world.deps.notifier.published().into_iter().filter(|n| n.event.kind() == "signals_missing").collect();
+    assert_eq!(warnings.len(), 2, "at 0 and at 60 minutes over 68 minutes");
+    let NotificationEvent::SignalsMissing { signals, detail } = &warnings[0].event else { panic!() };
+    assert_eq!(signals, &vec!["cpu".to_string(), "memory".to_string()]);
+    assert!(detail.contains("PROMQL_CPU") && detail.contains("node-exporter"), "{detail}");
+    let counted = world
+        .deps
+        .sink
+        .batches()
+        .iter()
+        .flat_map(|b| b.lines())
+        .filter(|l| l.contains(r#""Signal":"cpu""#))
+        .count();
+    assert_eq!(counted, 35, "MissingSignals{{Signal=cpu}} on every run");
+    // Back: the episode closes.
+    world.metrics(hot);
+    world.run().await;
+    assert!(world.deps.state.item("prod").unwrap().episode(EpisodeKind::SignalsMissing).is_none());
 }

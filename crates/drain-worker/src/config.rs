@@ -1,5 +1,6 @@
 use smartscale_core::config::{self, ConfigSource};
-use smartscale_core::drain::Selection;
+use smartscale_core::drain::{Selection, DEFAULT_UNSET_REQUESTS};
+use smartscale_core::ports::Resources;
 use smartscale_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -11,11 +12,13 @@ pub struct DrainConfig {
     pub check_delay_s: u32,
     /// Which removable node goes first (`DRAIN_CANDIDATE`: `safest`, or the spec's `fewest_pods`).
     pub selection: Selection,
+    /// What a pod with no requests counts as in the fit check.
+    pub unset_requests: Resources,
 }
 
 impl DrainConfig {
     /// `CLUSTER_ID`, `MIN_NODES` (2), `DRAIN_TIMEOUT_S` (300), `DRAIN_CHECK_DELAY_S` (10),
-    /// `DRAIN_CANDIDATE` (`safest`).
+    /// `DRAIN_CANDIDATE` (`safest`), `DEFAULT_POD_CPU_M` (100) and `DEFAULT_POD_MEMORY_MI` (128).
     pub fn from_config(source: &dyn ConfigSource) -> Result<Self> {
         let cluster_id = config::required(source, "CLUSTER_ID")?;
         let min_nodes = config::parsed(source, "MIN_NODES")?.unwrap_or(2);
@@ -34,7 +37,17 @@ impl DrainConfig {
             ));
         }
         let selection = config::parsed(source, "DRAIN_CANDIDATE")?.unwrap_or_default();
-        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s, selection })
+        let cpu_millis: u64 = config::parsed(source, "DEFAULT_POD_CPU_M")?.unwrap_or(DEFAULT_UNSET_REQUESTS.cpu_millis);
+        let memory_mi: u64 =
+            config::parsed(source, "DEFAULT_POD_MEMORY_MI")?.unwrap_or(DEFAULT_UNSET_REQUESTS.memory_bytes >> 20);
+        if cpu_millis == 0 || cpu_millis > 64_000 {
+            return Err(Error::config("DEFAULT_POD_CPU_M", format!("must be between 1 and 64000, got {cpu_millis}")));
+        }
+        if memory_mi == 0 || memory_mi > 262_144 {
+            return Err(Error::config("DEFAULT_POD_MEMORY_MI", format!("must be between 1 and 262144, got {memory_mi}")));
+        }
+        let unset_requests = Resources { cpu_millis, memory_bytes: memory_mi << 20 };
+        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s, selection, unset_requests })
     }
 }
 

@@ -63,8 +63,10 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
             return Ok(());
         }
     }
-    let nodes = deps.cluster().list_nodes().await?;
+    let mut nodes = deps.cluster().list_nodes().await?;
     let instances = deps.fleet().describe_managed().await?;
+    let deleted = smartscale_lambda::delete_nodes_of_gone_instances(deps.cluster(), &nodes, &instances).await;
+    nodes.retain(|n| !deleted.contains(&n.name));
     let target = match &request.node {
         Some(name) => match nodes.iter().find(|n| &n.name == name) {
             Some(node) => match managed_instance_behind(node, &instances, &cfg.cluster_id) {
@@ -81,7 +83,11 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
             }
         },
         None => {
-            let pods = deps.cluster().list_pods().await?;
+            let mut pods = deps.cluster().list_pods().await?;
+            let unset = drain::count_unset_requests_as(&mut pods, cfg.unset_requests);
+            if unset > 0 {
+                info!(pods = unset, cpu_millis = cfg.unset_requests.cpu_millis, memory_bytes = cfg.unset_requests.memory_bytes, "pods without requests counted at the default requests in the fit check");
+            }
             let pdbs = deps.cluster().list_pdbs().await?;
             let plan = drain::plan(cfg.selection, &nodes, &pods, &pdbs, cfg.min_nodes, |n| {
                 removable_lifecycle(n, &instances, &cfg.cluster_id)
@@ -196,6 +202,9 @@ pub async fn check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck
     if remaining.is_empty() {
         return complete(deps, check, &instance, now).await;
     }
+    if let Some(waiting) = scale_up_waiting(deps, check).await? {
+        return give_way(deps, check, &waiting).await;
+    }
     if now >= check.deadline {
         return abandon(deps, check, &remaining, now).await;
     }
@@ -210,6 +219,33 @@ pub async fn check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck
     deps.queue()
         .send(&WorkMessage::DrainCheck(next), delay_until(deps.config().check_delay_s, now, check.deadline))
         .await
+}
+
+/// A scale-up the decider asked for after this drain began, if any (Spot drains never give
+/// way: EC2 takes the node regardless).
+async fn scale_up_waiting<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck) -> Result<Option<Episode>> {
+    if check.spot_reclaim {
+        return Ok(None);
+    }
+    let item = deps.state().get(&deps.config().cluster_id).await?;
+    Ok(item.and_then(|i| i.episode(EpisodeKind::ScaleUpWaiting).cloned()).filter(|e| e.since >= check.started_at))
+}
+
+/// Abandons the drain for a waiting scale-up: uncordon (the pods not yet evicted stay where they
+/// are), clear the request and release the lock so the next decider run scales up.
+async fn give_way<W: Worker<Config = DrainConfig>>(
+    deps: &W,
+    check: &DrainCheck,
+    waiting: &Episode,
+) -> Result<()> {
+    deps.cluster().uncordon(&check.node).await?;
+    warn!(node = %check.node, scale_up = ?waiting.detail, "drain abandoned for an urgent scale-up; node uncordoned");
+    let item = deps.state().get(&deps.config().cluster_id).await?.unwrap_or_default();
+    let update = StateUpdate {
+        episodes: Some(item.episodes_with(EpisodeKind::ScaleUpWaiting, None)),
+        ..Default::default()
+    };
+    release(deps, check.lock_token.as_deref(), &update).await
 }
 
 /// Pods a drain must move off `node`.

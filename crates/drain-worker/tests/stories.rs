@@ -463,3 +463,52 @@ async fn the_recorded_event_parses_and_runs() {
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(world.deps.queue.queued().len(), 1);
 }
+
+#[tokio::test]
+async fn a_drain_gives_way_to_a_scale_up_the_decider_asked_for() {
+    let world = World::new().await;
+    world.block_evictions();
+    let node = "ip-10-0-1-1";
+    world.deliver(vec![world.request(Some(node), None)]).await;
+    world.tick(10).await;
+    assert!(world.deps.cluster.node(node).unwrap().unschedulable, "draining");
+    // The decider wants capacity while this drain holds the lock.
+    let item = world.deps.state.item("prod").unwrap();
+    let waiting = smartscale_core::state::Episode {
+        kind: smartscale_core::state::EpisodeKind::ScaleUpWaiting,
+        since: world.deps.clock.now(),
+        notified: false,
+        look_again_at: None,
+        node_count: Some(3),
+        detail: Some("dec-up".into()),
+    };
+    world
+        .deps
+        .state
+        .update(
+            "prod",
+            &smartscale_core::state::StateUpdate {
+                episodes: Some(item.episodes_with(waiting.kind, Some(waiting))),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    world.tick(10).await;
+    assert!(!world.deps.cluster.node(node).unwrap().unschedulable, "uncordoned at the next check");
+    let item = world.deps.state.item("prod").unwrap();
+    assert!(!item.scaling_in_progress, "the lock is free for the scale-up");
+    assert!(item.episodes.is_empty());
+    assert!(world.terminated().is_empty());
+    assert_eq!(world.tick(10).await, 0, "the drain has ended");
+}
+
+#[tokio::test]
+async fn the_node_of_an_instance_that_is_gone_is_deleted_by_the_next_run() {
+    let world = World::new().await;
+    let gone = world.nodes["ip-10-0-2-1"].clone();
+    world.deps.fleet.set_state(&gone, InstanceState::Terminated);
+    world.deliver(vec![world.request(Some("ip-10-0-1-1"), None)]).await;
+    assert!(world.deps.cluster.node("ip-10-0-2-1").is_none(), "deleted");
+    assert!(world.deps.cluster.node("ip-10-0-1-1").is_some());
+}

@@ -243,6 +243,37 @@ where
     .await
 }
 
+/// Deletes Node objects whose instance is gone (a Spot reclaim, a manual termination): the
+/// node's `spec.providerID` names an instance managed for this cluster that EC2 reports
+/// shutting down or terminated. Any worker run that has both lists calls it; a node whose
+/// instance EC2 does not describe at all is left alone (it may not be ours). Returns the names
+/// deleted; a failure is logged, never raised, so tidying never fails the work.
+pub async fn delete_nodes_of_gone_instances<K: Cluster>(
+    cluster: &K,
+    nodes: &[smartscale_core::ports::Node],
+    instances: &[smartscale_core::ports::Instance],
+) -> Vec<String> {
+    use smartscale_core::ports::InstanceState;
+    let mut deleted = Vec::new();
+    for node in nodes.iter().filter(|n| !n.is_control_plane()) {
+        let Some(id) = node.declared_instance_id() else { continue };
+        let gone = instances
+            .iter()
+            .any(|i| i.instance_id == id && matches!(i.state, InstanceState::ShuttingDown | InstanceState::Terminated));
+        if !gone {
+            continue;
+        }
+        match cluster.delete_node(&node.name).await {
+            Ok(_) => {
+                tracing::info!(node = %node.name, instance_id = id, "deleted the Node of an instance that is gone");
+                deleted.push(node.name.clone());
+            }
+            Err(e) => tracing::warn!(node = %node.name, error = %e, "could not delete the Node of a gone instance"),
+        }
+    }
+    deleted
+}
+
 /// Like [`process_messages`] for bodies of any format: `handle` gets each record's body.
 pub async fn process_records<F, Fut>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
 where

@@ -40,7 +40,9 @@ pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinChec
         );
         return Err(smartscale_lambda::refused(deps, &deps.config().cluster_id, e));
     }
-    let nodes = deps.cluster().list_nodes().await?;
+    let mut nodes = deps.cluster().list_nodes().await?;
+    let deleted = smartscale_lambda::delete_nodes_of_gone_instances(deps.cluster(), &nodes, &instances).await;
+    nodes.retain(|n| !deleted.contains(&n.name));
     let statuses: Vec<Status> = check
         .instance_ids
         .iter()

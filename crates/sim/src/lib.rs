@@ -6,6 +6,7 @@
 
 mod ca_like;
 mod demand;
+pub mod faults;
 pub mod invoke;
 mod metrics;
 mod model;
@@ -18,6 +19,7 @@ mod timeline;
 mod world;
 
 pub use demand::Demand;
+pub use faults::{FaultKind, FaultPlan};
 pub use model::{PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
 pub use references::References;
 pub use settings::check_settings;

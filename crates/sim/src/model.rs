@@ -5,6 +5,8 @@ use serde::Serialize;
 use smartscale_core::trace::Trace;
 use smartscale_core::{Error, Result};
 
+use crate::faults::{FaultKind, FaultPlan};
+
 /// Allocatable per t3.small worker (K3s reserves the rest).
 pub const NODE_CPU_MILLIS: u64 = 1900;
 pub const NODE_MEMORY_BYTES: u64 = 1600 << 20;
@@ -95,6 +97,9 @@ pub struct SimConfig {
     /// Handler settings (`MIN_NODES=3`, `SCALE_DOWN_FIT_CHECK=false`, …) on top of the defaults,
     /// as production's environment would set them; `reactive-seed` keeps the spec's rules.
     pub settings: Vec<(String, String)>,
+    /// `--faults`: what the world breaks and how often (`ice` and `quota` live in the two
+    /// fields above, see [`SimConfig::with_faults`]).
+    pub faults: FaultPlan,
 }
 
 impl SimConfig {
@@ -112,7 +117,27 @@ impl SimConfig {
             ice_rate: 0.0,
             instance_quota: None,
             settings: Vec::new(),
+            faults: FaultPlan::default(),
         }
+    }
+
+    /// The run with `plan`'s faults. `ice` and `quota` are the `--ice-rate` and
+    /// `--instance-quota` faults; naming one in both places is an error.
+    pub fn with_faults(self, plan: FaultPlan) -> Result<SimConfig> {
+        let mut config = SimConfig { faults: plan.clone(), ..self };
+        if let Some(rate) = plan.rate(FaultKind::Ice) {
+            if config.ice_rate > 0.0 && config.ice_rate != rate {
+                return Err(Error::invalid("--faults", "ice is given by --ice-rate too; give it once"));
+            }
+            config.ice_rate = rate;
+        }
+        if let Some(quota) = plan.rate(FaultKind::Quota) {
+            if config.instance_quota.is_some_and(|q| q as f64 != quota) {
+                return Err(Error::invalid("--faults", "quota is given by --instance-quota too; give it once"));
+            }
+            config.instance_quota = Some(quota as usize);
+        }
+        Ok(config)
     }
 
     pub fn step_s(&self) -> i64 {
@@ -183,6 +208,25 @@ pub struct Summary {
     /// SQS messages and SNS notifications a handler could not process.
     pub dlq_messages: u32,
     pub slack_messages: u32,
+    /// Minutes in which fewer than min(MIN_NODES, active instances) active instances were
+    /// On-Demand while a Spot instance ran. Must be 0.
+    pub on_demand_floor_minutes_short: f64,
+    /// Running or pending instances with the cluster's tags and no node, past their join
+    /// deadline and a grace; each counted once.
+    pub orphan_instances: u32,
+    /// The decider handler's `Err` results (the schedule retries at the next tick).
+    pub decider_errors: u32,
+    /// Faults injected by `--faults`, by kind (ice and quota are counted by their hours and
+    /// refused launches elsewhere).
+    pub faults_injected: std::collections::BTreeMap<String, u32>,
+    /// Fault episodes that must reach a person (a Prometheus outage longer than the decider's
+    /// snapshot, a launch whose instance never joins) and the alerts they caused.
+    pub fault_episodes: u32,
+    pub fault_alerts: u32,
+    /// Replicas that died with a node that went NotReady under them (`node-not-ready`).
+    pub pods_killed_by_node_failure: u32,
+    /// Messages SQS delivered again after a failure or a Lambda timeout.
+    pub redeliveries: u32,
 }
 
 impl Summary {
@@ -214,10 +258,19 @@ impl Summary {
             ("pdb", self.pdb_violations.to_string()),
             ("lost", self.pods_lost.to_string()),
             ("dlq", self.dlq_messages.to_string()),
+            ("floor short min", format!("{:.2}", self.on_demand_floor_minutes_short)),
+            ("orphans", self.orphan_instances.to_string()),
+            ("decider errs", self.decider_errors.to_string()),
+            ("episodes/alerts", format!("{}/{}", self.fault_episodes, self.fault_alerts)),
         ]
     }
 
     /// Fills the ratios from the totals.
+    /// Alerts per fault episode: 1.0 is "exactly one alert per episode"; 0 without episodes.
+    pub fn alerts_per_fault_episode(&self) -> f64 {
+        ratio(f64::from(self.fault_alerts), f64::from(self.fault_episodes))
+    }
+
     pub fn finish(&mut self) {
         self.savings_vs_static_pct = ratio_pct(1.0 - ratio(self.cost_usd, self.static_cost_usd));
         self.cost_vs_oracle = ratio(self.cost_usd, self.oracle_cost_usd);

@@ -9,9 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
-use smartscale_core::fakes::FakeMetrics;
+use smartscale_core::fakes::{ClusterOp, FakeMetrics, FetchOp, StateOp, StopAfter};
 use smartscale_core::messages::{QueueName, WorkMessage};
-use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, WorkQueue};
+use smartscale_core::notification::{FailureType, NotificationEvent};
+use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, StateStore, WorkQueue};
+use smartscale_core::state::LockOutcome;
 use smartscale_core::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
 use smartscale_drain_worker::DrainConfig;
@@ -21,6 +23,7 @@ use smartscale_spot_handler::SpotConfig;
 
 use crate::ca_like::{self, CaLike};
 use crate::demand::Demand;
+use crate::faults::{FaultKind, FaultPlan, NODE_NOT_READY_MINUTES, PROMETHEUS_OUTAGE_MINUTES};
 use crate::metrics::{self, Replicas};
 use crate::model::*;
 use crate::ports::{Decider, Deps, Ports, APP_NAMESPACE, SUBNETS, ZONES};
@@ -32,6 +35,16 @@ pub(crate) const CLUSTER: &str = "sim";
 const DECIDER_EVERY_S: i64 = 120;
 /// EC2 reclaims a Spot instance two minutes after the warning.
 const SPOT_WARNING_S: i64 = 120;
+/// The work queues' redrive policy and visibility timeout (infra/template.yaml).
+const MAX_RECEIVES: u32 = 5;
+const VISIBILITY_TIMEOUT_S: i64 = 360;
+/// An instance with no node this long after its join deadline is an orphan.
+const ORPHAN_GRACE_S: i64 = 300;
+/// Draw keys, one per kind of draw, so that no two draws share a key.
+const KEY_JOIN: u64 = 0x4A01_4E00;
+const KEY_OUTAGE: u64 = 0x0D7A_6E00;
+const KEY_NOT_READY: u64 = 0x0E0D_7E00;
+const KEY_INVOCATION: u64 = 0x1417_0C00;
 
 /// Who decides: the real decider on its schedule, the CA-like scan every step, or nobody.
 enum Controller {
@@ -88,6 +101,20 @@ pub struct World<'a> {
     reclaimed_nodes: BTreeSet<String>,
     notifications_seen: usize,
     next_pod: u64,
+    faults: FaultPlan,
+    /// The injected Prometheus outage in progress, until when.
+    outage_until: Option<DateTime<Utc>>,
+    /// Nodes made NotReady by a fault, until when.
+    not_ready_until: BTreeMap<String, DateTime<Utc>>,
+    /// Instances drawn never to register a node, and the launches (decision ids) they belong to.
+    never_join: BTreeSet<String>,
+    failed_launches: BTreeSet<String>,
+    orphans: BTreeSet<String>,
+    /// Receives per message body, for the redrive policy.
+    receives: BTreeMap<String, u32>,
+    /// Handler invocations so far: the key of per-invocation draws.
+    invocations: u64,
+    join_deadline_s: i64,
     spells: PendingSpells,
     summary: Summary,
     timeline: Timeline,
@@ -106,6 +133,7 @@ impl<'a> World<'a> {
         let handlers = HandlerConfigs::read(&handler_config(config), &config.settings)?;
         let decider_config = handlers.decider;
         let (min_nodes, max_nodes) = (decider_config.policy.min_nodes, decider_config.policy.max_nodes);
+        let join_deadline_s = i64::from(handlers.scale_up.join_timeout_s) + ORPHAN_GRACE_S;
         let controller = match config.policy {
             PolicyName::Smartscale | PolicyName::ReactiveSeed => {
                 Controller::Decider(Box::new(ports.decider(decider_config, &metrics)))
@@ -138,6 +166,15 @@ impl<'a> World<'a> {
             reclaimed_nodes: BTreeSet::new(),
             notifications_seen: 0,
             next_pod: 0,
+            faults: config.faults.clone(),
+            outage_until: None,
+            not_ready_until: BTreeMap::new(),
+            never_join: BTreeSet::new(),
+            failed_launches: BTreeSet::new(),
+            orphans: BTreeSet::new(),
+            receives: BTreeMap::new(),
+            invocations: 0,
+            join_deadline_s,
             spells: PendingSpells::default(),
             summary: Summary { policy: config.policy.as_str().into(), ..Summary::default() },
             timeline: Timeline::default(),
@@ -170,6 +207,8 @@ impl<'a> World<'a> {
         self.ports.clock.set(now);
         self.advance_instances(now);
         self.reclaim_spot(now)?;
+        self.inject_prometheus_outage(step, now);
+        self.inject_node_not_ready(step, now);
         let desired = self.demand.replicas[step as usize];
         // One copy of the nodes and instances per step: copying them is most of a step's cost.
         let nodes = self.ports.cluster.nodes();
@@ -184,13 +223,35 @@ impl<'a> World<'a> {
         self.summary.pods_lost += replicas.lost;
         self.summary.pods_killed_by_spot_reclaim += replicas.reclaimed;
         self.account(step, now, desired, replicas, &nodes, &instances);
+        self.check_invariants(step, now, &nodes, &instances);
         self.inject_capacity_shortage(step, now);
         self.warn_spot(step, now, &instances)?;
         match &mut self.controller {
             Controller::Decider(decider) if step % (DECIDER_EVERY_S / self.config.step_s()) == 0 => {
                 let event = scheduled_event(now)?;
+                self.invocations += 1;
+                let key = self.invocations.wrapping_mul(KEY_INVOCATION);
+                let rival = chance(self.config.seed, key ^ 1) < self.faults.rate_or_zero(FaultKind::LockRace);
+                let rival = rival
+                    && matches!(
+                        self.runtime.block_on(self.ports.state.try_acquire_lock(CLUSTER, "rival", now, 60))?,
+                        LockOutcome::Acquired { .. }
+                    );
+                if rival {
+                    count(&mut self.summary, FaultKind::LockRace);
+                }
+                let throttled = inject_throttle(&self.ports, &self.faults, &mut self.summary, self.config.seed, key);
                 // A failed run is retried by the next tick, as the schedule would.
-                let _ = self.runtime.block_on(smartscale_decider::handle(event, decider.as_ref()));
+                if self.runtime.block_on(smartscale_decider::handle(event, decider.as_ref())).is_err() {
+                    self.summary.decider_errors += 1;
+                }
+                if let Some(op) = throttled {
+                    self.ports.state.faults.clear(op);
+                }
+                if rival {
+                    let update = smartscale_core::state::StateUpdate::default();
+                    self.runtime.block_on(self.ports.state.release_lock(CLUSTER, "rival", &update))?;
+                }
             }
             Controller::CaLike(ca) if ca_like::scan_due(step, &self.ports.cluster) => {
                 let nodes = self.ports.cluster.nodes();
@@ -230,6 +291,17 @@ impl<'a> World<'a> {
             let launched = instance.launched_at.unwrap_or(now);
             let boot = self.random(key, 45, 90);
             let join = self.random(key.rotate_left(17), 30, 60);
+            if !self.boots.contains_key(&instance.instance_id)
+                && instance.launched_at.is_some_and(|at| at > self.config.start)
+                && self.chance(key ^ KEY_JOIN) < self.faults.rate_or_zero(FaultKind::JoinNeverReady)
+            {
+                self.never_join.insert(instance.instance_id.clone());
+                let launch = instance.tags.get(smartscale_core::tags::DECISION_ID).cloned().unwrap_or_default();
+                if self.failed_launches.insert(launch) {
+                    self.summary.fault_episodes += 1;
+                }
+                count(&mut self.summary, FaultKind::JoinNeverReady);
+            }
             let (running_at, join_at) = *self
                 .boots
                 .entry(instance.instance_id.clone())
@@ -237,7 +309,8 @@ impl<'a> World<'a> {
             if instance.state == InstanceState::Pending && now >= running_at {
                 self.ports.fleet.set_state(&instance.instance_id, InstanceState::Running);
             }
-            if now >= join_at && !registered.contains(&instance.instance_id) {
+            if now >= join_at && !registered.contains(&instance.instance_id) && !self.never_join.contains(&instance.instance_id)
+            {
                 self.ports.join(&instance);
             }
         }
@@ -256,21 +329,116 @@ impl<'a> World<'a> {
                 && !self.reclaims.contains_key(&instance.instance_id);
             let key = (step as u64).wrapping_mul(0x9E37_79B9) ^ hash(&instance.instance_id);
             if warnable && self.chance(key) < per_step {
-                self.reclaims.insert(instance.instance_id.clone(), now + Duration::seconds(SPOT_WARNING_S));
-                self.summary.spot_interruptions += 1;
-                self.mark(now, EventKind::SpotInterruption);
-                let event = ec2_event(
-                    now,
-                    "EC2 Spot Instance Interruption Warning",
-                    &instance.instance_id,
-                    json!({
-                        "instance-id": instance.instance_id, "instance-action": "terminate"
-                    }),
-                );
-                self.invoke_spot(event)?;
+                self.warn_instance(now, &instance.instance_id)?;
             }
         }
         Ok(())
+    }
+
+    /// EC2's two-minute warning for one Spot instance, to the real spot handler.
+    fn warn_instance(&mut self, now: DateTime<Utc>, instance_id: &str) -> Result<()> {
+        self.reclaims.insert(instance_id.to_string(), now + Duration::seconds(SPOT_WARNING_S));
+        self.summary.spot_interruptions += 1;
+        self.mark(now, EventKind::SpotInterruption);
+        let event = ec2_event(
+            now,
+            "EC2 Spot Instance Interruption Warning",
+            instance_id,
+            json!({
+                "instance-id": instance_id, "instance-action": "terminate"
+            }),
+        );
+        self.invoke_spot(event)
+    }
+
+    /// `prometheus-outage`: every query fails for the outage's length.
+    fn inject_prometheus_outage(&mut self, step: i64, now: DateTime<Utc>) {
+        if let Some(until) = self.outage_until {
+            if now >= until {
+                self.metrics.faults.clear(FetchOp);
+                self.outage_until = None;
+            }
+            return;
+        }
+        let per_step = self.faults.rate_or_zero(FaultKind::PrometheusOutage) * self.config.step_s() as f64 / 86_400.0;
+        if per_step > 0.0 && self.chance((step as u64).wrapping_mul(KEY_OUTAGE)) < per_step {
+            let error = Error::unavailable("prometheus", "connection refused (injected outage)");
+            self.metrics.faults.fail_always(FetchOp, error);
+            self.outage_until = Some(now + Duration::minutes(PROMETHEUS_OUTAGE_MINUTES));
+            // Longer than the decider's snapshot (5 min): an episode that must reach a person.
+            self.summary.fault_episodes += 1;
+            count(&mut self.summary, FaultKind::PrometheusOutage);
+        }
+    }
+
+    /// `node-not-ready`: a Ready worker's kubelet stops reporting for a while. The node
+    /// controller evicts its pods, which the ReplicaSet recreates elsewhere.
+    fn inject_node_not_ready(&mut self, step: i64, now: DateTime<Utc>) {
+        let recovered: Vec<String> =
+            self.not_ready_until.iter().filter(|(_, until)| **until <= now).map(|(n, _)| n.clone()).collect();
+        for name in recovered {
+            self.not_ready_until.remove(&name);
+            if !self.reclaimed_nodes.contains(&name) && self.ports.cluster.node(&name).is_some() {
+                self.ports.cluster.set_node_ready(&name, true);
+            }
+        }
+        let per_step = self.faults.rate_or_zero(FaultKind::NodeNotReady) * self.config.step_s() as f64 / 86_400.0;
+        if per_step <= 0.0 {
+            return;
+        }
+        for node in metrics::ready_workers(&self.ports.cluster.nodes()) {
+            let key = (step as u64).wrapping_mul(KEY_NOT_READY) ^ hash(&node.name);
+            if self.not_ready_until.contains_key(&node.name) || self.chance(key) >= per_step {
+                continue;
+            }
+            self.ports.cluster.set_node_ready(&node.name, false);
+            self.not_ready_until.insert(node.name.clone(), now + Duration::minutes(NODE_NOT_READY_MINUTES));
+            count(&mut self.summary, FaultKind::NodeNotReady);
+            let killed = self.ports.cluster.with_pods(|pods| {
+                let mut killed = 0;
+                for pod in pods.values_mut() {
+                    if pod.namespace == APP_NAMESPACE && pod.node.as_deref() == Some(node.name.as_str()) && !pod.terminating {
+                        pod.node = None;
+                        pod.phase = smartscale_core::ports::PodPhase::Pending;
+                        pod.ready = false;
+                        killed += 1;
+                    }
+                }
+                killed
+            });
+            self.summary.pods_killed_by_node_failure += killed;
+        }
+    }
+
+    /// The floor and orphan invariants, once a minute.
+    fn check_invariants(&mut self, step: i64, now: DateTime<Utc>, nodes: &[Node], instances: &[Instance]) {
+        let steps_per_minute = (60 / self.config.step_s()).max(1);
+        if step % steps_per_minute != 0 {
+            return;
+        }
+        let active: Vec<&Instance> = instances
+            .iter()
+            .filter(|i| i.state.is_active() && !self.reclaims.contains_key(&i.instance_id))
+            .collect();
+        let on_demand = active.iter().filter(|i| i.lifecycle == Lifecycle::OnDemand).count() as u32;
+        let spot_running = active.iter().any(|i| i.lifecycle == Lifecycle::Spot);
+        let floor = self.min_nodes.min(active.len() as u32);
+        if spot_running && on_demand < floor {
+            self.summary.on_demand_floor_minutes_short += 1.0;
+        }
+        for instance in &active {
+            let has_node = nodes.iter().any(|n| n.instance_id.as_deref() == Some(instance.instance_id.as_str()));
+            let overdue = instance
+                .launched_at
+                .is_some_and(|at| now - at > Duration::seconds(self.join_deadline_s));
+            if !has_node
+                && overdue
+                && smartscale_core::tags::is_managed(&instance.tags, CLUSTER)
+                && self.orphans.insert(instance.instance_id.clone())
+            {
+                self.summary.orphan_instances += 1;
+            }
+        }
     }
 
     /// Two minutes after the warning EC2 takes the instance back, whatever the drain achieved.
@@ -392,8 +560,10 @@ impl<'a> World<'a> {
         self.timeline.events.push(Event { hour: hours(self.config, now), kind });
     }
 
-    /// Hands the visible messages of a queue to its worker, as the SQS event source does; a
-    /// message the worker reports failed counts as dead-lettered.
+    /// Hands the visible messages of a queue to its worker, as the SQS event source does. A
+    /// message the worker reports failed, or the whole batch of a Lambda stopped by its
+    /// timeout, comes back after the visibility timeout, and is dead-lettered on its fifth
+    /// receive (the queues' redrive policy).
     fn deliver(&mut self, queue: QueueName, now: DateTime<Utc>) -> Result<()> {
         let due = self.ports.queue.take_visible(queue);
         if due.is_empty() {
@@ -406,16 +576,131 @@ impl<'a> World<'a> {
                 }
             }
         }
+        self.invocations += 1;
+        let key = self.invocations.wrapping_mul(KEY_INVOCATION);
+        let seed = self.config.seed;
+        let kube_op = (chance(seed, key ^ 2) < self.faults.rate_or_zero(FaultKind::KubeApiError)).then(|| {
+            const OPS: [ClusterOp; 7] = [
+                ClusterOp::ListNodes,
+                ClusterOp::ListPods,
+                ClusterOp::ListPdbs,
+                ClusterOp::Cordon,
+                ClusterOp::Uncordon,
+                ClusterOp::Evict,
+                ClusterOp::DeleteNode,
+            ];
+            OPS[(splitmix64(seed ^ key ^ 3) % OPS.len() as u64) as usize]
+        });
+        if let Some(op) = kube_op {
+            let error = Error::unavailable("kubernetes", "503 Service Unavailable (injected)");
+            self.ports.cluster.faults.fail_next(op, error);
+            count(&mut self.summary, FaultKind::KubeApiError);
+        }
+        let throttled = inject_throttle(&self.ports, &self.faults, &mut self.summary, seed, key);
+        let budget = (chance(seed, key ^ 4) < self.faults.rate_or_zero(FaultKind::LambdaTimeout)).then(|| {
+            let calls = 1 + (splitmix64(seed ^ key ^ 5) % 8) as u32;
+            let budget = StopAfter::new(calls, Error::unavailable("lambda", "Task timed out (injected)"));
+            self.stop_fakes_after(Some(&budget));
+            budget
+        });
+
         let event = smartscale_lambda::sqs_event(due.iter().map(|m| m.body.clone()));
         let response = match queue {
             QueueName::ScaleUp => self.runtime.block_on(smartscale_scale_up_worker::handle(event, &self.scale_up)),
             QueueName::Drain => self.runtime.block_on(smartscale_drain_worker::handle(event, &self.drain)),
         };
-        match response {
-            Ok(r) => self.summary.dlq_messages += r.batch_item_failures.len() as u32,
-            Err(_) => self.summary.dlq_messages += due.len() as u32,
+
+        if let Some(op) = kube_op {
+            self.ports.cluster.faults.clear(op);
+        }
+        if let Some(op) = throttled {
+            self.ports.state.faults.clear(op);
+        }
+        let timed_out = budget.as_ref().is_some_and(StopAfter::spent);
+        if budget.is_some() {
+            self.stop_fakes_after(None);
+            if timed_out {
+                count(&mut self.summary, FaultKind::LambdaTimeout);
+            }
+        }
+        let failed: BTreeSet<usize> = match response {
+            _ if timed_out => (0..due.len()).collect(),
+            Ok(r) => r
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.strip_prefix("m-")?.parse().ok())
+                .collect(),
+            Err(_) => (0..due.len()).collect(),
+        };
+        let redelivery = self.faults.rate_or_zero(FaultKind::SqsRedelivery);
+        for (i, message) in due.into_iter().enumerate() {
+            if failed.contains(&i) {
+                let receives = self.receives.entry(message.body.clone()).or_insert(0);
+                *receives += 1;
+                if *receives >= MAX_RECEIVES {
+                    self.receives.remove(&message.body);
+                    self.summary.dlq_messages += 1;
+                } else {
+                    self.summary.redeliveries += 1;
+                    self.ports.queue.redeliver(message, now + Duration::seconds(VISIBILITY_TIMEOUT_S));
+                }
+                continue;
+            }
+            self.receives.remove(&message.body);
+            if chance(seed, key ^ 6 ^ (i as u64) << 8) < redelivery {
+                count(&mut self.summary, FaultKind::SqsRedelivery);
+                self.ports.queue.redeliver(message, now + Duration::seconds(self.config.step_s()));
+            }
+        }
+        if queue == QueueName::Drain && chance(seed, key ^ 7) < self.faults.rate_or_zero(FaultKind::SpotDuringDrain) {
+            self.warn_a_draining_spot_node(now)?;
         }
         Ok(())
+    }
+
+    /// `spot-during-drain`: EC2 warns a Spot node the drain has cordoned, if there is one.
+    fn warn_a_draining_spot_node(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let cordoned: Vec<String> = self
+            .ports
+            .cluster
+            .nodes()
+            .into_iter()
+            .filter(|n| n.unschedulable && !n.labels.contains_key("node-role.kubernetes.io/control-plane"))
+            .filter_map(|n| n.instance_id)
+            .collect();
+        let target = self.ports.fleet.instances().into_iter().find(|i| {
+            i.lifecycle == Lifecycle::Spot
+                && i.state == InstanceState::Running
+                && cordoned.contains(&i.instance_id)
+                && !self.reclaims.contains_key(&i.instance_id)
+        });
+        match target {
+            Some(instance) => {
+                count(&mut self.summary, FaultKind::SpotDuringDrain);
+                self.warn_instance(now, &instance.instance_id)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Every port a worker calls fails once `budget` is spent (`None`: they work again).
+    fn stop_fakes_after(&self, budget: Option<&StopAfter>) {
+        match budget {
+            Some(b) => {
+                self.ports.fleet.faults.stop_after(b);
+                self.ports.cluster.faults.stop_after(b);
+                self.ports.state.faults.stop_after(b);
+                self.ports.queue.faults.stop_after(b);
+                self.ports.notifier.faults.stop_after(b);
+            }
+            None => {
+                self.ports.fleet.faults.resume();
+                self.ports.cluster.faults.resume();
+                self.ports.state.faults.resume();
+                self.ports.queue.faults.resume();
+                self.ports.notifier.faults.resume();
+            }
+        }
     }
 
     /// New SNS notifications go to the real Slack forwarder; completed scale-downs that were
@@ -424,12 +709,15 @@ impl<'a> World<'a> {
         let published = self.ports.notifier.published_since(self.notifications_seen);
         self.notifications_seen += published.len();
         for notification in published {
-            if let smartscale_core::notification::NotificationEvent::ScaleDownCompleted { decision_id, .. } =
-                &notification.event
-            {
-                if !decision_id.starts_with("spot-") {
-                    self.mark(now, EventKind::ScaleDown);
+            match &notification.event {
+                NotificationEvent::ScaleDownCompleted { decision_id, .. } if !decision_id.starts_with("spot-") => {
+                    self.mark(now, EventKind::ScaleDown)
                 }
+                NotificationEvent::ScalingFailure {
+                    error_type: FailureType::PrometheusUnavailable | FailureType::NodeJoinTimeout,
+                    ..
+                } => self.summary.fault_alerts += 1,
+                _ => {}
             }
             let event = sns_event(&notification.encode(), now)?;
             match self.runtime.block_on(smartscale_slack_forwarder::handle(event, &self.slack)) {
@@ -467,6 +755,29 @@ fn priced(config: ScaleUpConfig) -> Result<ScaleUpConfig> {
         Some(t) => Err(Error::config("INSTANCE_TYPES", format!("the simulator has no price for {t}"))),
         None => Ok(config),
     }
+}
+
+/// A deterministic draw in [0, 1) for `key` under `seed`.
+fn chance(seed: u64, key: u64) -> f64 {
+    (splitmix64(seed ^ key) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn count(summary: &mut Summary, kind: FaultKind) {
+    *summary.faults_injected.entry(kind.as_str().to_string()).or_insert(0) += 1;
+}
+
+/// `dynamodb-throttle`: one state-store call of this invocation is throttled. Returns the
+/// operation, for the caller to clear once the invocation is over.
+fn inject_throttle(ports: &Ports, faults: &FaultPlan, summary: &mut Summary, seed: u64, key: u64) -> Option<StateOp> {
+    if chance(seed, key ^ 8) >= faults.rate_or_zero(FaultKind::DynamodbThrottle) {
+        return None;
+    }
+    const OPS: [StateOp; 4] = [StateOp::Get, StateOp::Acquire, StateOp::Release, StateOp::Update];
+    let op = OPS[(splitmix64(seed ^ key ^ 9) % OPS.len() as u64) as usize];
+    let error = Error::unavailable("dynamodb", "ThrottlingException: Rate of requests exceeds the allowed throughput (injected)");
+    ports.state.faults.fail_next(op, error);
+    count(summary, FaultKind::DynamodbThrottle);
+    Some(op)
 }
 
 /// A stable key for per-instance draws.

@@ -54,6 +54,12 @@ impl FakeQueue {
         *messages = rest;
         due
     }
+
+    /// Puts a received message back, visible at `visible_at`: SQS redelivering it after its
+    /// visibility timeout, or delivering it twice (at-least-once).
+    pub fn redeliver(&self, message: QueuedMessage, visible_at: DateTime<Utc>) {
+        lock(&self.messages).push(QueuedMessage { visible_at, ..message });
+    }
 }
 
 impl WorkQueue for FakeQueue {

@@ -86,11 +86,40 @@ impl<C> Default for Recorder<C> {
 pub struct Faults<Op> {
     next: Mutex<HashMap<Op, VecDeque<Error>>>,
     sticky: Mutex<HashMap<Op, Error>>,
+    stop: Mutex<Option<StopAfter>>,
 }
 
 impl<Op> Default for Faults<Op> {
     fn default() -> Self {
-        Faults { next: Mutex::new(HashMap::new()), sticky: Mutex::new(HashMap::new()) }
+        Faults { next: Mutex::new(HashMap::new()), sticky: Mutex::new(HashMap::new()), stop: Mutex::new(None) }
+    }
+}
+
+/// A budget of port calls shared by several fakes: once spent, every further call of every
+/// fake holding it fails. This is a Lambda stopped by its timeout between two calls: what it
+/// did before stays done, nothing after happens.
+#[derive(Debug, Clone)]
+pub struct StopAfter {
+    remaining: Arc<std::sync::atomic::AtomicU32>,
+    error: Error,
+}
+
+impl StopAfter {
+    pub fn new(calls: u32, error: Error) -> StopAfter {
+        StopAfter { remaining: Arc::new(std::sync::atomic::AtomicU32::new(calls)), error }
+    }
+
+    /// Whether the budget ran out (the invocation was stopped).
+    pub fn spent(&self) -> bool {
+        self.remaining.load(std::sync::atomic::Ordering::Relaxed) == 0
+    }
+
+    fn spend(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        match self.remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.error.clone()),
+        }
     }
 }
 
@@ -108,8 +137,20 @@ impl<Op: Eq + Hash + Copy> Faults<Op> {
         lock(&self.next).remove(&op);
     }
 
+    /// Every call fails once `budget` is spent, until [`Faults::resume`].
+    pub fn stop_after(&self, budget: &StopAfter) {
+        *lock(&self.stop) = Some(budget.clone());
+    }
+
+    pub fn resume(&self) {
+        *lock(&self.stop) = None;
+    }
+
     /// `Err` if a failure is due for `op`.
     pub fn check(&self, op: Op) -> Result<()> {
+        if let Some(budget) = lock(&self.stop).as_ref() {
+            budget.spend()?;
+        }
         if let Some(error) = lock(&self.next).get_mut(&op).and_then(VecDeque::pop_front) {
             return Err(error);
         }
@@ -140,6 +181,22 @@ mod tests {
         assert!(faults.check("op").is_err());
         faults.clear("op");
         assert!(faults.check("op").is_ok());
+    }
+
+    #[test]
+    fn a_shared_budget_stops_every_fake_holding_it() {
+        let (kube, ec2): (Faults<&str>, Faults<&str>) = (Faults::default(), Faults::default());
+        let budget = StopAfter::new(2, Error::unavailable("lambda", "timed out"));
+        kube.stop_after(&budget);
+        ec2.stop_after(&budget);
+        assert!(kube.check("list").is_ok());
+        assert!(ec2.check("describe").is_ok());
+        assert!(!budget.spent() || kube.check("list").is_err());
+        assert!(kube.check("list").is_err());
+        assert!(ec2.check("terminate").is_err());
+        assert!(budget.spent());
+        kube.resume();
+        assert!(kube.check("list").is_ok());
     }
 
     #[test]
