@@ -232,15 +232,26 @@ fn scale_up_triggers(policy: &Policy, view: &SignalView) -> Vec<(Trigger, String
         ups.push((Trigger::Cpu, format!("cpu {:.1}% > {cpu_limit}% for {}", held.latest, duration(held.for_s))));
     }
     if let Some(held) = view.sustained(Signal::PendingPods, policy.pending_pods_window_s, |v| v > 0.0) {
-        ups.push((
-            Trigger::PendingPods,
-            format!(
-                "{} pending pods for {} (> {})",
-                held.latest,
-                duration(held.for_s),
-                duration(policy.pending_pods_window_s.into())
-            ),
-        ));
+        // Pods no new node could host never call for one (Cluster Autoscaler's rule too): only
+        // the hostable ones trigger. Unknown counts as hostable, so a missing query never
+        // silences a real shortfall.
+        let unhostable = view.latest(Signal::UnhostablePods).unwrap_or(0.0).min(held.latest);
+        if held.latest - unhostable > 0.0 {
+            let beyond = if unhostable > 0.0 {
+                format!(", {unhostable} of them larger than a new node and left out")
+            } else {
+                String::new()
+            };
+            ups.push((
+                Trigger::PendingPods,
+                format!(
+                    "{} pending pods for {} (> {}){beyond}",
+                    held.latest,
+                    duration(held.for_s),
+                    duration(policy.pending_pods_window_s.into())
+                ),
+            ));
+        }
     }
     if let Some(mem) = view.latest(Signal::Memory).filter(|v| *v > policy.mem_scale_up_pct) {
         ups.push((Trigger::Memory, format!("memory {mem:.1}% > {}%", policy.mem_scale_up_pct)));

@@ -406,6 +406,7 @@ prop_compose! {
             pending_memory_bytes: pending.map(|p| f64::from(p) * 700.0 * 1048576.0),
             requested_cpu_millis: mem.map(|m| m * 90.0),
             requested_memory_bytes: mem.map(|m| m * 70.0 * MIB),
+            unhostable_pods: pending.map(|_| 0),
         }).collect()
     }
 }
@@ -561,4 +562,20 @@ fn unschedulable_pods_trigger_after_a_minute_where_the_spec_waits_three() {
     assert_eq!(d.action, Action::ScaleUp, "{d:?}");
     assert!(d.reasons.iter().any(|r| r.starts_with("2 pending pods for 1m30s (> 1m00s)")), "{d:?}");
     assert_eq!(decide(&spec_policy(), &state(3), &samples, now()).action, Action::None);
+}
+
+#[test]
+fn pods_no_new_node_could_host_do_not_trigger_a_scale_up() {
+    let policy = Policy::default();
+    let state = DecisionState { node_count: 3, ..Default::default() };
+    let pending = |unhostable: Option<u32>| {
+        series(240, |a| Sample { pending_pods: Some(2), unhostable_pods: unhostable, ..calm(a) })
+    };
+    let all_too_big = decide(&policy, &state, &pending(Some(2)), now());
+    assert_eq!(all_too_big.action, Action::None, "{all_too_big:?}");
+    let one_too_big = decide(&policy, &state, &pending(Some(1)), now());
+    assert_eq!(one_too_big.action, Action::ScaleUp);
+    assert!(one_too_big.reasons.iter().any(|r| r.contains("1 of them larger than a new node")), "{one_too_big:?}");
+    let unknown = decide(&policy, &state, &pending(None), now());
+    assert_eq!(unknown.action, Action::ScaleUp, "unknown is not zero: it never silences a shortfall");
 }

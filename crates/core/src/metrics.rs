@@ -39,6 +39,10 @@ pub struct Sample {
     /// Summed memory requests of the running pods a drain would move, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_memory_bytes: Option<f64>,
+    /// Unschedulable pods that no new node could host (a request larger than a new node's
+    /// allocatable): they never trigger a scale-up, as in Cluster Autoscaler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhostable_pods: Option<u32>,
 }
 
 impl Sample {
@@ -61,10 +65,11 @@ pub enum Signal {
     PendingMemory,
     RequestedCpu,
     RequestedMemory,
+    UnhostablePods,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 10] = [
+    pub const ALL: [Signal; 11] = [
         Signal::Cpu,
         Signal::Memory,
         Signal::PendingPods,
@@ -75,6 +80,7 @@ impl Signal {
         Signal::PendingMemory,
         Signal::RequestedCpu,
         Signal::RequestedMemory,
+        Signal::UnhostablePods,
     ];
 
     /// The value of this signal in a sample, if known.
@@ -90,6 +96,7 @@ impl Signal {
             Signal::PendingMemory => sample.pending_memory_bytes,
             Signal::RequestedCpu => sample.requested_cpu_millis,
             Signal::RequestedMemory => sample.requested_memory_bytes,
+            Signal::UnhostablePods => sample.unhostable_pods.map(f64::from),
         }
     }
 
@@ -105,6 +112,7 @@ impl Signal {
             Signal::PendingMemory => sample.pending_memory_bytes = value,
             Signal::RequestedCpu => sample.requested_cpu_millis = value,
             Signal::RequestedMemory => sample.requested_memory_bytes = value,
+            Signal::UnhostablePods => sample.unhostable_pods = value.map(|v| v.max(0.0).round() as u32),
         }
     }
 
@@ -120,6 +128,7 @@ impl Signal {
             Signal::PendingMemory => "pending_memory",
             Signal::RequestedCpu => "requested_cpu",
             Signal::RequestedMemory => "requested_memory",
+            Signal::UnhostablePods => "unhostable_pods",
         }
     }
 }

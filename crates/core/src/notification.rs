@@ -74,6 +74,13 @@ pub enum NotificationEvent {
         signals: Vec<String>,
         detail: String,
     },
+    /// Pods wait that no new node could host (their requests exceed a new node's allocatable):
+    /// SmartScale adds no node for them.
+    UnhostablePods {
+        pods: u32,
+        new_node_cpu_millis: u32,
+        new_node_memory_mib: u32,
+    },
     /// A condition a person was told of is over (e.g. Prometheus reachable again).
     Recovered {
         what: String,
@@ -159,6 +166,7 @@ impl NotificationEvent {
         "recovered",
         "no_removable_node",
         "signals_missing",
+        "unhostable_pods",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -174,6 +182,7 @@ impl NotificationEvent {
             NotificationEvent::Recovered { .. } => "recovered",
             NotificationEvent::NoRemovableNode { .. } => "no_removable_node",
             NotificationEvent::SignalsMissing { .. } => "signals_missing",
+            NotificationEvent::UnhostablePods { .. } => "unhostable_pods",
         }
     }
 
@@ -188,7 +197,8 @@ impl NotificationEvent {
             NotificationEvent::CapacityFallback { .. }
             | NotificationEvent::AtMaxCapacity { .. }
             | NotificationEvent::SpotInterruption { .. }
-            | NotificationEvent::SignalsMissing { .. } => Severity::Warning,
+            | NotificationEvent::SignalsMissing { .. }
+            | NotificationEvent::UnhostablePods { .. } => Severity::Warning,
             NotificationEvent::ScalingFailure { .. } => Severity::Critical,
         }
     }

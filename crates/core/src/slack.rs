@@ -111,7 +111,7 @@ fn emoji(event: &NotificationEvent) -> &'static str {
         NotificationEvent::SpotInterruption { .. } => "🟠",
         NotificationEvent::Recovered { .. } => "✅",
         NotificationEvent::NoRemovableNode { .. } => "ℹ️",
-        NotificationEvent::SignalsMissing { .. } => "⚠️",
+        NotificationEvent::SignalsMissing { .. } | NotificationEvent::UnhostablePods { .. } => "⚠️",
     }
 }
 
@@ -134,6 +134,9 @@ fn title(event: &NotificationEvent) -> String {
         NotificationEvent::Recovered { what, .. } => format!("Recovered: {what}"),
         NotificationEvent::NoRemovableNode { .. } => "Scale-down wanted, but no node can be removed safely".to_string(),
         NotificationEvent::SignalsMissing { signals, .. } => format!("No data for {}", signals.join(", ")),
+        NotificationEvent::UnhostablePods { pods, .. } => {
+            format!("{pods} pending pod{} larger than any new node", plural(*pods as usize))
+        }
     }
 }
 
@@ -233,6 +236,14 @@ fn details(event: &NotificationEvent) -> Details {
             ..Details::default()
         },
         NotificationEvent::Recovered { message, .. } => Details { reason: Some(message.clone()), ..Details::default() },
+        NotificationEvent::UnhostablePods { new_node_cpu_millis, new_node_memory_mib, .. } => Details {
+            reason: Some(format!(
+                "Their requests exceed a new node's {new_node_cpu_millis}m CPU or {new_node_memory_mib} MiB memory"
+            )),
+            action: Some("No node added for them".to_string()),
+            recommendation: Some("Lower the pods' requests, or add a larger instance type".to_string()),
+            ..Details::default()
+        },
         NotificationEvent::SignalsMissing { detail, .. } => Details {
             reason: Some(detail.clone()),
             recommendation: Some(

@@ -91,6 +91,7 @@ fn every_kind() -> Vec<NotificationEvent> {
             signals: vec!["cpu".into(), "memory".into()],
             detail: "cpu (PROMQL_CPU, from node-exporter) and memory (PROMQL_MEMORY, from node-exporter) returned no series for 11m; scaling on them is off until they do".into(),
         },
+        NotificationEvent::UnhostablePods { pods: 2, new_node_cpu_millis: 1800, new_node_memory_mib: 1472 },
         NotificationEvent::NoRemovableNode {
             reasons: vec![
                 "ip-10-0-1-5: Pdb (shop/api allows 0 disruptions)".into(),

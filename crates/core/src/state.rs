@@ -62,6 +62,8 @@ pub enum EpisodeKind {
     ScaleUpWaiting,
     /// CPU, memory or pending pods have no data while Prometheus answers.
     SignalsMissing,
+    /// Unschedulable pods that no new node could host.
+    UnhostablePods,
 }
 
 /// One condition that lasts: when it began, whether a person was told, and (for conditions a

@@ -226,6 +226,7 @@ where
     record_cluster_metrics(emf, &samples, judged_at, cfg.policy.sample_interval_s);
     if origin == MetricsOrigin::Live {
         check_required_signals(deps, &samples, now, emf, &mut item, &mut update).await;
+        report_unhostable_pods(deps, &samples, now, &mut item, &mut update).await;
     }
 
     let decision = decide(&cfg.policy, &item.decision_state(now), &samples, judged_at);
@@ -433,6 +434,50 @@ async fn check_required_signals<S, M, F, Q, N, C, K>(
     }
     episode.detail = Some(detail);
     item.episodes = item.episodes_with(EpisodeKind::SignalsMissing, Some(episode));
+    update.episodes = Some(item.episodes.clone());
+}
+
+/// Pods no new node could host are told once per episode (they trigger nothing, so without
+/// this they would wait in silence); the episode ends when none are left.
+async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    samples: &[Sample],
+    now: DateTime<Utc>,
+    item: &mut StateItem,
+    update: &mut StateUpdate,
+) where
+    N: Notifier,
+{
+    let latest = samples.iter().filter(|s| s.unhostable_pods.is_some()).max_by_key(|s| s.at);
+    let Some(pods) = latest.and_then(|s| s.unhostable_pods) else { return };
+    let open = item.episode(EpisodeKind::UnhostablePods).is_some();
+    if pods == 0 {
+        if open {
+            item.episodes = item.episodes_with(EpisodeKind::UnhostablePods, None);
+            update.episodes = Some(item.episodes.clone());
+        }
+        return;
+    }
+    if open {
+        return;
+    }
+    let policy = &deps.config.policy;
+    warn!(pods, "pending pods larger than any new node; no scale-up for them");
+    let event = NotificationEvent::UnhostablePods {
+        pods,
+        new_node_cpu_millis: policy.new_node_cpu_millis,
+        new_node_memory_mib: policy.new_node_memory_mib,
+    };
+    let notified = notify(deps, now, event).await;
+    let episode = Episode {
+        kind: EpisodeKind::UnhostablePods,
+        since: now,
+        notified,
+        look_again_at: None,
+        node_count: None,
+        detail: Some(format!("{pods} pods")),
+    };
+    item.episodes = item.episodes_with(EpisodeKind::UnhostablePods, Some(episode));
     update.episodes = Some(item.episodes.clone());
 }
 

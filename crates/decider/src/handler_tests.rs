@@ -441,3 +441,17 @@ async fn missing_cpu_and_memory_are_told_once_an_hour_and_counted_every_run() {
     world.run().await;
     assert!(world.deps.state.item("prod").unwrap().episode(EpisodeKind::SignalsMissing).is_none());
 }
+
+#[tokio::test]
+async fn pods_no_new_node_could_host_are_told_once_and_trigger_nothing() {
+    let world = World::new(4).await;
+    let huge = |i| Sample { pending_pods: Some(1), unhostable_pods: Some(1), ..quiet(i) };
+    for minute in 0..3 {
+        world.deps.clock.set(t0() + Duration::minutes(2 * minute));
+        world.metrics(huge);
+        let outcome = world.run().await;
+        assert_ne!(outcome.taken, Taken::ScaleUpRequested { count: 1 });
+    }
+    assert!(world.sent().iter().all(|m| !matches!(m, WorkMessage::ScaleUpRequest(_))));
+    assert_eq!(world.deps.notifier.kinds(), vec!["unhostable_pods"]);
+}

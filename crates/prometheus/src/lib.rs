@@ -118,11 +118,12 @@ impl PrometheusSource {
             range("p95_latency", &q.p95_latency),
             range("error_rate", &q.error_rate),
         );
-        let (pending_cpu, pending_memory, requested_cpu, requested_memory) = tokio::join!(
+        let (pending_cpu, pending_memory, requested_cpu, requested_memory, unhostable) = tokio::join!(
             range("pending_cpu", &q.pending_cpu),
             range("pending_memory", &q.pending_memory),
             range("requested_cpu", &q.requested_cpu),
             range("requested_memory", &q.requested_memory),
+            range("unhostable_pods", &q.unhostable_pods),
         );
         let answers = [
             (Signal::Cpu, &q.cpu, cpu?),
@@ -135,6 +136,7 @@ impl PrometheusSource {
             (Signal::PendingMemory, &q.pending_memory, pending_memory?),
             (Signal::RequestedCpu, &q.requested_cpu, requested_cpu?),
             (Signal::RequestedMemory, &q.requested_memory, requested_memory?),
+            (Signal::UnhostablePods, &q.unhostable_pods, unhostable?),
         ];
         let mut series = Vec::new();
         let mut ambiguous = Vec::new();

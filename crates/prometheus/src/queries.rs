@@ -16,6 +16,7 @@ pub struct Queries {
     pub pending_memory: String,
     pub requested_cpu: String,
     pub requested_memory: String,
+    pub unhostable_pods: String,
 }
 
 /// Pods the scheduler could not place (kube-state-metrics only reports those): unlike phase
@@ -30,6 +31,22 @@ const ZERO_IF_KSM_UP: &str = "(0 * sum(kube_pod_status_phase))";
 fn requests_of(resource: &str, pods: &str) -> String {
     format!(
         r#"(sum((kube_pod_container_resource_requests{{resource="{resource}"}} * on(namespace, pod) group_left() {pods}) unless on(namespace, pod) kube_pod_owner{{owner_kind="DaemonSet"}}) or {ZERO_IF_KSM_UP})"#
+    )
+}
+
+/// Unschedulable pods whose own requests exceed what a new node offers (`cpu_millis`,
+/// `memory_bytes`: the policy's `NEW_NODE_CPU_MILLIS`, `NEW_NODE_MEMORY_MIB`). No scale-up can
+/// place them; zero when there are none, absent without kube-state-metrics.
+pub fn unhostable_pods(cpu_millis: u32, memory_bytes: u64) -> String {
+    let per_pod = |resource: &str| {
+        format!(
+            r#"sum by (namespace, pod) (kube_pod_container_resource_requests{{resource="{resource}"}} * on(namespace, pod) group_left() {UNSCHEDULABLE})"#
+        )
+    };
+    format!(
+        "(count(({} * 1000 > {cpu_millis}) or ({} > {memory_bytes})) or {ZERO_IF_KSM_UP})",
+        per_pod("cpu"),
+        per_pod("memory")
     )
 }
 
@@ -56,6 +73,10 @@ impl Default for Queries {
             pending_cpu: format!("{} * 1000", requests_of("cpu", UNSCHEDULABLE)),
             pending_memory: requests_of("memory", UNSCHEDULABLE),
             requested_cpu: format!("{} * 1000", requests_of("cpu", RUNNING)),
+            unhostable_pods: {
+                let policy = smartscale_core::Policy::default();
+                unhostable_pods(policy.new_node_cpu_millis, u64::from(policy.new_node_memory_mib) << 20)
+            },
             requested_memory: requests_of("memory", RUNNING),
         }
     }
@@ -104,7 +125,8 @@ pub fn error_rate(label: StatusLabel) -> String {
 impl Queries {
     /// Defaults, each overridable by `PROMQL_CPU`, `PROMQL_MEMORY`, `PROMQL_PENDING_PODS`,
     /// `PROMQL_NODE_COUNT`, `PROMQL_QUEUE_DEPTH`, `PROMQL_P95_LATENCY`, `PROMQL_ERROR_RATE`,
-    /// `PROMQL_PENDING_CPU`, `PROMQL_PENDING_MEMORY`, `PROMQL_REQUESTED_CPU`, `PROMQL_REQUESTED_MEMORY`;
+    /// `PROMQL_PENDING_CPU`, `PROMQL_PENDING_MEMORY`, `PROMQL_REQUESTED_CPU`, `PROMQL_REQUESTED_MEMORY`,
+    /// `PROMQL_UNHOSTABLE_PODS` (by default sized from `NEW_NODE_CPU_MILLIS`/`NEW_NODE_MEMORY_MIB`);
     /// the default error-rate query reads the label `PROMETHEUS_STATUS_LABEL` names.
     ///
     /// Every query, default or override, is parsed here, so a PromQL typo fails the cold start
@@ -119,7 +141,14 @@ impl Queries {
                 "has no effect when PROMQL_ERROR_RATE is set: put the label in that query and unset this",
             ));
         }
-        let mut q = Queries { error_rate: error_rate(label), ..Queries::default() };
+        let defaults = smartscale_core::Policy::default();
+        let node_cpu: u32 = config::parsed(source, "NEW_NODE_CPU_MILLIS")?.unwrap_or(defaults.new_node_cpu_millis);
+        let node_mib: u32 = config::parsed(source, "NEW_NODE_MEMORY_MIB")?.unwrap_or(defaults.new_node_memory_mib);
+        let mut q = Queries {
+            error_rate: error_rate(label),
+            unhostable_pods: unhostable_pods(node_cpu, u64::from(node_mib) << 20),
+            ..Queries::default()
+        };
         let mut checked = Vec::new();
         for (var, field) in [
             ("PROMQL_CPU", &mut q.cpu),
@@ -133,6 +162,7 @@ impl Queries {
             ("PROMQL_PENDING_MEMORY", &mut q.pending_memory),
             ("PROMQL_REQUESTED_CPU", &mut q.requested_cpu),
             ("PROMQL_REQUESTED_MEMORY", &mut q.requested_memory),
+            ("PROMQL_UNHOSTABLE_PODS", &mut q.unhostable_pods),
         ] {
             if let Some(v) = config::optional(source, var) {
                 *field = v;
@@ -146,7 +176,7 @@ impl Queries {
     }
 
     /// Each query with the variable that overrides it.
-    pub fn by_variable(&self) -> [(&'static str, &str); 11] {
+    pub fn by_variable(&self) -> [(&'static str, &str); 12] {
         [
             ("PROMQL_CPU", &self.cpu),
             ("PROMQL_MEMORY", &self.memory),
@@ -159,6 +189,7 @@ impl Queries {
             ("PROMQL_PENDING_MEMORY", &self.pending_memory),
             ("PROMQL_REQUESTED_CPU", &self.requested_cpu),
             ("PROMQL_REQUESTED_MEMORY", &self.requested_memory),
+            ("PROMQL_UNHOSTABLE_PODS", &self.unhostable_pods),
         ]
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use smartscale_prometheus::Queries;
 
 /// Each recording rule and the decider variable whose default query it records.
-const RULES: [(&str, &str); 11] = [
+const RULES: [(&str, &str); 12] = [
     ("smartscale:cpu_busy:percent", "PROMQL_CPU"),
     ("smartscale:memory_used:percent", "PROMQL_MEMORY"),
     ("smartscale:pods_unschedulable:count", "PROMQL_PENDING_PODS"),
@@ -22,6 +22,7 @@ const RULES: [(&str, &str); 11] = [
     ("smartscale:pending_memory:bytes", "PROMQL_PENDING_MEMORY"),
     ("smartscale:requested_cpu:millicores", "PROMQL_REQUESTED_CPU"),
     ("smartscale:requested_memory:bytes", "PROMQL_REQUESTED_MEMORY"),
+    ("smartscale:pods_unhostable:count", "PROMQL_UNHOSTABLE_PODS"),
 ];
 
 /// Rules in the file that are not decider signals (dashboard and alert helpers).

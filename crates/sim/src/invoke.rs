@@ -197,6 +197,7 @@ fn seed(ports: &Ports, metrics: &FakeMetrics, at: DateTime<Utc>) {
             pending_memory_bytes: Some((PENDING_REPLICAS * POD_MEMORY_BYTES) as f64),
             requested_cpu_millis: Some((RUNNING_REPLICAS * POD_CPU_MILLIS) as f64),
             requested_memory_bytes: Some((RUNNING_REPLICAS * POD_MEMORY_BYTES) as f64),
+            unhostable_pods: Some(0),
         });
     }
 }

@@ -163,5 +163,6 @@ pub fn sample(
         pending_memory_bytes: Some(pending_requests.memory_bytes as f64),
         requested_cpu_millis: Some(running_requests.cpu_millis as f64),
         requested_memory_bytes: Some(running_requests.memory_bytes as f64),
+        unhostable_pods: Some(0),
     }
 }

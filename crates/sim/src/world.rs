@@ -365,8 +365,11 @@ impl<'a> World<'a> {
             let error = Error::unavailable("prometheus", "connection refused (injected outage)");
             self.metrics.faults.fail_always(FetchOp, error);
             self.outage_until = Some(now + Duration::minutes(PROMETHEUS_OUTAGE_MINUTES));
-            // Longer than the decider's snapshot (5 min): an episode that must reach a person.
-            self.summary.fault_episodes += 1;
+            // Longer than the decider's snapshot (5 min): an episode that must reach a person,
+            // if a decider reads Prometheus in this policy.
+            if matches!(self.controller, Controller::Decider(_)) {
+                self.summary.fault_episodes += 1;
+            }
             count(&mut self.summary, FaultKind::PrometheusOutage);
         }
     }
@@ -420,10 +423,7 @@ impl<'a> World<'a> {
             .iter()
             .filter(|i| i.state.is_active() && !self.reclaims.contains_key(&i.instance_id))
             .collect();
-        let on_demand = active.iter().filter(|i| i.lifecycle == Lifecycle::OnDemand).count() as u32;
-        let spot_running = active.iter().any(|i| i.lifecycle == Lifecycle::Spot);
-        let floor = self.min_nodes.min(active.len() as u32);
-        if spot_running && on_demand < floor {
+        if floor_short(self.min_nodes, &active) {
             self.summary.on_demand_floor_minutes_short += 1.0;
         }
         for instance in &active {
@@ -640,6 +640,7 @@ impl<'a> World<'a> {
                 if *receives >= MAX_RECEIVES {
                     self.receives.remove(&message.body);
                     self.summary.dlq_messages += 1;
+                    eprintln!("DEBUGDLQ {now} {}", message.body);
                 } else {
                     self.summary.redeliveries += 1;
                     self.ports.queue.redeliver(message, now + Duration::seconds(VISIBILITY_TIMEOUT_S));
@@ -757,6 +758,14 @@ fn priced(config: ScaleUpConfig) -> Result<ScaleUpConfig> {
     }
 }
 
+/// Whether fewer than min(`min_nodes`, active instances) of the `active` instances are
+/// On-Demand while a Spot instance runs: the On-Demand floor is partly on Spot.
+fn floor_short(min_nodes: u32, active: &[&Instance]) -> bool {
+    let on_demand = active.iter().filter(|i| i.lifecycle == Lifecycle::OnDemand).count() as u32;
+    let spot_running = active.iter().any(|i| i.lifecycle == Lifecycle::Spot);
+    spot_running && on_demand < min_nodes.min(active.len() as u32)
+}
+
 /// A deterministic draw in [0, 1) for `key` under `seed`.
 fn chance(seed: u64, key: u64) -> f64 {
     (splitmix64(seed ^ key) >> 11) as f64 / (1u64 << 53) as f64
@@ -815,4 +824,37 @@ fn sns_event(message: &str, now: DateTime<Utc>) -> Result<LambdaEvent<aws_lambda
     }]});
     let event = serde_json::from_value(event).map_err(|e| Error::invalid("sns event", e.to_string()))?;
     Ok(LambdaEvent::new(event, Context::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(lifecycle: Lifecycle) -> Instance {
+        Instance {
+            instance_id: "i-1".into(),
+            instance_type: "t3.small".into(),
+            availability_zone: ZONES[0].into(),
+            subnet_id: "subnet-a".into(),
+            lifecycle,
+            state: InstanceState::Running,
+            private_dns_name: None,
+            launched_at: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_floor_is_short_only_while_spot_runs_and_on_demand_is_under_the_floor() {
+        let (od, spot) = (instance(Lifecycle::OnDemand), instance(Lifecycle::Spot));
+        assert!(floor_short(2, &[&od, &spot, &spot]), "one On-Demand of a floor of 2, Spot running");
+        assert!(floor_short(2, &[&spot, &spot]));
+        assert!(!floor_short(2, &[&od, &od, &spot]));
+        // With fewer nodes than the floor, the floor is what there is.
+        assert!(!floor_short(2, &[&od]));
+        assert!(floor_short(2, &[&spot]));
+        // No Spot running: a short fleet is a capacity question, not a floor one.
+        assert!(!floor_short(3, &[&od, &od]));
+        assert!(!floor_short(2, &[]));
+    }
 }
