@@ -456,3 +456,23 @@ async fn a_message_for_another_cluster_is_refused() {
     assert_eq!(world.deliver(vec![body]).await.len(), 1);
     assert!(world.launched(TOKEN).is_empty());
 }
+
+#[tokio::test]
+async fn a_replacement_for_an_on_demand_floor_node_is_on_demand() {
+    // The world's two seed nodes are the On-Demand floor (MIN_NODES 2); one of them is leaving.
+    let world = World::new(&[]).await;
+    let leaving = world.deps.fleet.instances()[0].instance_id.clone();
+    let replacement = WorkMessage::ScaleUpRequest(ScaleUpRequest {
+        decision_id: "spot-ev-1".into(),
+        lock_token: None,
+        replaces: Some(leaving),
+        ..match world.request("spot-ev-1", 1) {
+            WorkMessage::ScaleUpRequest(r) => r,
+            _ => unreachable!(),
+        }
+    });
+    world.send(replacement).await;
+    let launched = world.launched("spot-ev-1");
+    assert_eq!(launched.len(), 1);
+    assert_eq!(launched[0].lifecycle, Lifecycle::OnDemand, "not Spot: the floor stays On-Demand");
+}

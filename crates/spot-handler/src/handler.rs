@@ -62,13 +62,25 @@ pub async fn handle<W: Worker<Config = SpotConfig>>(event: LambdaEvent<Value>, d
         let response = smartscale_lambda::process_records(batch, |body| async move {
             let value: Value =
                 serde_json::from_str(&body).map_err(|e| Error::invalid("<body>", format!("not JSON: {e}")))?;
-            handle_event(&value, deps).await.map(|_| ())
+            handle_escalating(&value, deps).await.map(|_| ())
         })
         .await;
         return Ok(serde_json::to_value(response).unwrap_or_default());
     }
-    let handled = handle_event(&payload, deps).await?;
+    let handled = handle_escalating(&payload, deps).await?;
     Ok(serde_json::to_value(handled).unwrap_or_default())
+}
+
+/// [`handle_event`], telling a person once about a failure no retry fixes (the K3s API or EC2
+/// refusing our credentials) before the event is retried.
+async fn handle_escalating<W: Worker<Config = SpotConfig>>(value: &Value, deps: &W) -> smartscale_core::Result<Handled> {
+    match handle_event(value, deps).await {
+        Ok(handled) => Ok(handled),
+        Err(e) => {
+            let id = value.get("id").and_then(Value::as_str).map(|id| format!("spot-{id}"));
+            Err(smartscale_lambda::escalate(deps, &deps.config().cluster_id, id.as_deref(), e).await)
+        }
+    }
 }
 
 /// One EventBridge event.

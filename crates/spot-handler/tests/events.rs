@@ -219,3 +219,35 @@ async fn malformed_payloads_fail_clearly() {
     assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "bad"}]));
     assert!(deps.cluster.node("node-1").unwrap().unschedulable);
 }
+
+#[tokio::test]
+async fn a_k3s_api_refusing_our_credentials_reaches_a_person_once() {
+    let deps = world(&[]).await;
+    deps.cluster.faults.fail_always(
+        smartscale_core::fakes::ClusterOp::ListNodes,
+        smartscale_core::Error::rejected("kubernetes", "list nodes: HTTP 401: Unauthorized"),
+    );
+    let event = recorded("eventbridge-spot-interruption-warning.json");
+    for _ in 0..3 {
+        assert!(direct(&deps, event.clone()).await.is_err(), "retried by Lambda, then its DLQ");
+    }
+    let published = deps.notifier.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert!(matches!(
+        &published[0].event,
+        NotificationEvent::ScalingFailure { error_type: smartscale_core::notification::FailureType::Misconfigured, message, .. }
+            if message.contains("401")
+    ));
+}
+
+#[tokio::test]
+async fn a_spot_warning_drain_is_marked_as_a_reclaim_and_its_replacement_names_the_instance() {
+    let deps = world(&[]).await;
+    direct(&deps, recorded("eventbridge-spot-interruption-warning.json")).await.unwrap();
+    let sent = sent(&deps);
+    let drain = sent.iter().find_map(|m| if let WorkMessage::DrainRequest(d) = m { Some(d) } else { None }).unwrap();
+    assert!(drain.spot_reclaim);
+    assert_eq!(deps.cluster.node("node-1").unwrap().cordoned_by(), Some(drain.decision_id.as_str()));
+    let up = sent.iter().find_map(|m| if let WorkMessage::ScaleUpRequest(r) = m { Some(r) } else { None }).unwrap();
+    assert_eq!(up.replaces.as_deref(), Some("i-00000000000000001"));
+}
