@@ -182,7 +182,6 @@ fn write_report(args: &SimArgs, config: &SimConfig, runs: &[Run]) -> Result<(), 
 }
 
 fn simulate(args: &SimArgs, policy: &str) -> Result<String, String> {
-    log_to_stderr();
     let policy: PolicyName = policy.parse().map_err(|e: smartscale_core::Error| e.to_string())?;
     let config = args.config(policy)?;
     let mut progress = Progress::new();

@@ -27,12 +27,22 @@ const RUNNING: &str = r#"(kube_pod_status_phase{phase="Running"} == 1)"#;
 const ZERO_IF_KSM_UP: &str = "(0 * sum(kube_pod_status_phase))";
 
 /// Summed requests of `resource` over the pods in `pods` that are not DaemonSet pods (they
-/// never move). Zero when no pod matches; absent, so unknown, without kube-state-metrics.
-fn requests_of(resource: &str, pods: &str) -> String {
+/// never move), a pod that requests none of it counted as `unset` (the drain worker's
+/// `DEFAULT_POD_CPU_M` / `DEFAULT_POD_MEMORY_MI` defaults): it still uses the node, and counting
+/// it as zero would call a busy node free. Zero when no pod matches; absent, so unknown, without
+/// kube-state-metrics.
+fn requests_of(resource: &str, pods: &str, unset: &str) -> String {
+    let not_daemonset = r#"unless on(namespace, pod) kube_pod_owner{owner_kind="DaemonSet"}"#;
+    let requests = format!(r#"kube_pod_container_resource_requests{{resource="{resource}"}}"#);
     format!(
-        r#"(sum((kube_pod_container_resource_requests{{resource="{resource}"}} * on(namespace, pod) group_left() {pods}) unless on(namespace, pod) kube_pod_owner{{owner_kind="DaemonSet"}}) or {ZERO_IF_KSM_UP})"#
+        "((sum(({requests} * on(namespace, pod) group_left() {pods}) {not_daemonset}) or {ZERO_IF_KSM_UP}) + (count(({pods} unless on(namespace, pod) {requests}) {not_daemonset}) or {ZERO_IF_KSM_UP}) * {unset})"
     )
 }
+
+/// What a pod without requests counts as, in the units of the queries (CPU in cores: the CPU
+/// queries multiply by 1000 after).
+const UNSET_CPU_CORES: &str = "0.1";
+const UNSET_MEMORY_BYTES: &str = "134217728";
 
 /// Unschedulable pods whose own requests exceed what a new node offers (`cpu_millis`,
 /// `memory_bytes`: the policy's `NEW_NODE_CPU_MILLIS`, `NEW_NODE_MEMORY_MIB`). No scale-up can
@@ -70,14 +80,14 @@ impl Default for Queries {
             p95_latency: "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
                 .into(),
             error_rate: error_rate(StatusLabel::default()),
-            pending_cpu: format!("{} * 1000", requests_of("cpu", UNSCHEDULABLE)),
-            pending_memory: requests_of("memory", UNSCHEDULABLE),
-            requested_cpu: format!("{} * 1000", requests_of("cpu", RUNNING)),
+            pending_cpu: format!("{} * 1000", requests_of("cpu", UNSCHEDULABLE, UNSET_CPU_CORES)),
+            pending_memory: requests_of("memory", UNSCHEDULABLE, UNSET_MEMORY_BYTES),
+            requested_cpu: format!("{} * 1000", requests_of("cpu", RUNNING, UNSET_CPU_CORES)),
             unhostable_pods: {
                 let policy = smartscale_core::Policy::default();
                 unhostable_pods(policy.new_node_cpu_millis, u64::from(policy.new_node_memory_mib) << 20)
             },
-            requested_memory: requests_of("memory", RUNNING),
+            requested_memory: requests_of("memory", RUNNING, UNSET_MEMORY_BYTES),
         }
     }
 }

@@ -80,7 +80,8 @@ async fn fetch_returns_aligned_samples_with_absent_signals_left_unknown() {
         assert_eq!(s.pending_pods, Some(3));
         assert!((s.cpu_pct.unwrap() - 50.0).abs() < 0.05);
         assert_eq!(s.queue_depth, None);
-        assert!(Signal::ALL.iter().filter(|sig| sig.value(s).is_some()).count() == 9);
+        assert_eq!(s.unhostable_pods, Some(0), "the backfill's pending pods all fit a new node");
+        assert!(Signal::ALL.iter().filter(|sig| sig.value(s).is_some()).count() == 10);
     }
 }
 

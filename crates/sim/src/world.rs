@@ -640,7 +640,6 @@ impl<'a> World<'a> {
                 if *receives >= MAX_RECEIVES {
                     self.receives.remove(&message.body);
                     self.summary.dlq_messages += 1;
-                    eprintln!("DEBUGDLQ {now} {}", message.body);
                 } else {
                     self.summary.redeliveries += 1;
                     self.ports.queue.redeliver(message, now + Duration::seconds(VISIBILITY_TIMEOUT_S));
