@@ -97,3 +97,32 @@ fn bench_times_whole_runs() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("2 runs: min") && text.contains("steps/s"), "{text}");
 }
+
+#[test]
+fn faults_are_injected_and_a_bad_kind_or_rate_is_named() {
+    let out = smartscale(&["simulate", "--days", "1", "--faults", "lock-race=0.2,kube-api-error=0.3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in ["on-demand floor short", "orphan instances", "decider errors", "fault episodes / alerts"] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(text.contains("lock-race ") && text.contains("kube-api-error "), "{text}");
+    let out = smartscale(&["compare", "--days", "1", "--json", "--faults", "prometheus-outage=4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let smartscale_run = &runs[0];
+    assert_eq!(smartscale_run["policy"], "smartscale");
+    assert!(smartscale_run["faults_injected"]["prometheus-outage"].as_u64().unwrap() > 0, "{smartscale_run}");
+    assert_eq!(smartscale_run["fault_alerts"], smartscale_run["fault_episodes"], "{smartscale_run}");
+    assert_eq!(smartscale_run["on_demand_floor_minutes_short"], 0.0);
+    for (faults, expected) in [
+        ("prometheus=1", "unknown fault kind \"prometheus\""),
+        ("lock-race=2", "lock-race=2: RATE must be a probability"),
+        ("quota=1.5", "whole number"),
+    ] {
+        let out = smartscale(&["simulate", "--days", "1", "--faults", faults]);
+        assert_eq!(out.status.code(), Some(2), "{faults} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--faults") && stderr.contains(expected), "{faults}: {stderr}");
+    }
+}

@@ -7,7 +7,7 @@
 //! left), if its pods do not fit on the other schedulable nodes, or if removing it would break
 //! `min_nodes` or empty an AZ while another AZ has two or more nodes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -136,11 +136,11 @@ pub fn plan(
     for node in &workers {
         *per_az.entry(node.zone.as_deref().unwrap_or("")).or_default() += 1;
     }
+    let index = Index::new(nodes, pods);
     let mut verdicts: Vec<Verdict> = nodes
         .iter()
         .map(|node| {
-            let on_node: Vec<&Pod> =
-                pods.iter().filter(|p| p.node.as_deref() == Some(&node.name) && is_evictable(p)).collect();
+            let on_node: Vec<&Pod> = index.evictable_on(&node.name).to_vec();
             let mut reasons = Vec::new();
             if is_control_plane(node) {
                 reasons.push(Reason::new(Rule::ControlPlane));
@@ -165,9 +165,9 @@ pub fn plan(
                         .push(Reason { detail: Some(format!("last node in {zone}")), ..Reason::new(Rule::LastInAz) });
                 }
                 for pod in &on_node {
-                    reasons.extend(pod_reasons(pod, node, pods, pdbs));
+                    reasons.extend(pod_reasons(pod, node, &index, pdbs));
                 }
-                if let Some(unplaced) = unplaceable(node, &on_node, nodes, pods).filter(|_| safest) {
+                if let Some(unplaced) = unplaceable(node, &on_node, &index).filter(|_| safest) {
                     reasons.push(Reason { pod: Some(unplaced), ..Reason::new(Rule::NoPlaceToMovePods) });
                 }
             }
@@ -177,7 +177,7 @@ pub fn plan(
                 removable: reasons.is_empty(),
                 reasons,
                 pods: on_node.len(),
-                utilization: utilization(node, pods),
+                utilization: utilization(node, &index),
             }
         })
         .collect();
@@ -193,10 +193,9 @@ pub fn plan(
                     0
                 }
             };
-            let created = |v: &Verdict| {
-                nodes.iter().find(|n| n.name == v.node).and_then(|n| n.created_at).unwrap_or(DateTime::<Utc>::MAX_UTC)
-            };
-            let cordoned = |v: &Verdict| nodes.iter().any(|n| n.name == v.node && n.unschedulable);
+            let created =
+                |v: &Verdict| index.node(&v.node).and_then(|n| n.created_at).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let cordoned = |v: &Verdict| index.node(&v.node).is_some_and(|n| n.unschedulable);
             // A node already cordoned (a drain in progress, or an admin's intent) goes first.
             cordoned(b)
                 .cmp(&cordoned(a))
@@ -213,7 +212,7 @@ pub fn plan(
 
 /// Why this pod pins its node. `safe-to-evict: "true"` lifts the controller and local-storage
 /// rules, never a PDB.
-fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason> {
+fn pod_reasons(pod: &Pod, node: &Node, index: &Index, pdbs: &[Pdb]) -> Vec<Reason> {
     let annotation = |k: &str| pod.annotations.get(k).map(String::as_str);
     let safe = annotation(SAFE_TO_EVICT) == Some("true");
     let matching: Vec<&Pdb> = pdbs.iter().filter(|p| p.matches(pod)).collect();
@@ -235,14 +234,7 @@ fn pod_reasons(pod: &Pod, node: &Node, pods: &[Pod], pdbs: &[Pdb]) -> Vec<Reason
             }),
             Some(owner) if owner.kind == "StatefulSet" => reasons.push(Reason::pod(Rule::Statefulset, pod)),
             Some(owner) => {
-                let elsewhere = pods.iter().any(|other| {
-                    other.namespace == pod.namespace
-                        && other.owner.as_ref() == Some(owner)
-                        && other.node.as_deref() != Some(node.name.as_str())
-                        && other.node.is_some()
-                        && other.ready
-                        && !other.terminating
-                });
+                let elsewhere = index.ready_replicas_elsewhere(&pod.namespace, owner, &node.name) > 0;
                 if !elsewhere {
                     reasons.push(Reason {
                         detail: Some(format!("{} {}", owner.kind, owner.name)),
@@ -278,21 +270,67 @@ fn controller(pod: &Pod) -> Option<&OwnerRef> {
     pod.owner.as_ref().filter(|o| CONTROLLER_KINDS.contains(&o.kind.as_str()))
 }
 
-fn requested_on(node: &Node, pods: &[Pod]) -> Resources {
-    pods.iter()
-        .filter(|p| {
-            p.node.as_deref() == Some(node.name.as_str()) && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
-        })
-        // Saturating: a sum past u64::MAX (only a hostile snapshot has one) reads as a full
-        // node, never as free space, and never panics or wraps.
-        .fold(Resources::default(), |acc, p| Resources {
-            cpu_millis: acc.cpu_millis.saturating_add(p.requests.cpu_millis),
-            memory_bytes: acc.memory_bytes.saturating_add(p.requests.memory_bytes),
-        })
+/// The cluster indexed once per plan, so that the plan stays near-linear in nodes and pods:
+/// pods by node, requests by node, ready replicas by owner and node, nodes by name.
+struct Index<'a> {
+    nodes: &'a [Node],
+    node_at: HashMap<&'a str, usize>,
+    evictable: HashMap<&'a str, Vec<&'a Pod>>,
+    requested: HashMap<&'a str, Resources>,
+    /// Ready, placed, not terminating pods per (namespace, owner kind, owner name), per node.
+    ready_replicas: HashMap<(&'a str, &'a str, &'a str), HashMap<&'a str, u32>>,
 }
 
-fn utilization(node: &Node, pods: &[Pod]) -> f64 {
-    let used = requested_on(node, pods);
+impl<'a> Index<'a> {
+    fn new(nodes: &'a [Node], pods: &'a [Pod]) -> Self {
+        let mut index = Index {
+            nodes,
+            node_at: nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect(),
+            evictable: HashMap::new(),
+            requested: HashMap::new(),
+            ready_replicas: HashMap::new(),
+        };
+        for pod in pods {
+            let Some(node) = pod.node.as_deref() else { continue };
+            if !matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed) {
+                let sum = index.requested.entry(node).or_default();
+                // Saturating: a sum past u64::MAX (only a hostile snapshot has one) reads as a
+                // full node, never as free space, and never panics or wraps.
+                sum.cpu_millis = sum.cpu_millis.saturating_add(pod.requests.cpu_millis);
+                sum.memory_bytes = sum.memory_bytes.saturating_add(pod.requests.memory_bytes);
+            }
+            if is_evictable(pod) {
+                index.evictable.entry(node).or_default().push(pod);
+            }
+            if let Some(owner) = pod.owner.as_ref().filter(|_| pod.ready && !pod.terminating) {
+                let key = (pod.namespace.as_str(), owner.kind.as_str(), owner.name.as_str());
+                *index.ready_replicas.entry(key).or_default().entry(node).or_default() += 1;
+            }
+        }
+        index
+    }
+
+    fn node(&self, name: &str) -> Option<&'a Node> {
+        self.node_at.get(name).map(|i| &self.nodes[*i])
+    }
+
+    fn evictable_on(&self, node: &str) -> &[&'a Pod] {
+        self.evictable.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    fn requested_on(&self, node: &str) -> Resources {
+        self.requested.get(node).copied().unwrap_or_default()
+    }
+
+    fn ready_replicas_elsewhere(&self, namespace: &str, owner: &OwnerRef, node: &str) -> u32 {
+        self.ready_replicas
+            .get(&(namespace, owner.kind.as_str(), owner.name.as_str()))
+            .map_or(0, |per_node| per_node.iter().filter(|(n, _)| **n != node).map(|(_, c)| *c).sum())
+    }
+}
+
+fn utilization(node: &Node, index: &Index) -> f64 {
+    let used = index.requested_on(&node.name);
     let share = |used: u64, total: u64| {
         if total == 0 {
             0.0
@@ -304,13 +342,19 @@ fn utilization(node: &Node, pods: &[Pod]) -> f64 {
 }
 
 /// First-fit decreasing of the node's evictable pods onto the other schedulable nodes, by
-/// CPU and memory requests and node selectors. The first pod that fits nowhere, if any.
-fn unplaceable(node: &Node, moving: &[&Pod], nodes: &[Node], pods: &[Pod]) -> Option<String> {
-    let mut targets: Vec<(&Node, Resources)> = nodes
+/// CPU and memory requests and node selectors. The first pod that fits nowhere, if any. The
+/// free room of every target comes from the index, so one candidate costs O(nodes + its pods ×
+/// nodes), not a scan of every pod per target.
+fn unplaceable(node: &Node, moving: &[&Pod], index: &Index) -> Option<String> {
+    if moving.is_empty() {
+        return None;
+    }
+    let mut targets: Vec<(&Node, Resources)> = index
+        .nodes
         .iter()
         .filter(|n| n.name != node.name && !n.unschedulable && n.ready)
         .map(|n| {
-            let used = requested_on(n, pods);
+            let used = index.requested_on(&n.name);
             let free = Resources {
                 cpu_millis: n.allocatable.cpu_millis.saturating_sub(used.cpu_millis),
                 memory_bytes: n.allocatable.memory_bytes.saturating_sub(used.memory_bytes),

@@ -115,6 +115,8 @@ pub struct World<'a> {
     /// Handler invocations so far: the key of per-invocation draws.
     invocations: u64,
     join_deadline_s: i64,
+    /// Decision ids of the scale-up requests delivered so far.
+    scale_ups_seen: BTreeSet<String>,
     spells: PendingSpells,
     summary: Summary,
     timeline: Timeline,
@@ -175,6 +177,7 @@ impl<'a> World<'a> {
             receives: BTreeMap::new(),
             invocations: 0,
             join_deadline_s,
+            scale_ups_seen: BTreeSet::new(),
             spells: PendingSpells::default(),
             summary: Summary { policy: config.policy.as_str().into(), ..Summary::default() },
             timeline: Timeline::default(),
@@ -571,7 +574,8 @@ impl<'a> World<'a> {
         }
         for m in &due {
             if let WorkMessage::ScaleUpRequest(request) = m.message() {
-                if !request.decision_id.starts_with("spot-") {
+                // A redelivered request is the same scale-up.
+                if !request.decision_id.starts_with("spot-") && self.scale_ups_seen.insert(request.decision_id) {
                     self.mark(now, EventKind::ScaleUp);
                 }
             }
