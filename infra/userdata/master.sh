@@ -7,7 +7,7 @@
 # 2. stores the join token in Secrets Manager (<cluster>/k3s-join-token);
 # 3. creates the Lambdas' identity: namespace smartscale-system, ServiceAccount, ClusterRole and
 #    ClusterRoleBinding smartscale-controller, token Secret smartscale-controller-token (the
-#    names of /tmp/helpers/contract.md; k8s/infrastructure/smartscale-rbac/ holds the same);
+#    same names as k8s/infrastructure/smartscale-rbac/);
 # 4. writes a kubeconfig with that account's token, never the admin one, to <cluster>/kubeconfig;
 # 5. copies <cluster>/prometheus-basic-auth (bcrypt-hashed) and <cluster>/grafana-admin into the
 #    monitoring namespace's Secrets prometheus-web-config, prometheus-basic-auth and grafana-admin.
@@ -81,9 +81,10 @@ server_args=(
     --write-kubeconfig-mode 600
     --node-label "topology.kubernetes.io/zone=$az"
     --node-label "node.kubernetes.io/instance-type=$instance_type"
-    --node-label "node.kubernetes.io/lifecycle=on-demand"
     --kubelet-arg "provider-id=aws:///$az/$instance_id"
 )
+# No node.kubernetes.io/lifecycle label on the master: the cluster side counts workers by it
+# (smartscale:worker_nodes:count, the Spot-share panels, the demo StatefulSet's affinity).
 server_settings="k3s=$SMARTSCALE_K3S_VERSION ${server_args[*]}"
 if done_before server "$server_settings" && systemctl is-active --quiet k3s; then
     log "K3s server $SMARTSCALE_K3S_VERSION already installed and active"

@@ -38,12 +38,45 @@ count_managed() {
 }
 adopt() { "$root/scripts/adopt" --cluster-id prod --region eu-central-1 "$@" 2>&1; }
 
+# A stub kubectl: `get nodes -o json` answers the cluster's Nodes (stock K3s: providerID
+# k3s://, InternalIP = the instance's private IP), `label node` records the call and updates them.
+mkdir -p "$tmp/bin"
+cat >"$tmp/bin/kubectl" <<'STUB'
+#!/usr/bin/env python3
+import json, os, sys
+state = os.environ["KUBECTL_STUB_NODES"]
+args = sys.argv[1:]
+nodes = json.load(open(state))
+if args[:2] == ["get", "nodes"]:
+    print(json.dumps({"items": nodes}))
+elif args[:2] == ["label", "node"]:
+    with open(state + ".calls", "a") as log:
+        log.write(" ".join(args) + "\n")
+    key, value = args[3].split("=", 1)
+    for n in nodes:
+        if n["metadata"]["name"] == args[2]:
+            n["metadata"].setdefault("labels", {})[key] = value
+    json.dump(nodes, open(state, "w"))
+else:
+    sys.exit(f"kubectl stub: unexpected {args}")
+STUB
+chmod +x "$tmp/bin/kubectl"
+export PATH="$tmp/bin:$PATH" KUBECTL_STUB_NODES="$tmp/nodes.json"
+
 workers=$(run 4 '{Key=Name,Value=k3s-worker}')
 read -ra worker_ids <<<"$workers"
 spot_worker=$(run 1 '{Key=Name,Value=k3s-worker}' --instance-market-options 'MarketType=spot')
 master=$(run 1 '{Key=Name,Value=k3s-master},{Key=Role,Value=k3s-master},{Key=Cluster,Value=prod}')
 other=$(run 1 '{Key=Name,Value=staging-worker},{Key=Cluster,Value=staging}')
 select=(--filter "Name=tag:Name,Values=k3s-worker")
+# Every worker but the Spot one has joined (the Spot one shows how an unjoined worker is told).
+aws ec2 describe-instances --instance-ids "${worker_ids[@]}" --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]' \
+    --output text | python3 -c '
+import json, sys
+nodes = [{"metadata": {"name": f"worker-{i}", "labels": {}}, "spec": {"providerID": f"k3s://worker-{i}"},
+          "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+         for i, (iid, ip) in enumerate(line.split() for line in sys.stdin if line.strip())]
+json.dump(nodes, open(sys.argv[1], "w"))' "$tmp/nodes.json"
 
 out=$(adopt "${select[@]}"); rc=$?
 check "dry run exits 0" test "$rc" = 0
@@ -81,10 +114,19 @@ spot_lifecycle=$(aws ec2 describe-instances --instance-ids "$spot_worker" --quer
 check "the Spot worker is tagged Lifecycle=spot" test "$spot_lifecycle" = spot
 master_tags=$(aws ec2 describe-instances --instance-ids "$master" --query 'Reservations[].Instances[].Tags[?Key==`ManagedBy`].Value[]' --output text)
 check "the master is still unmanaged" test -z "$master_tags"
+check "the 4 joined workers' Nodes are labelled with their instance ids" \
+    test "$(grep -c '^label node worker-[0-9] smartscale.io/instance-id=i-' "$tmp/nodes.json.calls")" = 4
+for id in "${worker_ids[@]}"; do
+    check "a Node carries smartscale.io/instance-id=$id" grep -qF "\"smartscale.io/instance-id\": \"$id\"" "$tmp/nodes.json"
+done
+check "the unjoined Spot worker is named, with the command to label it" has "$out" "warning: $spot_worker has no Node"
 
 out=$(adopt --apply --environment staging-eu "${select[@]}"); rc=$?
 check "a second apply exits 0" test "$rc" = 0
 check "... and has nothing to do" has "$out" "already carry cluster prod's tags; nothing to do"
+check "... and labels no node again" test "$(wc -l <"$tmp/nodes.json.calls")" = 4
+out=$(adopt --environment staging-eu "${select[@]}")
+check "a dry run labels nothing" test "$(wc -l <"$tmp/nodes.json.calls")" = 4
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

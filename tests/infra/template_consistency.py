@@ -154,7 +154,10 @@ for role in ["ScaleUpWorkerRole", "DrainWorkerRole"]:
                       and st["Condition"]["StringEquals"].get("aws:ResourceTag/ManagedBy") == "Lambda" for st in sts))
 secret_arns = re.findall(r"secret:[^\"']*", str(template))
 check("secrets by exact name pattern (NAME-??????)", secret_arns and all(a.endswith("-??????") for a in secret_arns), secret_arns)
-mutating_ec2 = [st for r in lambda_roles for p in resources[r]["Properties"]["Policies"] for st in statements(p["PolicyDocument"])
+# Inline policies of the Lambda roles and every customer managed policy (LambdaBasePolicy).
+lambda_docs = [p["PolicyDocument"] for r in lambda_roles for p in resources[r]["Properties"]["Policies"]]
+lambda_docs += [r["Properties"]["PolicyDocument"] for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+mutating_ec2 = [st for doc in lambda_docs for st in statements(doc)
                 if any(a.startswith("ec2:") and not read_only.match(a) for a in as_list(st["Action"]))]
 check("a region condition on every mutating EC2 statement",
       all("aws:RequestedRegion" in str(st.get("Condition")) for st in mutating_ec2))

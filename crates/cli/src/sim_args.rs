@@ -100,8 +100,9 @@ impl SimArgs {
             Some(path) => format!("trace {}", path.display()),
             None => "the synthetic e-commerce week".to_string(),
         };
+        let faults = if config.faults.is_empty() { String::new() } else { format!(", faults {}", config.faults) };
         format!(
-            "{load}, {} days from {}, peak {} nodes, Spot share {}, {} Spot interruptions per node-day, seed {}",
+            "{load}, {} days from {}, peak {} nodes, Spot share {}, {} Spot interruptions per node-day, seed {}{faults}",
             config.days,
             config.start.format("%Y-%m-%d %H:%M UTC"),
             config.peak_nodes,

@@ -165,6 +165,9 @@ pub struct Node {
 /// The labels that mark a control-plane node (current and legacy spelling, as K3s sets both).
 pub const CONTROL_PLANE_LABELS: [&str; 2] = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
 
+/// Names the EC2 instance of a node adopted from stock K3s (set by `scripts/adopt`).
+pub const INSTANCE_ID_LABEL: &str = "smartscale.io/instance-id";
+
 /// Set on a node when SmartScale cordons it, naming the drain (its decision id), so later steps
 /// act only on a node this drain cordoned, never on one a person or another tool did.
 pub const CORDONED_BY_ANNOTATION: &str = "smartscale.io/cordoned-by";
@@ -179,14 +182,18 @@ impl Node {
         self.annotations.get(CORDONED_BY_ANNOTATION).map(String::as_str).filter(|_| self.unschedulable)
     }
 
-    /// The EC2 instance id this node reports for itself (`spec.providerID`, or the instance id
-    /// the adapter read from it). Unlike a DNS-name match, this is what the kubelet declared.
+    /// The EC2 instance id declared for this node: its `spec.providerID` (`aws:///<az>/<id>`,
+    /// which SmartScale's workers join with), the instance id the adapter read from it, or, for
+    /// a node adopted from stock K3s (providerID `k3s://…`), the [`INSTANCE_ID_LABEL`] that
+    /// `scripts/adopt` sets. Unlike a DNS-name match, each is something the kubelet or an
+    /// administrator declared: NodeRestriction stops a kubelet from setting that label itself.
     pub fn declared_instance_id(&self) -> Option<&str> {
         self.provider_id
             .as_deref()
             .and_then(|p| p.rsplit('/').next())
             .filter(|id| id.starts_with("i-"))
             .or(self.instance_id.as_deref())
+            .or(self.labels.get(INSTANCE_ID_LABEL).map(String::as_str).filter(|id| id.starts_with("i-")))
     }
 }
 

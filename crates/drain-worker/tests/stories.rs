@@ -512,3 +512,28 @@ async fn the_node_of_an_instance_that_is_gone_is_deleted_by_the_next_run() {
     assert!(world.deps.cluster.node("ip-10-0-2-1").is_none(), "deleted");
     assert!(world.deps.cluster.node("ip-10-0-1-1").is_some());
 }
+
+#[tokio::test]
+async fn an_adopted_stock_k3s_node_is_drained_through_its_instance_label() {
+    let world = World::new().await;
+    // Stock K3s: providerID k3s://<hostname>; scripts/adopt labels the node with its instance.
+    let instance = world.deps.fleet.add_running("t3.small", "us-east-1b", Lifecycle::OnDemand);
+    world.deps.cluster.add_node(Node {
+        name: "adopted-1".into(),
+        zone: Some("us-east-1b".into()),
+        provider_id: Some("k3s://adopted-1".into()),
+        labels: BTreeMap::from([("smartscale.io/instance-id".to_string(), instance.instance_id.clone())]),
+        ready: true,
+        allocatable: Resources { cpu_millis: 1900, memory_bytes: 1600 << 20 },
+        ..Default::default()
+    });
+    world.deliver(vec![world.request(Some("adopted-1"), None)]).await;
+    while world.tick(10).await > 0 {}
+    assert_eq!(world.terminated(), vec![instance.instance_id.clone()]);
+    assert!(world.deps.cluster.node("adopted-1").is_none());
+    // Without the label it is refused, as any node whose instance cannot be verified.
+    world.deps.cluster.add_node(Node { name: "unlabelled".into(), provider_id: Some("k3s://unlabelled".into()), ready: true, ..Default::default() });
+    world.deps.state.try_acquire_lock("prod", "dec-12", world.deps.clock.now(), 300).await.unwrap();
+    let request = world.request(Some("unlabelled"), None).replace(TOKEN, "dec-12");
+    assert_eq!(world.deliver_failing(vec![request]).await, 1);
+}

@@ -312,7 +312,9 @@ impl<'a> World<'a> {
             if instance.state == InstanceState::Pending && now >= running_at {
                 self.ports.fleet.set_state(&instance.instance_id, InstanceState::Running);
             }
-            if now >= join_at && !registered.contains(&instance.instance_id) && !self.never_join.contains(&instance.instance_id)
+            if now >= join_at
+                && !registered.contains(&instance.instance_id)
+                && !self.never_join.contains(&instance.instance_id)
             {
                 self.ports.join(&instance);
             }
@@ -364,7 +366,9 @@ impl<'a> World<'a> {
             return;
         }
         let per_step = self.faults.rate_or_zero(FaultKind::PrometheusOutage) * self.config.step_s() as f64 / 86_400.0;
-        if per_step > 0.0 && self.chance((step as u64).wrapping_mul(KEY_OUTAGE)) < per_step {
+        // An outage runs its whole length inside the run, so that its end (and its alert) is seen.
+        let fits = step + PROMETHEUS_OUTAGE_MINUTES * 60 / self.config.step_s() < self.config.steps();
+        if per_step > 0.0 && fits && self.chance((step as u64).wrapping_mul(KEY_OUTAGE)) < per_step {
             let error = Error::unavailable("prometheus", "connection refused (injected outage)");
             self.metrics.faults.fail_always(FetchOp, error);
             self.outage_until = Some(now + Duration::minutes(PROMETHEUS_OUTAGE_MINUTES));
@@ -403,7 +407,10 @@ impl<'a> World<'a> {
             let killed = self.ports.cluster.with_pods(|pods| {
                 let mut killed = 0;
                 for pod in pods.values_mut() {
-                    if pod.namespace == APP_NAMESPACE && pod.node.as_deref() == Some(node.name.as_str()) && !pod.terminating {
+                    if pod.namespace == APP_NAMESPACE
+                        && pod.node.as_deref() == Some(node.name.as_str())
+                        && !pod.terminating
+                    {
                         pod.node = None;
                         pod.phase = smartscale_core::ports::PodPhase::Pending;
                         pod.ready = false;
@@ -422,18 +429,14 @@ impl<'a> World<'a> {
         if step % steps_per_minute != 0 {
             return;
         }
-        let active: Vec<&Instance> = instances
-            .iter()
-            .filter(|i| i.state.is_active() && !self.reclaims.contains_key(&i.instance_id))
-            .collect();
+        let active: Vec<&Instance> =
+            instances.iter().filter(|i| i.state.is_active() && !self.reclaims.contains_key(&i.instance_id)).collect();
         if floor_short(self.min_nodes, &active) {
             self.summary.on_demand_floor_minutes_short += 1.0;
         }
         for instance in &active {
             let has_node = nodes.iter().any(|n| n.instance_id.as_deref() == Some(instance.instance_id.as_str()));
-            let overdue = instance
-                .launched_at
-                .is_some_and(|at| now - at > Duration::seconds(self.join_deadline_s));
+            let overdue = instance.launched_at.is_some_and(|at| now - at > Duration::seconds(self.join_deadline_s));
             if !has_node
                 && overdue
                 && smartscale_core::tags::is_managed(&instance.tags, CLUSTER)
@@ -786,7 +789,10 @@ fn inject_throttle(ports: &Ports, faults: &FaultPlan, summary: &mut Summary, see
     }
     const OPS: [StateOp; 4] = [StateOp::Get, StateOp::Acquire, StateOp::Release, StateOp::Update];
     let op = OPS[(splitmix64(seed ^ key ^ 9) % OPS.len() as u64) as usize];
-    let error = Error::unavailable("dynamodb", "ThrottlingException: Rate of requests exceeds the allowed throughput (injected)");
+    let error = Error::unavailable(
+        "dynamodb",
+        "ThrottlingException: Rate of requests exceeds the allowed throughput (injected)",
+    );
     ports.state.faults.fail_next(op, error);
     count(summary, FaultKind::DynamodbThrottle);
     Some(op)
