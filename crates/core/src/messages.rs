@@ -11,6 +11,9 @@ use crate::{Error, Result};
 
 pub const WORK_MESSAGE_VERSION: u32 = 1;
 
+/// The decision ids the spot handler gives its drains and replacements begin with this.
+pub const SPOT_DECISION_PREFIX: &str = "spot-";
+
 /// Which queue a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {

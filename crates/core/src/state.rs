@@ -83,6 +83,13 @@ pub struct Episode {
     pub detail: Option<String>,
 }
 
+impl Episode {
+    /// An episode of `kind` that began at `since`, nobody told yet.
+    pub fn begin(kind: EpisodeKind, since: DateTime<Utc>) -> Self {
+        Episode { kind, since, notified: false, look_again_at: None, node_count: None, detail: None }
+    }
+}
+
 impl StateItem {
     pub fn episode(&self, kind: EpisodeKind) -> Option<&Episode> {
         self.episodes.iter().find(|e| e.kind == kind)

@@ -162,14 +162,7 @@ where
             (samples, now, MetricsOrigin::Live)
         }
         Err(e) => {
-            let outage = item.episode(EpisodeKind::MetricsUnavailable).cloned().unwrap_or(Episode {
-                kind: EpisodeKind::MetricsUnavailable,
-                since: now,
-                notified: false,
-                look_again_at: None,
-                node_count: None,
-                detail: None,
-            });
+            let outage = item.episode(EpisodeKind::MetricsUnavailable).cloned().unwrap_or(Episode::begin(EpisodeKind::MetricsUnavailable, now));
             let fresh = item.metrics_snapshot.take().filter(|s| {
                 now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s)) && s.taken_at <= now
             });
@@ -413,14 +406,7 @@ async fn check_required_signals<S, M, F, Q, N, C, K>(
     warn!(missing = %detail, "signals the decider needs returned no data; no scaling on them");
     let since = open.as_ref().map_or(now, |e| e.since);
     let due = open.as_ref().and_then(|e| e.look_again_at).is_none_or(|at| at <= now);
-    let mut episode = open.unwrap_or(Episode {
-        kind: EpisodeKind::SignalsMissing,
-        since,
-        notified: false,
-        look_again_at: None,
-        node_count: None,
-        detail: None,
-    });
+    let mut episode = open.unwrap_or(Episode::begin(EpisodeKind::SignalsMissing, since));
     if due {
         let window = format_duration(now - samples.iter().map(|s| s.at).min().unwrap_or(now));
         let event = NotificationEvent::SignalsMissing {
@@ -469,14 +455,8 @@ async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
         new_node_memory_mib: policy.new_node_memory_mib,
     };
     let notified = notify(deps, now, event).await;
-    let episode = Episode {
-        kind: EpisodeKind::UnhostablePods,
-        since: now,
-        notified,
-        look_again_at: None,
-        node_count: None,
-        detail: Some(format!("{pods} pods")),
-    };
+    let episode =
+        Episode { notified, detail: Some(format!("{pods} pods")), ..Episode::begin(EpisodeKind::UnhostablePods, now) };
     item.episodes = item.episodes_with(EpisodeKind::UnhostablePods, Some(episode));
     update.episodes = Some(item.episodes.clone());
 }
@@ -506,12 +486,9 @@ where
     }
     info!(decision_id, drain = ?item.lock_owner, "a scale-up is due while a drain holds the lock; asking the drain to give way");
     let waiting = Episode {
-        kind: EpisodeKind::ScaleUpWaiting,
-        since: now,
-        notified: false,
-        look_again_at: None,
         node_count: Some(item.node_count),
         detail: Some(decision_id.to_string()),
+        ..Episode::begin(EpisodeKind::ScaleUpWaiting, now)
     };
     let update = StateUpdate {
         episodes: Some(item.episodes_with(EpisodeKind::ScaleUpWaiting, Some(waiting))),

@@ -138,6 +138,8 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
 enum Checked {
     /// The node and its instance are both gone: an earlier check finished (a redelivery).
     AlreadyRemoved,
+    /// A Spot drain took the node over (its interruption warning came mid-drain).
+    TakenOver { by: String },
     Draining {
         instance: Instance,
     },
@@ -170,6 +172,10 @@ async fn verify_check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCh
             format!("node {} runs on {}, not {claimed}", node.name, instance.instance_id),
         ));
     }
+    if let Some(spot) = node.cordoned_by().filter(|by| by.starts_with(smartscale_core::messages::SPOT_DECISION_PREFIX) && *by != check.decision_id) {
+        // A Spot warning reached a node this drain had cordoned: the Spot drain owns it now.
+        return Ok(Checked::TakenOver { by: spot.to_string() });
+    }
     if node.cordoned_by() != Some(check.decision_id.as_str()) {
         return Err(Error::rejected_message(
             "node",
@@ -192,6 +198,10 @@ pub async fn check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck
         Ok(Checked::AlreadyRemoved) => {
             info!(node = %check.node, "already removed by an earlier check; nothing to repeat");
             return Ok(());
+        }
+        Ok(Checked::TakenOver { by }) => {
+            info!(node = %check.node, spot_drain = %by, "a Spot drain took the node over; this drain ends here");
+            return release(deps, check.lock_token.as_deref(), &StateUpdate::default()).await;
         }
         Ok(Checked::Draining { instance }) => instance,
         Err(e @ Error::RejectedMessage { .. }) => return Err(smartscale_lambda::refused(deps, &cfg.cluster_id, e)),
@@ -312,7 +322,8 @@ async fn complete<W: Worker<Config = DrainConfig>>(
         reason: check.reason.clone(),
         new_total,
     };
-    smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
+    let key = format!("scale-down-completed:{}", check.decision_id);
+    smartscale_lambda::notify_once(deps, &cfg.cluster_id, &key, event).await;
     info!(node = %check.node, new_total, "drained and removed");
     Ok(())
 }
@@ -412,8 +423,9 @@ async fn report<W: Worker<Config = DrainConfig>>(
         }
         _ => None,
     };
+    let key = format!("drain-failed:{}", decision_id.as_deref().unwrap_or("-"));
     let event = NotificationEvent::ScalingFailure { decision_id, error_type, message, recommendation };
-    smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
+    smartscale_lambda::notify_once(deps, &cfg.cluster_id, &key, event).await;
 }
 
 async fn release<W: Worker<Config = DrainConfig>>(deps: &W, token: Option<&str>, update: &StateUpdate) -> Result<()> {

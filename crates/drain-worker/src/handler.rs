@@ -26,7 +26,10 @@ async fn handle_message<W: Worker<Config = DrainConfig>>(
 ) -> smartscale_core::Result<()> {
     match message {
         WorkMessage::DrainRequest(request) => drain::start(deps, &request).await,
-        WorkMessage::DrainCheck(check) => drain::check(deps, &check).await,
+        WorkMessage::DrainCheck(check) => {
+            let step = format!("drain-check:{}:{}", check.decision_id, check.attempt);
+            smartscale_lambda::once(deps, &deps.config().cluster_id, &step, drain::check(deps, &check)).await
+        }
         other => Err(Error::invalid("kind", format!("{} does not belong on the drain queue", other.kind()))),
     }
 }

@@ -537,3 +537,43 @@ async fn an_adopted_stock_k3s_node_is_drained_through_its_instance_label() {
     let request = world.request(Some("unlabelled"), None).replace(TOKEN, "dec-12");
     assert_eq!(world.deliver_failing(vec![request]).await, 1);
 }
+
+#[tokio::test]
+async fn a_spot_drain_taking_over_the_node_ends_the_ordinary_drain_quietly() {
+    let world = World::new().await;
+    world.block_evictions();
+    let node = "ip-10-0-1-1";
+    world.deliver(vec![world.request(Some(node), None)]).await;
+    // The Spot warning comes: the spot handler cordons the node for its own drain.
+    use smartscale_core::ports::Cluster;
+    world.deps.cluster.cordon(node, "spot-ev-7").await.unwrap();
+    let before = world.deps.sink.batches().len();
+    assert_eq!(world.tick(10).await, 1);
+    assert!(world.deps.queue.queued().is_empty(), "the ordinary drain's chain ends");
+    assert!(!world.deps.state.item("prod").unwrap().scaling_in_progress, "its lock is released");
+    assert!(world.deps.cluster.node(node).unwrap().unschedulable, "still cordoned, for the Spot drain");
+    let rejected = world.deps.sink.batches()[before..]
+        .iter()
+        .flat_map(|b| b.lines())
+        .any(|l| l.contains(r#""ErrorType":"RejectedMessage""#));
+    assert!(!rejected, "not a refusal");
+}
+
+#[tokio::test]
+async fn a_drain_check_delivered_twice_after_a_timeout_is_dropped_not_refused() {
+    let world = World::new().await;
+    world.block_evictions();
+    world.deliver(vec![world.request(Some("ip-10-0-1-1"), None)]).await;
+    let mut last = Vec::new();
+    loop {
+        world.deps.clock.advance(10);
+        let due: Vec<String> = world.deps.queue.take_visible(QueueName::Drain).into_iter().map(|m| m.body).collect();
+        if due.is_empty() {
+            break;
+        }
+        world.deliver(due.clone()).await;
+        last = due;
+    }
+    // The check that abandoned the drain (and uncordoned) comes again: dropped, not refused.
+    assert_eq!(world.deliver_failing(last).await, 0);
+}

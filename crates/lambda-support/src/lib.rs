@@ -243,6 +243,51 @@ where
     .await
 }
 
+/// Publishes `event` once per `key`, for the announcements that end a chain of checks: a step
+/// that stopped after announcing and runs again must not announce twice. The key is recorded
+/// after the message went out, so a step stopped in between announces again rather than never:
+/// a second message is better than none. A state store that cannot answer does not hold the
+/// message back either.
+pub async fn notify_once<W: Worker>(deps: &W, cluster_id: &str, key: &str, event: NotificationEvent) -> bool {
+    let now = deps.clock().now();
+    match deps.state().event_seen(cluster_id, key).await {
+        Ok(true) => {
+            tracing::info!(key, "already announced");
+            return false;
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(key, error = %e, "could not look the announcement up; sending it"),
+    }
+    let sent = notify(deps.notifier(), cluster_id, now, event).await;
+    if sent {
+        if let Err(e) = deps.state().claim_event(cluster_id, key, now, DONE_TTL_S).await {
+            tracing::warn!(key, error = %e, "could not record the announcement; a retry may repeat it");
+        }
+    }
+    sent
+}
+
+/// How long a finished check stays remembered: longer than any chain of checks lives.
+const DONE_TTL_S: u32 = 86_400;
+
+/// Runs one step of a chain of delayed checks (a join check, a drain check) at most once: SQS
+/// may deliver a message again, and a second copy of a step would start a second chain (two
+/// timeouts, two alerts, a refusal once the first chain has moved on). The step is recorded
+/// only after it succeeded, so a failed one is retried in full.
+pub async fn once<W, Fut>(deps: &W, cluster_id: &str, step: &str, work: Fut) -> Result<()>
+where
+    W: Worker,
+    Fut: Future<Output = Result<()>>,
+{
+    if deps.state().event_seen(cluster_id, step).await? {
+        tracing::info!(step, "a copy of a step already done; dropped");
+        return Ok(());
+    }
+    work.await?;
+    deps.state().claim_event(cluster_id, step, deps.clock().now(), DONE_TTL_S).await?;
+    Ok(())
+}
+
 /// Deletes Node objects whose instance is gone (a Spot reclaim, a manual termination): the
 /// node's `spec.providerID` names an instance managed for this cluster that EC2 reports
 /// shutting down or terminated. Any worker run that has both lists calls it; a node whose

@@ -26,7 +26,10 @@ async fn handle_message<W: Worker<Config = ScaleUpConfig>>(
 ) -> smartscale_core::Result<()> {
     match message {
         WorkMessage::ScaleUpRequest(request) => launch::launch(deps, &request).await,
-        WorkMessage::JoinCheck(check) => join::check(deps, &check).await,
+        WorkMessage::JoinCheck(check) => {
+            let step = format!("join-check:{}:{}", check.decision_id, check.attempt);
+            smartscale_lambda::once(deps, &deps.config().cluster_id, &step, join::check(deps, &check)).await
+        }
         other => Err(Error::invalid("kind", format!("{} does not belong on the scale-up queue", other.kind()))),
     }
 }

@@ -157,7 +157,8 @@ async fn finish<W: Worker<Config = ScaleUpConfig>>(
                 .collect(),
             new_total,
         };
-        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
+        let key = format!("scale-up-completed:{}", check.decision_id);
+        smartscale_lambda::notify_once(deps, &cfg.cluster_id, &key, event).await;
     }
     if !failed.is_empty() {
         emf.put_with("ErrorType", FailureType::NodeJoinTimeout.as_str(), Metric::ScalingFailures, failed.len() as f64);
@@ -170,7 +171,8 @@ async fn finish<W: Worker<Config = ScaleUpConfig>>(
                     .into(),
             ),
         };
-        smartscale_lambda::notify(deps.notifier(), &cfg.cluster_id, now, event).await;
+        let key = format!("join-failed:{}", check.decision_id);
+        smartscale_lambda::notify_once(deps, &cfg.cluster_id, &key, event).await;
     }
     emf.put(Metric::CurrentNodeCount, f64::from(new_total));
     deps.sink().emit(&emf);

@@ -28,10 +28,20 @@ enum SlotResult {
 pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &ScaleUpRequest) -> Result<()> {
     let cfg = deps.config();
     let now = deps.clock().now();
+    let item = deps.state().get(&cfg.cluster_id).await?;
+    if let Some(token) = &request.lock_token {
+        let ours = item.as_ref().is_some_and(|i| i.lock_held_at(now) && i.lock_owner.as_deref() == Some(token));
+        if !ours {
+            // The decision's lock is gone (its work finished, or it expired): a copy SQS delivers
+            // this late must not launch for a decision nobody is tracking any more.
+            warn!(decision_id = %request.decision_id, "stale scale-up request: its lock is no longer held; ignoring");
+            return Ok(());
+        }
+    }
     let managed = deps.fleet().describe_managed().await?;
     // Pools recently interrupted (remembered by the spot handler) are avoided too.
     let mut avoid = request.avoid.clone();
-    if let Some(item) = deps.state().get(&cfg.cluster_id).await? {
+    if let Some(item) = item {
         avoid.extend(item.avoided_offerings(now).into_iter().filter(|o| !request.avoid.contains(o)));
     }
     let ours = |i: &Instance| i.tags.get(tags::DECISION_ID) == Some(&request.decision_id);

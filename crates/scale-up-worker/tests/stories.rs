@@ -66,13 +66,23 @@ impl World {
         WorkMessage::ScaleUpRequest(ScaleUpRequest {
             decision_id: decision_id.into(),
             cluster_id: "prod".into(),
-            lock_token: Some(TOKEN.into()),
+            // The decider's token is its decision id.
+            lock_token: Some(decision_id.into()),
             count,
             reason: "cpu 85.0% > 70% for 4m00s".into(),
             requested_at: t0(),
             avoid: vec![],
             replaces: None,
         })
+    }
+
+    /// Frees whatever lock is held and takes it for `decision_id`, as the decider would.
+    async fn lock_for(&self, decision_id: &str) {
+        if let Some(owner) = self.deps.state.item("prod").and_then(|i| i.lock_owner) {
+            self.deps.state.release_lock("prod", &owner, &Default::default()).await.unwrap();
+        }
+        let taken = self.deps.state.try_acquire_lock("prod", decision_id, self.deps.clock.now(), 300).await.unwrap();
+        assert!(matches!(taken, LockOutcome::Acquired { .. }));
     }
 
     async fn deliver(&self, bodies: Vec<String>) -> Vec<String> {
@@ -276,6 +286,7 @@ async fn spot_and_on_demand_mix_and_az_balance_over_several_scale_ups() {
     let world = World::new(&[("MAX_NODES", "12")]).await;
     for n in 0..5 {
         let id = format!("dec-{n}");
+        world.lock_for(&id).await;
         world.send(world.request(&id, 2)).await;
         for instance in world.launched(&id) {
             world.join(&instance.instance_id, true);
@@ -376,10 +387,11 @@ async fn a_count_of_1000_launches_no_more_than_max_nodes_allows() {
 async fn the_runaway_guard_caps_launches_per_10_minutes() {
     let world = World::new(&[("MAX_NODES", "20"), ("MAX_LAUNCHES_PER_10M", "4")]).await;
     world.send(world.request(TOKEN, 3)).await;
-    world.deps.state.release_lock("prod", TOKEN, &Default::default()).await.unwrap();
+    world.lock_for("dec-2").await;
     world.send(world.request("dec-2", 3)).await;
     assert_eq!(world.launched(TOKEN).len() + world.launched("dec-2").len(), 4, "the seed nodes launched an hour ago");
     world.deps.clock.advance(601);
+    world.lock_for("dec-3").await;
     world.send(world.request("dec-3", 3)).await;
     assert_eq!(world.launched("dec-3").len(), 3, "a new window");
 }
@@ -475,4 +487,32 @@ async fn a_replacement_for_an_on_demand_floor_node_is_on_demand() {
     let launched = world.launched("spot-ev-1");
     assert_eq!(launched.len(), 1);
     assert_eq!(launched[0].lifecycle, Lifecycle::OnDemand, "not Spot: the floor stays On-Demand");
+}
+
+#[tokio::test]
+async fn a_join_check_delivered_twice_starts_one_chain_and_alerts_once() {
+    let world = World::new(&[]).await;
+    world.send(world.request(TOKEN, 1)).await;
+    // SQS delivers the first check twice.
+    world.deps.clock.advance(15);
+    let first = world.deps.queue.take_visible(QueueName::ScaleUp);
+    assert_eq!(first.len(), 1);
+    let body = first[0].body.clone();
+    assert!(world.deliver(vec![body.clone()]).await.is_empty());
+    assert!(world.deliver(vec![body]).await.is_empty());
+    assert_eq!(world.deps.queue.queued().len(), 1, "one next check, not two");
+    // No node ever joins: one chain reaches the deadline, one alert.
+    for _ in 0..40 {
+        world.tick(15).await;
+    }
+    let kinds = world.deps.notifier.kinds();
+    assert_eq!(kinds.iter().filter(|k| **k == "scaling_failure").count(), 1, "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_scale_up_request_whose_lock_is_gone_launches_nothing() {
+    let world = World::new(&[]).await;
+    world.deps.state.release_lock("prod", TOKEN, &Default::default()).await.unwrap();
+    world.send(world.request(TOKEN, 2)).await;
+    assert!(world.launched(TOKEN).is_empty(), "a late copy of a finished decision");
 }

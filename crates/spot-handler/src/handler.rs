@@ -4,7 +4,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use smartscale_core::emf::{Metric, MetricBatch};
-use smartscale_core::messages::{DrainRequest, Offering, ScaleUpRequest, WorkMessage};
+use smartscale_core::messages::{DrainRequest, Offering, ScaleUpRequest, WorkMessage, SPOT_DECISION_PREFIX};
 use smartscale_core::notification::NotificationEvent;
 use smartscale_core::placement::node_for_instance;
 use smartscale_core::ports::{Clock, Cluster, Fleet, Lifecycle, MetricsSink, StateStore, WorkQueue};
@@ -77,7 +77,7 @@ async fn handle_escalating<W: Worker<Config = SpotConfig>>(value: &Value, deps: 
     match handle_event(value, deps).await {
         Ok(handled) => Ok(handled),
         Err(e) => {
-            let id = value.get("id").and_then(Value::as_str).map(|id| format!("spot-{id}"));
+            let id = value.get("id").and_then(Value::as_str).map(|id| format!("{SPOT_DECISION_PREFIX}{id}"));
             Err(smartscale_lambda::escalate(deps, &deps.config().cluster_id, id.as_deref(), e).await)
         }
     }
@@ -181,7 +181,7 @@ async fn interrupt<W: Worker<Config = SpotConfig>>(
             .iter()
             .find(|n| !n.is_control_plane() && n.declared_instance_id() == Some(id.as_str()))
             .map(|n| n.name.clone());
-        let drain_id = format!("spot-{event_id}");
+        let drain_id = format!("{SPOT_DECISION_PREFIX}{event_id}");
         let mut done = Vec::new();
         if let Some(name) = &node {
             match deps.cluster().cordon(name, &drain_id).await {
@@ -213,7 +213,7 @@ async fn interrupt<W: Worker<Config = SpotConfig>>(
                 remember_unavailable(deps, &interrupted, now).await?;
             }
             let replacement = ScaleUpRequest {
-                decision_id: format!("spot-{event_id}-{id}"),
+                decision_id: format!("{SPOT_DECISION_PREFIX}{event_id}-{id}"),
                 cluster_id: cfg.cluster_id.clone(),
                 lock_token: None,
                 count: 1,

@@ -79,7 +79,11 @@ impl FakeFleet {
 
     /// Forgets terminated instances, as EC2 stops describing them a while after termination.
     pub fn forget_terminated(&self) {
-        lock(&self.state).instances.retain(|_, i| i.state != InstanceState::Terminated);
+        let mut state = lock(&self.state);
+        state.instances.retain(|_, i| i.state != InstanceState::Terminated);
+        // Their idempotency tokens go with them: a token names an instance EC2 still knows.
+        let FleetState { instances, by_client_token, .. } = &mut *state;
+        by_client_token.retain(|_, id| instances.contains_key(id));
     }
 
     pub fn instance(&self, id: &str) -> Option<Instance> {
