@@ -346,7 +346,10 @@ fn pods_without_requests_are_not_free_space() {
     let mut pods: Vec<Pod> = (0..9)
         .map(|i| Pod { requests: Resources::default(), ..pod(&format!("bare-{i}"), "n2", Some(("ReplicaSet", "w"))) })
         .collect();
-    pods.push(Pod { owner: Some(OwnerRef { kind: "DaemonSet".into(), name: "ds".into() }), ..pod("ds-n2", "n2", None) });
+    pods.push(Pod {
+        owner: Some(OwnerRef { kind: "DaemonSet".into(), name: "ds".into() }),
+        ..pod("ds-n2", "n2", None)
+    });
     pods[9].requests = Resources::default();
     assert_eq!(count_unset_requests_as(&mut pods, DEFAULT_UNSET_REQUESTS), 9, "DaemonSet pods are left alone");
     assert!(pods[..9].iter().all(|p| p.requests == DEFAULT_UNSET_REQUESTS));

@@ -247,7 +247,8 @@ fn details(event: &NotificationEvent) -> Details {
         NotificationEvent::SignalsMissing { detail, .. } => Details {
             reason: Some(detail.clone()),
             recommendation: Some(
-                "Check that node-exporter and kube-state-metrics run and are scraped, and the PROMQL_* overrides".to_string(),
+                "Check that node-exporter and kube-state-metrics run and are scraped, and the PROMQL_* overrides"
+                    .to_string(),
             ),
             ..Details::default()
         },

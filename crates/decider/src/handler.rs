@@ -162,7 +162,10 @@ where
             (samples, now, MetricsOrigin::Live)
         }
         Err(e) => {
-            let outage = item.episode(EpisodeKind::MetricsUnavailable).cloned().unwrap_or(Episode::begin(EpisodeKind::MetricsUnavailable, now));
+            let outage = item
+                .episode(EpisodeKind::MetricsUnavailable)
+                .cloned()
+                .unwrap_or(Episode::begin(EpisodeKind::MetricsUnavailable, now));
             let fresh = item.metrics_snapshot.take().filter(|s| {
                 now - s.taken_at <= Duration::seconds(i64::from(cfg.snapshot_max_age_s)) && s.taken_at <= now
             });
@@ -464,8 +467,11 @@ async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
 /// A scale-up is due but the lock is held. If a drain holds it, the drain gives way at its next
 /// check (within `DRAIN_CHECK_DELAY_S`): it uncordons the node and releases the lock, and the
 /// next run scales up. A scale-up in flight is left alone: it adds capacity already.
-async fn ask_drain_to_give_way<S, M, F, Q, N, C, K>(deps: &Deps<S, M, F, Q, N, C, K>, decision_id: &str, now: DateTime<Utc>)
-where
+async fn ask_drain_to_give_way<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    decision_id: &str,
+    now: DateTime<Utc>,
+) where
     S: StateStore,
 {
     let cluster = deps.config.cluster_id.as_str();

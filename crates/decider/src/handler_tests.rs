@@ -422,19 +422,13 @@ async fn missing_cpu_and_memory_are_told_once_an_hour_and_counted_every_run() {
         world.metrics(no_node_exporter);
         world.run().await;
     }
-    let warnings: Vec<_> = world.deps.notifier.published().into_iter().filter(|n| n.event.kind() == "signals_missing").collect();
+    let warnings: Vec<_> =
+        world.deps.notifier.published().into_iter().filter(|n| n.event.kind() == "signals_missing").collect();
     assert_eq!(warnings.len(), 2, "at 0 and at 60 minutes over 68 minutes");
     let NotificationEvent::SignalsMissing { signals, detail } = &warnings[0].event else { panic!() };
     assert_eq!(signals, &vec!["cpu".to_string(), "memory".to_string()]);
     assert!(detail.contains("PROMQL_CPU") && detail.contains("node-exporter"), "{detail}");
-    let counted = world
-        .deps
-        .sink
-        .batches()
-        .iter()
-        .flat_map(|b| b.lines())
-        .filter(|l| l.contains(r#""Signal":"cpu""#))
-        .count();
+    let counted = world.deps.sink.count_with(Metric::MissingSignals, "Signal", "cpu");
     assert_eq!(counted, 35, "MissingSignals{{Signal=cpu}} on every run");
     // Back: the episode closes.
     world.metrics(hot);

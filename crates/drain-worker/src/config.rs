@@ -44,7 +44,10 @@ impl DrainConfig {
             return Err(Error::config("DEFAULT_POD_CPU_M", format!("must be between 1 and 64000, got {cpu_millis}")));
         }
         if memory_mi == 0 || memory_mi > 262_144 {
-            return Err(Error::config("DEFAULT_POD_MEMORY_MI", format!("must be between 1 and 262144, got {memory_mi}")));
+            return Err(Error::config(
+                "DEFAULT_POD_MEMORY_MI",
+                format!("must be between 1 and 262144, got {memory_mi}"),
+            ));
         }
         let unset_requests = Resources { cpu_millis, memory_bytes: memory_mi << 20 };
         Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s, selection, unset_requests })

@@ -86,7 +86,12 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
             let mut pods = deps.cluster().list_pods().await?;
             let unset = drain::count_unset_requests_as(&mut pods, cfg.unset_requests);
             if unset > 0 {
-                info!(pods = unset, cpu_millis = cfg.unset_requests.cpu_millis, memory_bytes = cfg.unset_requests.memory_bytes, "pods without requests counted at the default requests in the fit check");
+                info!(
+                    pods = unset,
+                    cpu_millis = cfg.unset_requests.cpu_millis,
+                    memory_bytes = cfg.unset_requests.memory_bytes,
+                    "pods without requests counted at the default requests in the fit check"
+                );
             }
             let pdbs = deps.cluster().list_pdbs().await?;
             let plan = drain::plan(cfg.selection, &nodes, &pods, &pdbs, cfg.min_nodes, |n| {
@@ -139,7 +144,9 @@ enum Checked {
     /// The node and its instance are both gone: an earlier check finished (a redelivery).
     AlreadyRemoved,
     /// A Spot drain took the node over (its interruption warning came mid-drain).
-    TakenOver { by: String },
+    TakenOver {
+        by: String,
+    },
     Draining {
         instance: Instance,
     },
@@ -172,7 +179,10 @@ async fn verify_check<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCh
             format!("node {} runs on {}, not {claimed}", node.name, instance.instance_id),
         ));
     }
-    if let Some(spot) = node.cordoned_by().filter(|by| by.starts_with(smartscale_core::messages::SPOT_DECISION_PREFIX) && *by != check.decision_id) {
+    if let Some(spot) = node
+        .cordoned_by()
+        .filter(|by| by.starts_with(smartscale_core::messages::SPOT_DECISION_PREFIX) && *by != check.decision_id)
+    {
         // A Spot warning reached a node this drain had cordoned: the Spot drain owns it now.
         return Ok(Checked::TakenOver { by: spot.to_string() });
     }
@@ -243,18 +253,12 @@ async fn scale_up_waiting<W: Worker<Config = DrainConfig>>(deps: &W, check: &Dra
 
 /// Abandons the drain for a waiting scale-up: uncordon (the pods not yet evicted stay where they
 /// are), clear the request and release the lock so the next decider run scales up.
-async fn give_way<W: Worker<Config = DrainConfig>>(
-    deps: &W,
-    check: &DrainCheck,
-    waiting: &Episode,
-) -> Result<()> {
+async fn give_way<W: Worker<Config = DrainConfig>>(deps: &W, check: &DrainCheck, waiting: &Episode) -> Result<()> {
     deps.cluster().uncordon(&check.node).await?;
     warn!(node = %check.node, scale_up = ?waiting.detail, "drain abandoned for an urgent scale-up; node uncordoned");
     let item = deps.state().get(&deps.config().cluster_id).await?.unwrap_or_default();
-    let update = StateUpdate {
-        episodes: Some(item.episodes_with(EpisodeKind::ScaleUpWaiting, None)),
-        ..Default::default()
-    };
+    let update =
+        StateUpdate { episodes: Some(item.episodes_with(EpisodeKind::ScaleUpWaiting, None)), ..Default::default() };
     release(deps, check.lock_token.as_deref(), &update).await
 }
 

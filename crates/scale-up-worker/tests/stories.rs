@@ -413,14 +413,7 @@ async fn a_join_check_naming_an_instance_it_did_not_launch_is_refused() {
     });
     assert_eq!(world.deliver(vec![forged.encode()]).await.len(), 1);
     assert!(world.deps.fleet.instance(&seed).unwrap().state.is_active(), "not terminated");
-    let rejected = world
-        .deps
-        .sink
-        .batches()
-        .iter()
-        .flat_map(|b| b.lines())
-        .any(|l| l.contains(r#""ErrorType":"RejectedMessage""#));
-    assert!(rejected);
+    assert!(world.deps.sink.count_with(Metric::ScalingFailures, "ErrorType", "RejectedMessage") >= 1);
 }
 
 #[tokio::test]
@@ -450,14 +443,7 @@ async fn a_launch_error_no_retry_fixes_reaches_a_person_once() {
     let NotificationEvent::ScalingFailure { error_type, message, .. } = &published[0].event else { panic!() };
     assert_eq!(*error_type, FailureType::Misconfigured);
     assert!(message.contains("lt-0bad"));
-    let counted = world
-        .deps
-        .sink
-        .batches()
-        .iter()
-        .flat_map(|b| b.lines())
-        .filter(|l| l.contains(r#""ErrorType":"Misconfigured""#))
-        .count();
+    let counted = world.deps.sink.count_with(Metric::ScalingFailures, "ErrorType", "Misconfigured");
     assert_eq!(counted, 3, "the metric counts every attempt");
 }
 

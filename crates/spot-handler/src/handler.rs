@@ -73,7 +73,10 @@ pub async fn handle<W: Worker<Config = SpotConfig>>(event: LambdaEvent<Value>, d
 
 /// [`handle_event`], telling a person once about a failure no retry fixes (the K3s API or EC2
 /// refusing our credentials) before the event is retried.
-async fn handle_escalating<W: Worker<Config = SpotConfig>>(value: &Value, deps: &W) -> smartscale_core::Result<Handled> {
+async fn handle_escalating<W: Worker<Config = SpotConfig>>(
+    value: &Value,
+    deps: &W,
+) -> smartscale_core::Result<Handled> {
     match handle_event(value, deps).await {
         Ok(handled) => Ok(handled),
         Err(e) => {

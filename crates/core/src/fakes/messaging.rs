@@ -136,6 +136,18 @@ impl FakeMetricsSink {
         self.batches.calls().iter().filter_map(|b| b.value(metric)).sum()
     }
 
+    /// How many EMF lines carry `metric` with the dimension `name` = `value`, over every batch.
+    pub fn count_with(&self, metric: Metric, name: &str, value: &str) -> usize {
+        let dimension = format!(r#""{name}":"{value}""#);
+        let metric = format!(r#""{}":"#, metric.name());
+        self.batches
+            .calls()
+            .iter()
+            .flat_map(|b| b.lines())
+            .filter(|l| l.contains(&dimension) && l.contains(&metric))
+            .count()
+    }
+
     /// Stops keeping batches (a long simulation never reads them).
     pub fn turn_off(&self) {
         self.batches.turn_off();
