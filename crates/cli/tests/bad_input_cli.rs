@@ -2,25 +2,11 @@
 //! arrays for objects, snapshot checks that name the field, owner kinds as Kubernetes spells
 //! them, `simulate --set` keys nobody reads, and `invoke`'s logs and exit status.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::smartscale;
 
 use serde_json::{json, Value};
-
-fn smartscale(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smartscale"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run smartscale");
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
 
 /// Runs `args` on `stdin`, expects the usage exit status (2), and returns standard error.
 fn refused(args: &[&str], stdin: &str) -> String {

@@ -1,22 +1,8 @@
 //! `smartscale decide` end to end: the documented examples, stdin, and bad input.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn smartscale(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smartscale"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run smartscale");
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
+use common::smartscale;
 
 fn example(name: &str) -> String {
     format!("{}/../../docs/examples/decide-{name}.json", env!("CARGO_MANIFEST_DIR"))
