@@ -277,18 +277,24 @@ struct Index<'a> {
     node_at: HashMap<&'a str, usize>,
     evictable: HashMap<&'a str, Vec<&'a Pod>>,
     requested: HashMap<&'a str, Resources>,
-    /// Ready, placed, not terminating pods per (namespace, owner kind, owner name), per node.
-    ready_replicas: HashMap<(&'a str, &'a str, &'a str), HashMap<&'a str, u32>>,
+    /// Ready, placed, not terminating pods per owner, in all and per node (two flat maps: the
+    /// plan runs every scan of a simulated day, so allocations count).
+    ready_replicas: HashMap<OwnerKey<'a>, u32>,
+    ready_replicas_on: HashMap<(OwnerKey<'a>, &'a str), u32>,
 }
+
+/// (namespace, owner kind, owner name).
+type OwnerKey<'a> = (&'a str, &'a str, &'a str);
 
 impl<'a> Index<'a> {
     fn new(nodes: &'a [Node], pods: &'a [Pod]) -> Self {
         let mut index = Index {
             nodes,
             node_at: nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect(),
-            evictable: HashMap::new(),
-            requested: HashMap::new(),
+            evictable: HashMap::with_capacity(nodes.len()),
+            requested: HashMap::with_capacity(nodes.len()),
             ready_replicas: HashMap::new(),
+            ready_replicas_on: HashMap::new(),
         };
         for pod in pods {
             let Some(node) = pod.node.as_deref() else { continue };
@@ -304,7 +310,8 @@ impl<'a> Index<'a> {
             }
             if let Some(owner) = pod.owner.as_ref().filter(|_| pod.ready && !pod.terminating) {
                 let key = (pod.namespace.as_str(), owner.kind.as_str(), owner.name.as_str());
-                *index.ready_replicas.entry(key).or_default().entry(node).or_default() += 1;
+                *index.ready_replicas.entry(key).or_default() += 1;
+                *index.ready_replicas_on.entry((key, node)).or_default() += 1;
             }
         }
         index
@@ -323,9 +330,9 @@ impl<'a> Index<'a> {
     }
 
     fn ready_replicas_elsewhere(&self, namespace: &str, owner: &OwnerRef, node: &str) -> u32 {
-        self.ready_replicas
-            .get(&(namespace, owner.kind.as_str(), owner.name.as_str()))
-            .map_or(0, |per_node| per_node.iter().filter(|(n, _)| **n != node).map(|(_, c)| *c).sum())
+        let key = (namespace, owner.kind.as_str(), owner.name.as_str());
+        let all = self.ready_replicas.get(&key).copied().unwrap_or(0);
+        all - self.ready_replicas_on.get(&(key, node)).copied().unwrap_or(0)
     }
 }
 
