@@ -95,6 +95,19 @@ impl StateItem {
         self.episodes.iter().find(|e| e.kind == kind)
     }
 
+    /// Replaces the episode of `kind` (removes it, with `None`) here and in `update`, so the
+    /// item a run reads and the write it sends stay the same.
+    pub fn set_episode(&mut self, update: &mut StateUpdate, kind: EpisodeKind, episode: Option<Episode>) {
+        self.episodes = self.episodes_with(kind, episode);
+        update.episodes = Some(self.episodes.clone());
+    }
+
+    /// Whether the lock is held at `now`, by `token`: a message carrying the token of a lock
+    /// that is gone belongs to work that finished or expired.
+    pub fn lock_held_by(&self, token: &str, now: DateTime<Utc>) -> bool {
+        self.lock_held_at(now) && self.lock_owner.as_deref() == Some(token)
+    }
+
     /// The episode list with `kind` replaced by `episode` (or removed, with `None`).
     pub fn episodes_with(&self, kind: EpisodeKind, episode: Option<Episode>) -> Vec<Episode> {
         let mut list: Vec<Episode> = self.episodes.iter().filter(|e| e.kind != kind).cloned().collect();

@@ -148,9 +148,7 @@ where
         Ok(samples) => {
             update.metrics_snapshot = Some(MetricsSnapshot { taken_at: now, samples: samples.clone() });
             if let Some(outage) = item.episode(EpisodeKind::MetricsUnavailable).cloned() {
-                let episodes = item.episodes_with(EpisodeKind::MetricsUnavailable, None);
-                item.episodes = episodes.clone();
-                update.episodes = Some(episodes);
+                item.set_episode(&mut update, EpisodeKind::MetricsUnavailable, None);
                 if outage.notified {
                     let message = format!(
                         "Prometheus answers again after {}; metric-driven scaling resumed",
@@ -172,9 +170,7 @@ where
             match fresh {
                 Some(snapshot) => {
                     if item.episode(EpisodeKind::MetricsUnavailable).is_none() {
-                        let episodes = item.episodes_with(EpisodeKind::MetricsUnavailable, Some(outage.clone()));
-                        item.episodes = episodes.clone();
-                        update.episodes = Some(episodes);
+                        item.set_episode(&mut update, EpisodeKind::MetricsUnavailable, Some(outage.clone()));
                     }
                     let age_s = (now - snapshot.taken_at).num_seconds();
                     warn!(error = %e, age_s, "metrics unavailable; deciding on the cached snapshot");
@@ -208,10 +204,11 @@ where
                             },
                         )
                         .await;
-                    let episodes = item
-                        .episodes_with(EpisodeKind::MetricsUnavailable, Some(Episode { notified, ..outage.clone() }));
-                    item.episodes = episodes.clone();
-                    update.episodes = Some(episodes);
+                    item.set_episode(
+                        &mut update,
+                        EpisodeKind::MetricsUnavailable,
+                        Some(Episode { notified, ..outage.clone() }),
+                    );
                     // No samples: the engine answers `no_data`, except that it still restores
                     // the min_nodes floor, which needs no metrics.
                     (Vec::new(), now, MetricsOrigin::Unavailable { error: e.to_string() })
@@ -395,8 +392,7 @@ async fn check_required_signals<S, M, F, Q, N, C, K>(
     let open = item.episode(EpisodeKind::SignalsMissing).cloned();
     if missing.is_empty() {
         if open.is_some() {
-            item.episodes = item.episodes_with(EpisodeKind::SignalsMissing, None);
-            update.episodes = Some(item.episodes.clone());
+            item.set_episode(update, EpisodeKind::SignalsMissing, None);
         }
         return;
     }
@@ -422,8 +418,7 @@ async fn check_required_signals<S, M, F, Q, N, C, K>(
         }
     }
     episode.detail = Some(detail);
-    item.episodes = item.episodes_with(EpisodeKind::SignalsMissing, Some(episode));
-    update.episodes = Some(item.episodes.clone());
+    item.set_episode(update, EpisodeKind::SignalsMissing, Some(episode));
 }
 
 /// Pods no new node could host are told once per episode (they trigger nothing, so without
@@ -442,8 +437,7 @@ async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
     let open = item.episode(EpisodeKind::UnhostablePods).is_some();
     if pods == 0 {
         if open {
-            item.episodes = item.episodes_with(EpisodeKind::UnhostablePods, None);
-            update.episodes = Some(item.episodes.clone());
+            item.set_episode(update, EpisodeKind::UnhostablePods, None);
         }
         return;
     }
@@ -460,8 +454,7 @@ async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
     let notified = notify(deps, now, event).await;
     let episode =
         Episode { notified, detail: Some(format!("{pods} pods")), ..Episode::begin(EpisodeKind::UnhostablePods, now) };
-    item.episodes = item.episodes_with(EpisodeKind::UnhostablePods, Some(episode));
-    update.episodes = Some(item.episodes.clone());
+    item.set_episode(update, EpisodeKind::UnhostablePods, Some(episode));
 }
 
 /// A scale-up is due but the lock is held. If a drain holds it, the drain gives way at its next

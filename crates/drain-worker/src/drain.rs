@@ -55,7 +55,7 @@ pub async fn start<W: Worker<Config = DrainConfig>>(deps: &W, request: &DrainReq
     }
     if let Some(token) = &request.lock_token {
         let item = deps.state().get(&cfg.cluster_id).await?;
-        let ours = item.as_ref().is_some_and(|i| i.lock_held_at(now) && i.lock_owner.as_deref() == Some(token));
+        let ours = item.as_ref().is_some_and(|i| i.lock_held_by(token, now));
         if !ours {
             // The decision's lock is gone: the drain already finished (this is a redelivery) or
             // the request is too old to act on. Acting now could remove a second node.

@@ -30,7 +30,7 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
     let now = deps.clock().now();
     let item = deps.state().get(&cfg.cluster_id).await?;
     if let Some(token) = &request.lock_token {
-        let ours = item.as_ref().is_some_and(|i| i.lock_held_at(now) && i.lock_owner.as_deref() == Some(token));
+        let ours = item.as_ref().is_some_and(|i| i.lock_held_by(token, now));
         if !ours {
             // The decision's lock is gone (its work finished, or it expired): a copy SQS delivers
             // this late must not launch for a decision nobody is tracking any more.
