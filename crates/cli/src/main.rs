@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use smartscale_core::scenario::Scenario;
+use crate::scenario::Scenario;
 use smartscale_sim::invoke::HandlerName;
 use smartscale_sim::{PolicyName, Run, SimConfig};
 
 mod progress;
+mod scenario;
 mod sim_args;
 mod snapshot_check;
 mod strict_json;

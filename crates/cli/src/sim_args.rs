@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use smartscale_core::trace::Trace;
+use smartscale_sim::trace::Trace;
 use smartscale_sim::{FaultPlan, PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
 
 #[derive(Args, Debug)]

@@ -16,13 +16,10 @@ pub mod placement;
 pub mod policy;
 pub mod ports;
 pub mod pricing;
-pub mod scenario;
 pub mod slack;
 pub mod state;
 pub mod tags;
 mod timefmt;
-pub mod trace;
-pub mod workload;
 
 #[cfg(feature = "fakes")]
 pub mod fakes;

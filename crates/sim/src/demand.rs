@@ -1,7 +1,7 @@
 //! The load, step by step, and the replicas it asks for.
 
 use chrono::{DateTime, Duration, Utc};
-use smartscale_core::workload::ecommerce_week;
+use crate::workload::ecommerce_week;
 
 use crate::model::{pods_per_node, SimConfig};
 

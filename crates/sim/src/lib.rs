@@ -16,6 +16,8 @@ pub mod report;
 mod settings;
 mod svg;
 mod timeline;
+pub mod trace;
+mod workload;
 mod world;
 
 pub use demand::Demand;

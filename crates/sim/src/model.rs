@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use smartscale_core::trace::Trace;
+use crate::trace::Trace;
 use smartscale_core::{Error, Result};
 
 use crate::faults::{FaultKind, FaultPlan};

@@ -14,7 +14,7 @@ use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, StateStore, WorkQueue};
 use smartscale_core::state::LockOutcome;
-use smartscale_core::workload::splitmix64;
+use crate::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
 use smartscale_drain_worker::DrainConfig;
 use smartscale_scale_up_worker::ScaleUpConfig;

@@ -1,7 +1,7 @@
 //! Whole simulations: SmartScale's handlers keep the cluster safe and sized on the synthetic
 //! week and on a real trace, and every baseline runs in the same world.
 
-use smartscale_core::trace::Trace;
+use smartscale_sim::trace::Trace;
 use smartscale_sim::{compare, run, PolicyName, SimConfig, Summary};
 
 fn config(days: u32) -> SimConfig {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Result};
+use smartscale_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::decide::{decide, Decision, DecisionState};
-use crate::error::from_json_str;
-use crate::metrics::{Sample, Signal};
-use crate::policy::{Policy, PolicyOverrides};
-use crate::{Error, Result};
+use smartscale_core::decide::{decide, Decision, DecisionState};
+use smartscale_core::error::from_json_str;
+use smartscale_core::metrics::{Sample, Signal};
+use smartscale_core::policy::{Policy, PolicyOverrides};
+use smartscale_core::{Error, Result};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +60,7 @@ fn validate_sample(sample: &Sample) -> std::result::Result<(), (&'static str, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Action;
+    use smartscale_core::decide::Action;
 
     const OK: &str = r#"{"now":"2026-11-23T12:00:00Z","state":{"node_count":10},
         "samples":[{"at":"2026-11-23T12:00:00Z","cpu_pct":50,"mem_pct":90}]}"#;
@@ -69,7 +69,7 @@ mod tests {
     fn runs_a_scenario() {
         let d = Scenario::parse(OK).unwrap().decide().unwrap();
         assert_eq!(d.action, Action::None);
-        assert_eq!(d.blocked_by, Some(crate::BlockedBy::MaxNodes));
+        assert_eq!(d.blocked_by, Some(smartscale_core::BlockedBy::MaxNodes));
     }
 
     #[test]
