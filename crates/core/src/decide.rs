@@ -66,6 +66,7 @@ pub enum Trigger {
     BelowMin,
     AboveMax,
     LowUtilization,
+    Consolidation,
 }
 
 impl Trigger {
@@ -80,6 +81,7 @@ impl Trigger {
             Trigger::BelowMin => "below_min",
             Trigger::AboveMax => "above_max",
             Trigger::LowUtilization => "low_utilization",
+            Trigger::Consolidation => "consolidation",
         }
     }
 }
@@ -181,7 +183,7 @@ pub fn decide(policy: &Policy, state: &DecisionState, samples: &[Sample], now: D
         (vec![format!("above_max: {n} nodes > max_nodes {}", policy.max_nodes)], Trigger::AboveMax)
     } else {
         match scale_down_check(policy, &view, n) {
-            Ok(reasons) => (reasons, Trigger::LowUtilization),
+            Ok(found) => found,
             Err(unmet) => {
                 let mut reasons = vec!["no scale-up trigger".to_string()];
                 reasons.extend(unmet.into_iter().map(|u| format!("no scale-down: {u}")));
@@ -312,31 +314,22 @@ fn fit_check(policy: &Policy, view: &SignalView, n: u32, met: &mut Vec<String>, 
     }
 }
 
-/// `Ok(reasons)` when every scale-down condition holds, else `Err(the unmet ones)`.
-fn scale_down_check(policy: &Policy, view: &SignalView, n: u32) -> Result<Vec<String>, Vec<String>> {
+/// `Ok((reasons, trigger))` when a scale-down's conditions hold, else `Err(the unmet ones)`.
+///
+/// Every scale-down needs no pending pods and a calm queue. Then either the spec's rule holds
+/// (CPU low for the window, memory low) with the fit check when it is on, or consolidation
+/// does: the fit check, and utilization that stays clear of the scale-up thresholds on one
+/// node fewer.
+fn scale_down_check(policy: &Policy, view: &SignalView, n: u32) -> Result<(Vec<String>, Trigger), Vec<String>> {
     let window = policy.scale_down_window_s;
     let mut met = Vec::new();
     let mut unmet = Vec::new();
 
-    let cpu_limit = policy.cpu_scale_down_pct;
-    match view.sustained(Signal::Cpu, window, |v| v < cpu_limit) {
-        Some(held) => met.push(format!("cpu {:.1}% < {cpu_limit}% for {}", held.latest, duration(held.for_s))),
-        None => unmet.push(format!(
-            "cpu {:.1}% not < {cpu_limit}% for {}",
-            view.latest(Signal::Cpu).unwrap_or(f64::NAN),
-            duration(window.into())
-        )),
-    }
+    let spec = low_utilization(policy, view);
     match view.latest(Signal::PendingPods) {
         Some(0.0) => met.push("no pending pods".to_string()),
         Some(p) => unmet.push(format!("{p} pending pods")),
         None => unmet.push("pending pods unknown".to_string()),
-    }
-    match view.latest(Signal::Memory) {
-        Some(m) if m < policy.mem_scale_down_pct => {
-            met.push(format!("memory {m:.1}% < {}%", policy.mem_scale_down_pct))
-        }
-        m => unmet.push(format!("memory {:.1}% not < {}%", m.unwrap_or(f64::NAN), policy.mem_scale_down_pct)),
     }
     let queue_limit = policy.queue_scale_down;
     if view.has_any(Signal::QueueDepth) {
@@ -347,9 +340,97 @@ fn scale_down_check(policy: &Policy, view: &SignalView, n: u32) -> Result<Vec<St
             None => unmet.push(format!("queue depth not < {queue_limit} for {}", duration(window.into()))),
         }
     }
+    // Consolidation only above the floor: at it the spec's unmet conditions explain the decision.
+    let consolidation = policy.consolidate_by_requests && spec.is_err() && n > policy.min_nodes;
     // At the floor the min_nodes block explains the decision; the fit check has nothing to add.
-    if policy.scale_down_fit_check && n > policy.min_nodes {
+    if (policy.scale_down_fit_check || consolidation) && n > policy.min_nodes {
         fit_check(policy, view, n, &mut met, &mut unmet);
+    }
+    let (utilization, trigger) = match spec {
+        Ok(reasons) => (Ok(reasons), Trigger::LowUtilization),
+        Err(spec_unmet) if consolidation => match projected_utilization(policy, view, n) {
+            Ok(reasons) => (Ok(reasons), Trigger::Consolidation),
+            Err(room_unmet) => (Err(spec_unmet.into_iter().chain(room_unmet).collect()), Trigger::Consolidation),
+        },
+        Err(spec_unmet) => (Err(spec_unmet), Trigger::LowUtilization),
+    };
+    match utilization {
+        Ok(reasons) => drop(met.splice(0..0, reasons)),
+        Err(reasons) => drop(unmet.splice(0..0, reasons)),
+    }
+    if unmet.is_empty() {
+        Ok((met, trigger))
+    } else {
+        Err(unmet)
+    }
+}
+
+/// The spec's rule: CPU below its threshold for the window, and memory below its threshold.
+fn low_utilization(policy: &Policy, view: &SignalView) -> Result<Vec<String>, Vec<String>> {
+    let window = policy.scale_down_window_s;
+    let cpu_limit = policy.cpu_scale_down_pct;
+    let mut met = Vec::new();
+    let mut unmet = Vec::new();
+    match view.sustained(Signal::Cpu, window, |v| v < cpu_limit) {
+        Some(held) => met.push(format!("cpu {:.1}% < {cpu_limit}% for {}", held.latest, duration(held.for_s))),
+        None => unmet.push(format!(
+            "cpu {:.1}% not < {cpu_limit}% for {}",
+            view.latest(Signal::Cpu).unwrap_or(f64::NAN),
+            duration(window.into())
+        )),
+    }
+    match view.latest(Signal::Memory) {
+        Some(m) if m < policy.mem_scale_down_pct => {
+            met.push(format!("memory {m:.1}% < {}%", policy.mem_scale_down_pct))
+        }
+        m => unmet.push(format!("memory {:.1}% not < {}%", m.unwrap_or(f64::NAN), policy.mem_scale_down_pct)),
+    }
+    if unmet.is_empty() {
+        Ok(met)
+    } else {
+        Err(unmet)
+    }
+}
+
+/// Consolidation's utilization test: CPU over the whole window and the latest memory, scaled to
+/// one node fewer (`× n / (n − 1)`), stay `consolidation_headroom_pct` points below the
+/// scale-up thresholds.
+fn projected_utilization(policy: &Policy, view: &SignalView, n: u32) -> Result<Vec<String>, Vec<String>> {
+    if n < 2 {
+        return Err(vec![format!("consolidation: {n} node(s) leave no other node to move pods to")]);
+    }
+    let scale = f64::from(n) / f64::from(n - 1);
+    let headroom = policy.consolidation_headroom_pct;
+    let window = policy.scale_down_window_s;
+    let mut met = Vec::new();
+    let mut unmet = Vec::new();
+    let cpu_limit = policy.cpu_scale_up_pct - headroom;
+    match view.sustained(Signal::Cpu, window, |v| v * scale < cpu_limit) {
+        Some(held) => met.push(format!(
+            "consolidation: cpu {:.1}% would be {:.1}% on {} nodes, < {cpu_limit}% for {}",
+            held.latest,
+            held.latest * scale,
+            n - 1,
+            duration(held.for_s)
+        )),
+        None => unmet.push(format!(
+            "consolidation: cpu on {} nodes not < {cpu_limit}% for {}",
+            n - 1,
+            duration(window.into())
+        )),
+    }
+    let mem_limit = policy.mem_scale_up_pct - headroom;
+    match view.latest(Signal::Memory) {
+        Some(m) if m * scale < mem_limit => met.push(format!(
+            "consolidation: memory {m:.1}% would be {:.1}% on {} nodes, < {mem_limit}%",
+            m * scale,
+            n - 1
+        )),
+        m => unmet.push(format!(
+            "consolidation: memory on {} nodes would be {:.1}%, not < {mem_limit}%",
+            n - 1,
+            m.unwrap_or(f64::NAN) * scale
+        )),
     }
     if unmet.is_empty() {
         Ok(met)

@@ -44,6 +44,7 @@ fn spec_policy() -> Policy {
     Policy {
         size_scale_up_by_pending_requests: false,
         scale_down_fit_check: false,
+        consolidate_by_requests: false,
         pending_pods_window_s: 180,
         ..Policy::default()
     }
@@ -354,11 +355,63 @@ fn scale_down_needs_every_condition() {
         ("queue", Box::new(|a| Sample { queue_depth: Some(if a == 300 { 150.0 } else { 20.0 }), ..quiet(a) })),
         ("cpu blip", Box::new(|a| Sample { cpu_pct: Some(if a == 510 { 35.0 } else { 12.0 }), ..quiet(a) })),
     ];
+    // The spec's rule alone: consolidation would remove a node at a 35 % CPU blip (below).
+    let spec_rule = Policy { consolidate_by_requests: false, ..Policy::default() };
     for (name, f) in blockers {
-        let d = decide(&Policy::default(), &state(5), &series(630, f), now());
+        let d = decide(&spec_rule, &state(5), &series(630, f), now());
         assert_eq!(d.action, Action::None, "{name}: {d:?}");
         assert_eq!(d.blocked_by, None, "{name}");
     }
+}
+
+/// CPU at 50 %: the spec never scales down, yet 6 replicas' requests fit on far fewer nodes.
+fn busy_but_roomy(age_s: i64) -> Sample {
+    Sample { cpu_pct: Some(45.0), mem_pct: Some(40.0), ..quiet(age_s) }
+}
+
+#[test]
+fn consolidation_removes_a_node_whose_pods_fit_on_the_others_while_cpu_sits_mid_range() {
+    let samples = series(630, busy_but_roomy);
+    let d = decide(&Policy::default(), &state(5), &samples, now());
+    assert_eq!((d.action, d.delta), (Action::ScaleDown, -1), "{d:?}");
+    assert_eq!(d.triggers, vec![Trigger::Consolidation]);
+    assert_eq!(d.primary_reason(), "consolidation");
+    let why = "consolidation: cpu 45.0% would be 56.2% on 4 nodes, < 60% for 10m30s";
+    assert!(d.reasons.iter().any(|r| r == why), "{d:?}");
+    // The spec's rules keep the node.
+    assert_eq!(decide(&spec_policy(), &state(5), &samples, now()).action, Action::None);
+}
+
+#[test]
+fn consolidation_stops_where_one_node_fewer_would_trigger_the_next_scale_up() {
+    // 45 % on 3 nodes is 67.5 % on 2: within 10 points of the 70 % scale-up threshold.
+    let d = decide(&Policy::default(), &state(3), &series(630, busy_but_roomy), now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r == "no scale-down: consolidation: cpu on 2 nodes not < 60% for 10m00s"), "{d:?}");
+    // One sample over the line anywhere in the window is enough to keep the node.
+    let blip = series(630, |a| Sample { cpu_pct: Some(if a == 300 { 52.0 } else { 45.0 }), ..busy_but_roomy(a) });
+    assert_eq!(decide(&Policy::default(), &state(5), &blip, now()).action, Action::None);
+    // Memory is projected too: 55 % on 5 nodes is 68.8 % on 4 (> 65 %).
+    let memory = series(630, |a| Sample { mem_pct: Some(55.0), ..busy_but_roomy(a) });
+    let d = decide(&Policy::default(), &state(5), &memory, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("consolidation: memory on 4 nodes would be 68.8%")), "{d:?}");
+}
+
+#[test]
+fn consolidation_needs_the_fit_check_and_no_pending_pods() {
+    // Requests that would crowd one node fewer keep the node even with the fit check switched off.
+    let crowded = series(660, |a| Sample { requested_memory_bytes: Some(3072.0 * MIB), ..busy_but_roomy(a) });
+    let policy = Policy { scale_down_fit_check: false, ..Policy::default() };
+    let d = decide(&policy, &state(3), &crowded, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    let pending = series(630, |a| Sample { pending_pods: Some(1), ..busy_but_roomy(a) });
+    assert_ne!(decide(&Policy::default(), &state(5), &pending, now()).action, Action::ScaleDown);
+    let unknown = series(630, |a| Sample { requested_cpu_millis: None, ..busy_but_roomy(a) });
+    assert_eq!(decide(&Policy::default(), &state(5), &unknown, now()).action, Action::None);
+    // At the floor there is nothing to consolidate, and no block to report.
+    let d = decide(&Policy::default(), &state(2), &series(630, busy_but_roomy), now());
+    assert_eq!((d.action, d.blocked_by), (Action::None, None), "{d:?}");
 }
 
 #[test]

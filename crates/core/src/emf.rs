@@ -32,6 +32,20 @@ pub enum Metric {
     /// A signal the decider needs returned no data while Prometheus answered (its exporter is
     /// missing, or its query matches nothing); one per missing signal and run, `Signal` dimension.
     MissingSignals,
+    /// The fleet's cost per hour (USD), from the price table: `[ClusterId]` for the whole
+    /// fleet, `[ClusterId, Lifecycle]` and `[ClusterId, Lifecycle, InstanceType]` for its parts.
+    FleetCostPerHour,
+    /// What the baseline fleet (`COST_BASELINE_NODES` On-Demand nodes) would cost per hour.
+    BaselineCostPerHour,
+    /// Baseline minus fleet, USD per hour (negative when the fleet costs more).
+    SavingsPerHour,
+    /// Savings as a percentage of the baseline's cost.
+    SavingsPercent,
+    /// Spot nodes as a percentage of the active fleet.
+    SpotShare,
+    /// Active nodes whose type the price table does not know: the fleet's cost is then unknown
+    /// and is not published.
+    UnpricedNodes,
 }
 
 impl Metric {
@@ -49,6 +63,12 @@ impl Metric {
             Metric::PendingPods => "PendingPods",
             Metric::SpotInterruptions => "SpotInterruptions",
             Metric::MissingSignals => "MissingSignals",
+            Metric::FleetCostPerHour => "FleetCostPerHour",
+            Metric::BaselineCostPerHour => "BaselineCostPerHour",
+            Metric::SavingsPerHour => "SavingsPerHour",
+            Metric::SavingsPercent => "SavingsPercent",
+            Metric::SpotShare => "SpotShare",
+            Metric::UnpricedNodes => "UnpricedNodes",
         }
     }
 
@@ -56,7 +76,12 @@ impl Metric {
         match self {
             Metric::NodeJoinLatency => "Seconds",
             Metric::LambdaExecutionTime => "Milliseconds",
-            Metric::ClusterCpuUtilization | Metric::ClusterMemoryUtilization => "Percent",
+            Metric::ClusterCpuUtilization
+            | Metric::ClusterMemoryUtilization
+            | Metric::SavingsPercent
+            | Metric::SpotShare => "Percent",
+            // CloudWatch has no currency unit: USD per hour, said in the metric's name and docs.
+            Metric::FleetCostPerHour | Metric::BaselineCostPerHour | Metric::SavingsPerHour => "None",
             _ => "Count",
         }
     }
@@ -64,7 +89,8 @@ impl Metric {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Group {
-    dimension: Option<(&'static str, String)>,
+    /// The dimensions besides `ClusterId`, in order.
+    dimensions: Vec<(&'static str, String)>,
     values: Vec<(Metric, f64)>,
 }
 
@@ -83,7 +109,7 @@ impl MetricBatch {
 
     /// Records `metric` with the `ClusterId` dimension only.
     pub fn put(&mut self, metric: Metric, value: f64) -> &mut Self {
-        self.put_in(None, metric, value)
+        self.put_in(Vec::new(), metric, value)
     }
 
     /// Records `metric` with `ClusterId` and one more dimension (`Reason`, `ErrorType`).
@@ -94,18 +120,36 @@ impl MetricBatch {
         metric: Metric,
         value: f64,
     ) -> &mut Self {
-        self.put_in(Some((dimension, dimension_value.to_string())), metric, value)
+        self.put_in(vec![(dimension, dimension_value.to_string())], metric, value)
     }
 
-    fn put_in(&mut self, dimension: Option<(&'static str, String)>, metric: Metric, value: f64) -> &mut Self {
+    /// Records `metric` with `ClusterId` and several more dimensions (`Lifecycle`, `InstanceType`).
+    pub fn put_with_all(&mut self, dimensions: &[(&'static str, &str)], metric: Metric, value: f64) -> &mut Self {
+        self.put_in(dimensions.iter().map(|(k, v)| (*k, v.to_string())).collect(), metric, value)
+    }
+
+    fn put_in(&mut self, dimensions: Vec<(&'static str, String)>, metric: Metric, value: f64) -> &mut Self {
         if !value.is_finite() {
             return self; // unknown is not recorded as a number
         }
-        match self.groups.iter_mut().find(|g| g.dimension == dimension) {
+        match self.groups.iter_mut().find(|g| g.dimensions == dimensions) {
             Some(group) => group.values.push((metric, value)),
-            None => self.groups.push(Group { dimension, values: vec![(metric, value)] }),
+            None => self.groups.push(Group { dimensions, values: vec![(metric, value)] }),
         }
         self
+    }
+
+    /// The value recorded for `metric` under exactly these extra dimensions, if any.
+    pub fn value_with(&self, dimensions: &[(&str, &str)], metric: Metric) -> Option<f64> {
+        self.groups
+            .iter()
+            .filter(|g| {
+                g.dimensions.len() == dimensions.len()
+                    && g.dimensions.iter().zip(dimensions).all(|((k, v), (dk, dv))| k == dk && v == dv)
+            })
+            .flat_map(|g| g.values.iter())
+            .find(|(m, _)| *m == metric)
+            .map(|(_, v)| *v)
     }
 
     /// The value recorded for `metric`, if any (first one), for tests and summaries.
@@ -118,7 +162,7 @@ impl MetricBatch {
         self.groups
             .iter()
             .find(|g| g.values.iter().any(|(m, _)| *m == metric))
-            .and_then(|g| g.dimension.as_ref().map(|(k, v)| (*k, v.as_str())))
+            .and_then(|g| g.dimensions.first().map(|(k, v)| (*k, v.as_str())))
     }
 
     /// One JSON line per dimension set.
@@ -131,7 +175,7 @@ impl MetricBatch {
         let mut dimension_sets = Vec::new();
         let mut root = Map::new();
         root.insert("ClusterId".into(), self.cluster_id.clone().into());
-        if let Some((name, value)) = &group.dimension {
+        for (name, value) in &group.dimensions {
             dims.push(name);
             root.insert((*name).into(), value.clone().into());
             if ROLLED_UP_DIMENSIONS.contains(name) {

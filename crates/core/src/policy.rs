@@ -102,6 +102,14 @@ policy_fields! {
     /// How far back the fit check looks for the peak: a stabilization window, so that a
     /// recurring peak is not scaled away between its occurrences.
     scale_down_fit_lookback_s: u32 = 3600, env "SCALE_DOWN_FIT_LOOKBACK";
+    /// SmartScale's deviation: consolidate by requests. When the spec's utilization rule does not
+    /// hold (CPU between its thresholds), still remove a node whose pods fit on the others: the
+    /// fit check passes, no pods are pending, and CPU (sustained over `scale_down_window_s`) and
+    /// memory, projected onto one node fewer, stay `consolidation_headroom_pct` points below
+    /// their scale-up thresholds, so the removal cannot trigger the next scale-up.
+    consolidate_by_requests: bool = true, env "SCALE_DOWN_CONSOLIDATE_BY_REQUESTS";
+    /// Percentage points the projected utilization must stay below the scale-up thresholds.
+    consolidation_headroom_pct: f64 = 10.0, env "SCALE_DOWN_CONSOLIDATION_HEADROOM";
     /// Expected spacing of metric samples; the tolerance when judging window coverage.
     sample_interval_s: u32 = 30, env "METRICS_STEP";
 }
@@ -148,6 +156,7 @@ impl Policy {
             ("mem_scale_down_pct", self.mem_scale_down_pct),
             ("error_rate_scale_up_pct", self.error_rate_scale_up_pct),
             ("scale_down_fit_max_pct", self.scale_down_fit_max_pct),
+            ("consolidation_headroom_pct", self.consolidation_headroom_pct),
         ] {
             if !(value.is_finite() && (0.0..=100.0).contains(&value)) {
                 return fail(field, format!("must be a percentage between 0 and 100, got {value}"));
