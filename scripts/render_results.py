@@ -2,7 +2,7 @@
 
 Every figure in docs/COST_ANALYSIS.md, docs/TESTING_RESULTS.md and the cost chart comes from
 the JSON and text files in the results directory, or from the stack-cost table of
-docs/deployment.md (one source for the stack's own cost).
+docs/DEPLOYMENT_GUIDE.md (one source for the stack's own cost).
 """
 
 import json
@@ -32,11 +32,11 @@ def load_runs(results):
 
 
 def stack_cost(root):
-    """The single-NAT total of docs/deployment.md's stack-cost table, in dollars a month."""
-    text = (root / "docs/deployment.md").read_text()
+    """The single-NAT total of docs/DEPLOYMENT_GUIDE.md's stack-cost table, in dollars a month."""
+    text = (root / "docs/DEPLOYMENT_GUIDE.md").read_text()
     match = re.search(r"\*\*total, single NAT\*\*.*?\*\*≈ \$(\d+(?:\.\d+)?)\*\*", text)
     if not match:
-        sys.exit("render_results: docs/deployment.md has no '**total, single NAT**' row with a '**≈ $N**' figure")
+        sys.exit("render_results: docs/DEPLOYMENT_GUIDE.md has no '**total, single NAT**' row with a '**≈ $N**' figure")
     return float(match.group(1))
 
 
@@ -99,7 +99,7 @@ def cost_analysis(runs, stack, meta):
         "## The stack's own cost",
         "",
         f"The AWS resources SmartScale adds cost about **{money(stack)} a month** with a single NAT gateway",
-        "(itemised in [docs/deployment.md](deployment.md#what-the-stack-itself-costs-per-month); most of it",
+        "(itemised in [docs/DEPLOYMENT_GUIDE.md](DEPLOYMENT_GUIDE.md#what-the-stack-itself-costs-per-month); most of it",
         "is the NAT gateway the worker nodes need anyway). On the synthetic week, scaled to a month:",
         "",
         "| | per month |",
@@ -233,6 +233,30 @@ def cost_chart(runs):
     return "\n".join(out) + "\n"
 
 
+def readme_results(runs, meta):
+    """The README's success-criteria table, between its results markers."""
+    lines = [
+        f"Measured {meta['date']}, commit `{meta['commit']}`:",
+        "",
+        "| load | SmartScale × oracle | cost vs ca-like | unschedulable (ca-like) | p95 time to capacity (ca-like) | saving vs 5 nodes | pods lost / PDB violations |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, name, _ in LOADS:
+        ours, ca, base = runs[key]["smartscale"], runs[key]["ca-like"], runs[key]["static-5"]
+        lines.append(
+            f"| {name} | {ours['cost_vs_oracle']:.2f} | {ours['cost_usd'] / ca['cost_usd']:.2f} × | "
+            f"{pct(ours['unschedulable_pct'])} ({pct(ca['unschedulable_pct'])}) | "
+            f"{ours['p95_time_to_capacity_s']} s ({ca['p95_time_to_capacity_s']} s) | "
+            f"{(1 - ours['cost_usd'] / base['cost_usd']) * 100:.1f} % | {ours['pods_lost']} / {ours['pdb_violations']} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_between(text, begin, end, body):
+    start, stop = text.index(begin) + len(begin), text.index(end)
+    return text[:start] + "\n" + body + "\n" + text[stop:]
+
+
 def read_summary(path):
     if not path.exists():
         return {}
@@ -255,6 +279,10 @@ def main():
         bench[path.stem.removeprefix("bench-")] = path.read_text().strip()
     (root / "docs/COST_ANALYSIS.md").write_text(cost_analysis(runs, stack_cost(root), meta))
     (root / "docs/TESTING_RESULTS.md").write_text(testing_results(runs, read_summary(summary_path), meta, bench))
+    readme = root / "README.md"
+    readme.write_text(
+        replace_between(readme.read_text(), "<!-- results:begin -->", "<!-- results:end -->", readme_results(runs, meta))
+    )
     (root / "docs/diagrams").mkdir(parents=True, exist_ok=True)
     (root / "docs/diagrams/cost-comparison.svg").write_text(cost_chart(runs))
 

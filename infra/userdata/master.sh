@@ -1,7 +1,8 @@
 #!/bin/bash
 # Bootstraps the K3s master of a SmartScale cluster. EC2 runs it as user data, as root, after
-# the launch template's header has exported SMARTSCALE_CLUSTER_ID, SMARTSCALE_REGION and
-# SMARTSCALE_K3S_VERSION (infra/template.yaml; infra/sync-userdata copies this file there).
+# the launch template's header has exported SMARTSCALE_CLUSTER_ID, SMARTSCALE_REGION,
+# SMARTSCALE_K3S_VERSION and SMARTSCALE_FAST_PATH_TOPIC_ARN (infra/template.yaml;
+# infra/sync-userdata copies this file there).
 #
 # 1. installs the pinned K3s server (with the labels and provider id workers get too);
 # 2. stores the join token in Secrets Manager (<cluster>/k3s-join-token);
@@ -10,7 +11,9 @@
 #    same names as k8s/infrastructure/smartscale-rbac/);
 # 4. writes a kubeconfig with that account's token, never the admin one, to <cluster>/kubeconfig;
 # 5. copies <cluster>/prometheus-basic-auth (bcrypt-hashed) and <cluster>/grafana-admin into the
-#    monitoring namespace's Secrets prometheus-web-config, prometheus-basic-auth and grafana-admin.
+#    monitoring namespace's Secrets prometheus-web-config, prometheus-basic-auth and grafana-admin;
+# 6. writes ConfigMap monitoring/smartscale-fast-path (topic-arn, region), from which
+#    Alertmanager's render-config init container fills in its fast-path receiver.
 # Each step is skipped when its recorded fingerprint matches, so a rerun changes nothing.
 # Secret values go to AWS through file:// (never argv) and are never logged.
 set -euo pipefail
@@ -19,6 +22,7 @@ umask 077
 : "${SMARTSCALE_CLUSTER_ID:?SMARTSCALE_CLUSTER_ID is required (set by the launch template)}"
 : "${SMARTSCALE_REGION:?SMARTSCALE_REGION is required (set by the launch template)}"
 : "${SMARTSCALE_K3S_VERSION:?SMARTSCALE_K3S_VERSION is required (set by the launch template)}"
+: "${SMARTSCALE_FAST_PATH_TOPIC_ARN:?SMARTSCALE_FAST_PATH_TOPIC_ARN is required (set by the launch template)}"
 # Overridable for the tests only; the defaults are the instance's.
 log_file=${SMARTSCALE_LOG_FILE:-/var/log/smartscale-master.log}
 state_dir=${SMARTSCALE_STATE_DIR:-/var/lib/smartscale}
@@ -117,7 +121,7 @@ else
     log "join token stored in $SMARTSCALE_CLUSTER_ID/k3s-join-token"
 fi
 
-# 3. the Lambdas' identity in the cluster (verbs: docs/deployment.md, contract)
+# 3. the Lambdas' identity in the cluster (verbs: docs/DEPLOYMENT_GUIDE.md, contract)
 cat >"$work/rbac.yaml" <<'MANIFEST'
 apiVersion: v1
 kind: Namespace
@@ -243,5 +247,18 @@ else
         || fail "could not create monitoring/prometheus-basic-auth"
     record monitoring "$monitoring_print"
     log "monitoring/prometheus-web-config, prometheus-basic-auth and grafana-admin created"
+fi
+
+# 6. the fast path's topic for Alertmanager (an ARN and a region, nothing secret)
+fast_path_print=$(printf '%s %s' "$SMARTSCALE_FAST_PATH_TOPIC_ARN" "$SMARTSCALE_REGION" | fingerprint)
+if done_before fast-path "$fast_path_print"; then
+    log "monitoring/smartscale-fast-path already in the cluster"
+else
+    kubectl create namespace monitoring --dry-run=client -o yaml | kubectl apply -f - >>"$log_file"
+    kubectl -n monitoring create configmap smartscale-fast-path --from-literal=topic-arn="$SMARTSCALE_FAST_PATH_TOPIC_ARN" \
+        --from-literal=region="$SMARTSCALE_REGION" --dry-run=client -o yaml | kubectl apply -f - >>"$log_file" \
+        || fail "could not create monitoring/smartscale-fast-path"
+    record fast-path "$fast_path_print"
+    log "monitoring/smartscale-fast-path created (topic $SMARTSCALE_FAST_PATH_TOPIC_ARN)"
 fi
 log "master bootstrap complete"

@@ -36,7 +36,7 @@ parameter_overrides = ["ClusterId=prod", "AlarmEmail=oncall@example.com", "Slack
 
 expect "complete config passes --check" 0 "is complete for stack smartscale-prod" "$complete"
 expect "--check prints the arm64 cargo-lambda build of the five Lambdas" 0 \
-    "cargo lambda build --release --arm64 --locked -p smartscale-decider -p smartscale-scale-up-worker -p smartscale-drain-worker -p smartscale-spot-handler -p smartscale-slack-forwarder" "$complete"
+    "cargo lambda build --release --arm64 --locked -p smartscale-decider -p smartscale-scale-up-worker -p smartscale-drain-worker -p smartscale-spot-handler -p smartscale-slack-forwarder -p smartscale-cost-report" "$complete"
 expect "--check prints sam deploy with the config file" 0 "sam deploy --template-file $root/infra/template.yaml --config-file $tmp/" "$complete"
 expect "string parameter_overrides form" 0 "is complete" "$head"'
 parameter_overrides = "ClusterId=prod AlarmEmail=oncall@example.com SlackWebhookSecretId=prod/slack"'

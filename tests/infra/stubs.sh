@@ -116,6 +116,15 @@ case "$*" in
         [ -f "$SANDBOX/sa-token" ] && base64 -w0 <"$SANDBOX/sa-token" ;;
     *"get secret smartscale-controller-token -o jsonpath={.data.ca\\.crt}") printf 'Q0EtREFUQQ==' ;;
     "create namespace monitoring --dry-run=client -o yaml") printf 'kind: Namespace\nname: monitoring\n' ;;
+    *"create configmap "*)
+        printf 'kind: ConfigMap\n'
+        for arg in "$@"; do
+            case "$arg" in
+                --from-literal=*) kv=${arg#--from-literal=}; printf '%s: %s\n' "${kv%%=*}" "${kv#*=}" ;;
+                -n | monitoring | create | configmap | --dry-run=client | -o | yaml) ;;
+                *) printf 'name: %s\n' "$arg" ;;
+            esac
+        done ;;
     *"create secret generic "*)
         printf 'kind: Secret\n'
         for arg in "$@"; do
@@ -144,6 +153,7 @@ run_userdata() {
     local sb=$1 script=$2
     SANDBOX="$sb" PATH="$sb/bin:$PATH" \
         SMARTSCALE_CLUSTER_ID=prod SMARTSCALE_REGION=us-east-1 SMARTSCALE_K3S_VERSION=v1.31.4+k3s1 \
+        SMARTSCALE_FAST_PATH_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:smartscale-prod-FastPathTopic-AbC123 \
         SMARTSCALE_IMDS_URL=http://imds.test SMARTSCALE_STATE_DIR="$sb/state" SMARTSCALE_LOG_FILE="$sb/userdata.log" \
         SMARTSCALE_K3S_DATA_DIR="$sb/k3s-data" SMARTSCALE_ATTEMPTS=2 SMARTSCALE_RETRY_DELAY_S=0 \
         bash "$script" >>"$sb/stdout" 2>>"$sb/stderr"

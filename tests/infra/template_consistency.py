@@ -2,6 +2,7 @@
 timeouts, retention and cost tags. Run with the cfn-lint venv's python (it parses the template
 with cfn-lint's decoder and reads cfn-lint's resource schemas). Prints one line per check and,
 last, "N passed, N failed"."""
+import json
 import pathlib
 import re
 import sys
@@ -46,14 +47,27 @@ needs = {
     "DrainWorkerFunction": required_vars("drain-worker", "wiring") | {"DYNAMODB_TABLE", "SCALE_UP_QUEUE_URL", "DRAIN_QUEUE_URL", "SNS_TOPIC_ARN"},
     "SpotHandlerFunction": required_vars("spot-handler", "wiring") | {"DYNAMODB_TABLE", "SCALE_UP_QUEUE_URL", "DRAIN_QUEUE_URL", "SNS_TOPIC_ARN"},
     "SlackForwarderFunction": required_vars("slack-forwarder"),
+    "CostReportFunction": required_vars("cost-report", "prometheus"),
 }
-check("the five Lambdas are in the template", set(functions) == set(needs), sorted(functions))
+check("every Lambda is in the template", set(functions) == set(needs), sorted(functions))
 for name, fn in functions.items():
     env = fn["Properties"].get("Environment", {}).get("Variables", {})
     unread = [v for v in env if f'"{v}"' not in all_rust]
     check(f"{name}: every env var is one the code reads", not unread, unread)
     unset = sorted(needs.get(name, set()) - set(env))
     check(f"{name}: every variable the code requires is set", not unset, unset)
+
+# 1b. The fleet's limits reach every function whose code reads them, from the stack's parameters:
+# a worker left at its built-in default would cap at 10 whatever MaxNodes says.
+crates_of = {"DeciderFunction": ["decider", "core"], "ScaleUpWorkerFunction": ["scale-up-worker"],
+             "DrainWorkerFunction": ["drain-worker"], "SpotHandlerFunction": ["spot-handler"],
+             "SlackForwarderFunction": ["slack-forwarder"], "CostReportFunction": ["cost-report"]}
+for name, fn in functions.items():
+    env = fn["Properties"].get("Environment", {}).get("Variables", {})
+    code = "\n".join(rust(c) for c in crates_of.get(name, []) if (ROOT / "crates" / c).exists())
+    for var, param in [("MIN_NODES", "MinNodes"), ("MAX_NODES", "MaxNodes")]:
+        if f'"{var}"' in code:
+            check(f"{name}: {var} comes from the {param} parameter", env.get(var) == {"Ref": param}, env.get(var))
 
 # 2. Alarms: SmartScale metrics and dimensions exactly as crates/core/src/emf.rs emits them.
 emf = (ROOT / "crates/core/src/emf.rs").read_text()
@@ -187,7 +201,20 @@ log_groups = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "
 check("every log group keeps 30 days", all(p.get("RetentionInDays") == 30 for p in log_groups.values()))
 check("state table: SSE and Retain", resources["StateTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
       and resources["StateTable"].get("DeletionPolicy") == "Retain")
-schedules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+all_schedules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+schedules = [s for s in all_schedules if s["Target"]["Arn"] == {"Fn::GetAtt": ["DeciderFunction", "Arn"]}]
+cost_schedules = [s for s in all_schedules if s["Target"]["Arn"] == {"Fn::GetAtt": ["CostReportFunction", "Arn"]}]
+check("cost report schedule: Mondays 09:00 in the configured time zone, a 7-day window, retried, dead-lettered",
+      len(cost_schedules) == 1 and cost_schedules[0]["ScheduleExpression"] == "cron(0 9 ? * MON *)"
+      and cost_schedules[0]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
+      and json.loads(cost_schedules[0]["Target"]["Input"]) == {"days": 7}
+      and cost_schedules[0]["Target"]["RetryPolicy"]["MaximumRetryAttempts"] > 0
+      and "DeadLetterConfig" in cost_schedules[0]["Target"], cost_schedules)
+dashboard = json.loads(resources["CostDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+dashboard_metrics = {m[1] for w in dashboard["widgets"] for m in w["properties"]["metrics"] if isinstance(m[0], str)}
+check("cost dashboard: its SmartScale metrics are emitted", dashboard_metrics <= metric_names, sorted(dashboard_metrics - metric_names))
+check("cost dashboard: cost per hour, savings, node count, decisions, join latency",
+      {"FleetCostPerHour", "BaselineCostPerHour", "SavingsPercent", "CurrentNodeCount", "ScaleDownEvents", "NodeJoinLatency"} <= dashboard_metrics)
 check("decider schedules: every 2 min 09-21 and every 5 min otherwise, in the configured time zone",
       sorted(s["ScheduleExpression"] for s in schedules) == ["cron(0/2 9-20 * * ? *)", "cron(0/5 0-8,21-23 * * ? *)"]
       and all(s["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"} for s in schedules))

@@ -140,6 +140,10 @@ check "master: Prometheus web config has a bcrypt hash" grep -qE '^  smartscale:
 check "master: Prometheus web config has no plaintext password" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$PROM_PASSWORD" "$web_yml"
 check "master: Prometheus basic-auth Secret for the self-scrape and Grafana" bash -c 'grep -l "name: prometheus-basic-auth" "$1"/applied/* | xargs grep -q "password: $2"' _ "$sb" "$(printf '%s' "$PROM_PASSWORD" | base64 -w0)"
 check "master: Grafana admin Secret" bash -c 'grep -l "name: grafana-admin" "$1"/applied/* | xargs grep -q "admin-password: $2"' _ "$sb" "$(printf '%s' "$GRAFANA_PASSWORD" | base64 -w0)"
+fast_path=$(grep -l "name: smartscale-fast-path" "$sb"/applied/* 2>/dev/null | head -n 1)
+check "master: ConfigMap smartscale-fast-path carries the fast-path topic for Alertmanager" \
+    has "${fast_path:-/dev/null}" "topic-arn: arn:aws:sns:us-east-1:123456789012:smartscale-prod-FastPathTopic-AbC123"
+check "master: ConfigMap smartscale-fast-path carries the region SigV4 signs for" has "${fast_path:-/dev/null}" "region: us-east-1"
 for secret in "$SERVER_TOKEN" "$SA_TOKEN" "$PROM_PASSWORD" "$GRAFANA_PASSWORD"; do
     check "master: '${secret:0:12}…' is printed nowhere" nowhere_printed "$sb" "$secret"
 done

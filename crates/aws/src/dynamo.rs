@@ -5,12 +5,18 @@
 //! (`attribute_not_exists(scaling_in_progress) OR lock_expiry < :now`) and removed, on release,
 //! only by the owner's token. DynamoDB's TTL deletes items lazily, so expiry is always judged
 //! by comparing `lock_expiry`, never by the item's absence.
+//!
+//! The savings ledger lives in the same table, one item per cluster and UTC day
+//! (`{cluster}#ledger#{date}`): `changes`, a list of JSON strings appended with one conditional
+//! write while the list is shorter than [`LEDGER_DAY_CAPACITY`], and `dropped`, a count of the
+//! changes a full day could not keep (see `smartscale_core::cost_ledger` for the bounds).
 
 use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
+use smartscale_core::cost_ledger::{self, CostChange, CostLedger, LEDGER_DAY_CAPACITY};
 use smartscale_core::ports::StateStore;
 use smartscale_core::state::{LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate};
 use smartscale_core::{Error, Result};
@@ -84,6 +90,15 @@ fn set_clauses(update: &StateUpdate, now: DateTime<Utc>) -> Result<(Vec<String>,
     if let Some(v) = &update.episodes {
         let json = serde_json::to_string(v).map_err(|e| Error::invalid("episodes", e.to_string()))?;
         set("episodes", s(json));
+    }
+    if let Some(v) = &update.forecast_model {
+        let json = serde_json::to_string(v).map_err(|e| Error::invalid("forecast_model", e.to_string()))?;
+        set("forecast_model", s(json));
+    }
+    // `null` clears it (a SET keeps the update one expression).
+    if let Some(v) = &update.pre_scale {
+        let json = serde_json::to_string(v).map_err(|e| Error::invalid("pre_scale", e.to_string()))?;
+        set("pre_scale", s(json));
     }
     Ok((clauses, values))
 }
@@ -218,6 +233,89 @@ impl StateStore for DynamoStateStore {
             .map_err(|e| sdk_error("dynamodb", "UpdateItem", e))?;
         Ok(())
     }
+
+    #[instrument(skip(self, change), fields(kind = ?change.kind, instance_id = %change.instance_id))]
+    async fn record_cost_change(&self, cluster_id: &str, change: &CostChange) -> Result<bool> {
+        let day = change.at.date_naive();
+        let key = cost_ledger::bucket_key(cluster_id, day);
+        let ttl = n(cost_ledger::bucket_expiry(day));
+        let json = serde_json::to_string(change).map_err(|e| Error::invalid("cost change", e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("cluster_id", s(&key))
+            .update_expression("SET changes = list_append(if_not_exists(changes, :empty), :new), #ttl = :ttl")
+            .condition_expression("attribute_not_exists(changes) OR size(changes) < :capacity")
+            .set_expression_attribute_names(Some(ttl_name()))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":new", AttributeValue::L(vec![s(json)]))
+            .expression_attribute_values(":capacity", n(LEDGER_DAY_CAPACITY))
+            .expression_attribute_values(":ttl", ttl.clone())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => {
+                tracing::warn!(bucket = %key, capacity = LEDGER_DAY_CAPACITY, "the ledger's day is full; the change is counted as dropped");
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("cluster_id", s(&key))
+                    .update_expression("ADD dropped :one SET #ttl = :ttl")
+                    .set_expression_attribute_names(Some(ttl_name()))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":ttl", ttl)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("dynamodb", "UpdateItem (ledger dropped)", e))?;
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("dynamodb", "UpdateItem (ledger)", e)),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn cost_ledger(&self, cluster_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<CostLedger> {
+        let (mut changes, mut dropped) = (Vec::new(), 0u64);
+        for day in cost_ledger::days_covering(from, to) {
+            let key = cost_ledger::bucket_key(cluster_id, day);
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("cluster_id", s(&key))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("dynamodb", "GetItem (ledger)", e))?;
+            let Some(item) = out.item() else { continue };
+            let field = |name: &str, message: String| Error::invalid(format!("ledger {key} {name}"), message);
+            match item.get("changes") {
+                None => {}
+                Some(AttributeValue::L(list)) => {
+                    for (i, entry) in list.iter().enumerate() {
+                        let AttributeValue::S(json) = entry else {
+                            return Err(field(&format!("changes[{i}]"), format!("expected a string, found {entry:?}")));
+                        };
+                        changes.push(
+                            serde_json::from_str::<CostChange>(json)
+                                .map_err(|e| field(&format!("changes[{i}]"), e.to_string()))?,
+                        );
+                    }
+                }
+                Some(other) => return Err(field("changes", format!("expected a list, found {other:?}"))),
+            }
+            match item.get("dropped") {
+                None => {}
+                Some(AttributeValue::N(v)) => {
+                    dropped += v.parse::<u64>().map_err(|_| field("dropped", format!("not a count: {v}")))?
+                }
+                Some(other) => return Err(field("dropped", format!("expected a number, found {other:?}"))),
+            }
+        }
+        Ok(CostLedger::from_changes(changes, dropped, from, to))
+    }
 }
 
 fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
@@ -282,5 +380,11 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
             .map(|json| serde_json::from_str(&json).map_err(|e| field("episodes", e.to_string())))
             .transpose()?
             .unwrap_or_default(),
+        // A cache: one written by another version that no longer parses is refitted, not fatal.
+        forecast_model: string("forecast_model")?.and_then(|json| serde_json::from_str(&json).ok()),
+        pre_scale: string("pre_scale")?
+            .map(|json| serde_json::from_str::<Option<_>>(&json).map_err(|e| field("pre_scale", e.to_string())))
+            .transpose()?
+            .flatten(),
     })
 }

@@ -53,7 +53,7 @@ pub async fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
 }
 
 /// Maps an SDK error onto the core's error, naming the service and operation.
-pub(crate) fn sdk_error<E, R>(service: &str, operation: &str, err: SdkError<E, R>) -> Error
+pub fn sdk_error<E, R>(service: &str, operation: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

@@ -9,6 +9,11 @@ use crate::scenario::Scenario;
 use smartscale_sim::invoke::HandlerName;
 use smartscale_sim::{PolicyName, Run, SimConfig};
 
+mod backtest;
+mod backtest_history;
+mod backtest_http;
+mod forecast;
+mod forecast_trace;
 mod progress;
 mod scenario;
 mod sim_args;
@@ -27,7 +32,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Decide what to do for one scenario (JSON, schema in docs/decide.md) and print the decision.
+    /// Decide what to do for one scenario (JSON, schema in docs/SCALING_ALGORITHM.md) and print the decision.
     Decide {
         /// Scenario file, or `-` for standard input.
         #[arg(long, value_name = "FILE|-")]
@@ -48,7 +53,7 @@ enum Command {
     /// Run one real handler in-process on a recorded event (see events/) against a small
     /// simulated cluster, and print what it did: calls, messages, notifications, state.
     Invoke {
-        /// decider, scale-up, drain, spot or slack.
+        /// decider, scale-up, drain, spot, slack or cost-report.
         handler: String,
         /// The Lambda event, as JSON; `-` for standard input.
         #[arg(long, value_name = "FILE|-")]
@@ -64,6 +69,18 @@ enum Command {
     Compare {
         #[command(flatten)]
         args: SimArgs,
+    },
+    /// Forecast demand from a trace's (or the synthetic week's) own history: the chosen period
+    /// and profile, the next 24 h, and the back-test score against reactive scaling.
+    Forecast {
+        #[command(flatten)]
+        args: forecast::ForecastArgs,
+    },
+    /// Read a cluster's own history from its Prometheus and run every policy on it, beside what
+    /// the cluster actually ran (docs/backtest.md).
+    Backtest {
+        #[command(flatten)]
+        args: backtest::BacktestArgs,
     },
     /// Explain which node a scale-down would remove from a cluster snapshot (JSON, schema in
     /// docs/drain.md), with every node's verdict and reasons.
@@ -88,6 +105,8 @@ fn main() -> ExitCode {
         Command::Simulate { args, policy, bench: None } => simulate(&args, &policy),
         Command::Simulate { args, policy, bench: Some(runs) } => bench(&args, &policy, runs),
         Command::Compare { args } => compare(&args),
+        Command::Forecast { args } => forecast::run(&args),
+        Command::Backtest { args } => backtest::backtest(&args),
         Command::Invoke { handler, event, at, verbose } => {
             if verbose {
                 log_to_stderr();
@@ -198,7 +217,11 @@ fn simulate(args: &SimArgs, policy: &str) -> Result<String, String> {
     if args.json {
         return serde_json::to_string_pretty(&run.summary).map_err(|e| e.to_string());
     }
-    Ok(sim_args::summary_table(&run.summary))
+    let mut out = sim_args::summary_table(&run.summary);
+    if let Some(weekly) = run.cost_reports.last() {
+        out.push_str(&sim_args::cost_report_text(weekly));
+    }
+    Ok(out)
 }
 
 fn compare(args: &SimArgs) -> Result<String, String> {

@@ -1,5 +1,5 @@
 //! A decision scenario: everything `decide` needs, as one JSON document. The schema is
-//! documented in docs/decide.md; `smartscale decide` reads it.
+//! documented in docs/SCALING_ALGORITHM.md; `smartscale decide` reads it.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

@@ -11,12 +11,18 @@ pub struct SimArgs {
     /// A trace to replay (`timestamp,value` CSV); the default is the built-in e-commerce week.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// How many days to simulate.
+    /// How many days to simulate; with a trace, the window must end inside it.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
-    /// When the simulation starts (RFC 3339); default: the trace's start, or Monday 2026-11-23.
+    /// When the simulation starts (RFC 3339): with a trace, where in it the replayed window
+    /// starts (default: its first point); otherwise the synthetic week's start (default Monday
+    /// 2026-11-23).
     #[arg(long)]
     pub start: Option<String>,
+    /// The trace value that is the load's peak (`--peak-nodes` nodes' worth of replicas);
+    /// default: the peak of the replayed window. At least that peak, above 0.
+    #[arg(long, value_name = "V")]
+    pub peak_value: Option<f64>,
     /// Nodes' worth of replicas the load's peak needs.
     #[arg(long, default_value_t = 8)]
     pub peak_nodes: u32,
@@ -42,6 +48,10 @@ pub struct SimArgs {
     /// `--set SCALE_DOWN_FIT_CHECK=false`; repeatable. `reactive-seed` keeps the spec's rules.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
+    /// What the decider's metrics queries return: `prometheus` (a 15 s scrape, CPU as
+    /// `rate(...[5m])`, gauges one scrape behind) or `ideal` (the step's exact values).
+    #[arg(long, default_value = "prometheus", value_name = "prometheus|ideal")]
+    pub metrics: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -79,12 +89,14 @@ impl SimArgs {
             peak_nodes: self.peak_nodes,
             seed: self.seed,
             trace,
+            peak_value: self.peak_value,
             policy,
             spot_share: self.spot_share,
             spot_interruptions_per_day: self.spot_interruptions_per_day,
             ice_rate: self.ice_rate,
             instance_quota: self.instance_quota,
             settings,
+            metrics: self.metrics.parse().map_err(|e: smartscale_core::Error| e.to_string())?,
             ..defaults
         };
         let faults = FaultPlan::parse(self.faults.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
@@ -102,13 +114,14 @@ impl SimArgs {
         };
         let faults = if config.faults.is_empty() { String::new() } else { format!(", faults {}", config.faults) };
         format!(
-            "{load}, {} days from {}, peak {} nodes, Spot share {}, {} Spot interruptions per node-day, seed {}{faults}",
+            "{load}, {} days from {}, peak {} nodes, Spot share {}, {} Spot interruptions per node-day, seed {}, {} metrics{faults}",
             config.days,
             config.start.format("%Y-%m-%d %H:%M UTC"),
             config.peak_nodes,
             config.spot_share,
             config.spot_interruptions_per_day,
-            config.seed
+            config.seed,
+            config.metrics.as_str()
         )
     }
 }
@@ -117,6 +130,7 @@ impl SimArgs {
 pub fn summary_table(s: &Summary) -> String {
     [
         format!("policy                     {}", s.policy),
+        format!("window                     {}", window(s)),
         format!("days                       {}", s.days),
         format!(
             "cost                       ${:.2} ({:.2} × the oracle's ${:.2}; {:.1} % below a static {}-node fleet's ${:.2})",
@@ -151,6 +165,10 @@ pub fn summary_table(s: &Summary) -> String {
     .join("\n")
 }
 
+fn window(s: &Summary) -> String {
+    s.window.as_ref().map(|w| w.describe()).unwrap_or_else(|| "unknown".into())
+}
+
 fn faults_injected(s: &Summary) -> String {
     if s.faults_injected.is_empty() {
         return "none".into();
@@ -174,7 +192,37 @@ pub fn compare_table(summaries: &[&Summary]) -> String {
             .collect::<Vec<_>>()
             .join("  ")
     };
-    let mut lines = vec![line(first.iter().map(|(h, _)| *h).collect())];
+    // Every policy ran on the same window: said once, above the table.
+    let mut lines = vec![format!("window: {}", window(summaries[0])), line(first.iter().map(|(h, _)| *h).collect())];
     lines.extend(rows.iter().map(|r| line(r.iter().map(|(_, v)| v.as_str()).collect())));
     lines.join("\n")
+}
+
+/// The last weekly cost report, as the Slack message says it (money rounded for people), with
+/// the simulator's own figure for the same week beside it.
+pub fn cost_report_text(weekly: &smartscale_sim::WeeklyReport) -> String {
+    use smartscale_core::cost_report::usd;
+    let r = &weekly.report;
+    let known = |v: Option<f64>, show: &dyn Fn(f64) -> String| v.map_or_else(|| "unknown".to_string(), show);
+    let mut out = format!(
+        "\nweekly cost report ({} to {}, as posted to Slack):\n  fleet cost {} (the simulator counted {}), baseline {} ({} On-Demand {}), saved {}\n  On-Demand {:.0} node-h, Spot {:.0} node-h, Spot share {}, {} interruptions, {} scale-ups, {} scale-downs\n",
+        r.from.format("%a %Y-%m-%d %H:%M"),
+        r.to.format("%a %Y-%m-%d %H:%M UTC"),
+        known(r.cost_usd, &usd),
+        usd(weekly.simulated_cost_usd),
+        usd(r.baseline_cost_usd),
+        r.baseline_nodes,
+        r.baseline_instance_type,
+        known(r.savings_pct, &|p| format!("{p:.1}%")),
+        r.on_demand.node_hours,
+        r.spot.node_hours,
+        known(r.spot_share_pct, &|p| format!("{p:.0}%")),
+        r.interruptions,
+        r.scale_ups,
+        r.scale_downs,
+    );
+    for recommendation in &r.recommendations {
+        out.push_str(&format!("  recommendation: {}\n", recommendation.message));
+    }
+    out
 }

@@ -456,18 +456,25 @@ type Points = Vec<(DateTime<Utc>, f64)>;
 
 impl SignalView {
     fn new(samples: &[Sample], now: DateTime<Utc>, policy: &Policy) -> Self {
-        let mut sorted: Vec<&Sample> = samples.iter().filter(|s| s.at <= now).collect();
-        sorted.sort_by_key(|s| s.at);
-        let series = Signal::ALL
-            .into_iter()
-            .map(|signal| {
-                let points = sorted
-                    .iter()
-                    .filter_map(|s| signal.value(s).filter(|v| v.is_finite()).map(|v| (s.at, v)))
-                    .collect();
-                (signal, points)
-            })
+        // Nothing older than the longest look back matters (plus one interval for coverage).
+        let horizon_ms = (i64::from(policy.longest_lookback_s()) + i64::from(policy.sample_interval_s)) * 1000;
+        let mut recent: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.at <= now && (now - s.at).num_milliseconds() <= horizon_ms)
             .collect();
+        if !recent.is_sorted_by_key(|s| s.at) {
+            recent.sort_by_key(|s| s.at);
+        }
+        // One pass over the samples fills every signal's series.
+        let mut series: Vec<(Signal, Points)> =
+            Signal::ALL.into_iter().map(|signal| (signal, Vec::with_capacity(recent.len()))).collect();
+        for sample in recent {
+            for (signal, points) in series.iter_mut() {
+                if let Some(v) = signal.value(sample).filter(|v| v.is_finite()) {
+                    points.push((sample.at, v));
+                }
+            }
+        }
         SignalView { now, interval_ms: i64::from(policy.sample_interval_s) * 1000, series }
     }
 

@@ -609,12 +609,18 @@ fn the_fit_check_remembers_the_peak_of_the_last_hour() {
 }
 
 #[test]
-fn unschedulable_pods_trigger_after_a_minute_where_the_spec_waits_three() {
+fn unschedulable_pods_trigger_after_30_s_where_the_spec_waits_three_minutes() {
     let samples = series(90, |a| pending(a, 2, 400.0, 512.0));
     let d = decide(&Policy::default(), &state(3), &samples, now());
     assert_eq!(d.action, Action::ScaleUp, "{d:?}");
-    assert!(d.reasons.iter().any(|r| r.starts_with("2 pending pods for 1m30s (> 1m00s)")), "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.starts_with("2 pending pods for 1m30s (> 0m30s)")), "{d:?}");
     assert_eq!(decide(&spec_policy(), &state(3), &samples, now()).action, Action::None);
+    // The fast path's run, 30 s after the first pending sample: two samples, both pending.
+    let just_now = series(30, |a| pending(a, 2, 400.0, 512.0));
+    assert_eq!(decide(&Policy::default(), &state(3), &just_now, now()).action, Action::ScaleUp);
+    // One sample alone, with a calm one before it inside the window, is no sustained condition.
+    let blip = series(30, |a| if a == 0 { pending(a, 2, 400.0, 512.0) } else { calm(a) });
+    assert_eq!(decide(&Policy::default(), &state(3), &blip, now()).action, Action::None);
 }
 
 #[test]

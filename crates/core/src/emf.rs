@@ -12,8 +12,9 @@ pub const NAMESPACE: &str = "SmartScale";
 /// Dimensions whose metrics are also published under `[ClusterId]` alone, in the same line, so
 /// an alarm sees the cluster-wide total (an alarm cannot sum over dimension values it does not
 /// know). Not `Reason`: the drain worker's `ScaleDownEvents{ClusterId}` counts removals, and a
-/// roll-up of the decider's requests would mix into it.
-const ROLLED_UP_DIMENSIONS: &[&str] = &["ErrorType", "Signal"];
+/// roll-up of the decider's requests would mix into it. `Trigger` (schedule or fast path):
+/// the DeciderNotRunning alarm counts `AutoscalerInvocations{ClusterId}` over both.
+const ROLLED_UP_DIMENSIONS: &[&str] = &["ErrorType", "Signal", "Trigger"];
 
 /// The spec's CloudWatch metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,19 @@ pub enum Metric {
     /// Active nodes whose type the price table does not know: the fleet's cost is then unknown
     /// and is not published.
     UnpricedNodes,
+    /// Predictive scaling (`Mode` dimension): the forecast demand of the current slot, in nodes.
+    ForecastDemand,
+    /// The demand signal now (summed requests of running + pending pods), in nodes.
+    ActualDemand,
+    /// max(0, actual − forecast) and max(0, forecast − actual), nodes, per run: the asymmetric
+    /// error per hour is (4 × Σ under + Σ over) / Σ actual over the hour's runs.
+    ForecastUnderNodes,
+    ForecastOverNodes,
+    /// A pre-scale requested (active mode).
+    PreScales,
+    /// 1 when a pre-scale's window came and the demand was above the fleet the reactive decision
+    /// would have kept, else 0 (Sum: used, SampleCount: judged).
+    PreScalesUsed,
 }
 
 impl Metric {
@@ -69,6 +83,12 @@ impl Metric {
             Metric::SavingsPercent => "SavingsPercent",
             Metric::SpotShare => "SpotShare",
             Metric::UnpricedNodes => "UnpricedNodes",
+            Metric::ForecastDemand => "ForecastDemand",
+            Metric::ActualDemand => "ActualDemand",
+            Metric::ForecastUnderNodes => "ForecastUnderNodes",
+            Metric::ForecastOverNodes => "ForecastOverNodes",
+            Metric::PreScales => "PreScales",
+            Metric::PreScalesUsed => "PreScalesUsed",
         }
     }
 

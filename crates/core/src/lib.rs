@@ -5,9 +5,13 @@
 //! implementations of every port, used by handler tests and by the simulator.
 
 pub mod config;
+pub mod cost;
+pub mod cost_ledger;
+pub mod cost_report;
 pub mod decide;
 pub mod drain;
 pub mod emf;
+pub mod forecast;
 pub mod error;
 pub mod messages;
 pub mod metrics;

@@ -56,10 +56,12 @@ policy_fields! {
     cpu_scale_up_pct: f64 = 70.0, env "SCALE_UP_THRESHOLD_CPU";
     /// ... for this long.
     cpu_scale_up_window_s: u32 = 180, env "SCALE_UP_CPU_WINDOW";
-    /// Scale up when pods stay unschedulable for longer than this. SmartScale's deviation: 60 s
+    /// Scale up when pods stay unschedulable for longer than this. SmartScale's deviation: 30 s
     /// instead of the spec's 180 s, since the signal counts only pods the scheduler could not
-    /// place (not ones pulling images), and every minute here is a minute of shortfall.
-    pending_pods_window_s: u32 = 60, env "SCALE_UP_PENDING_PODS_WINDOW";
+    /// place (not ones pulling images), every minute here is a minute of shortfall, and the fast
+    /// path's alert (`for: 15s`) reaches the decider 30–45 s after the pods went pending: a
+    /// longer window would make that run find the condition not yet sustained.
+    pending_pods_window_s: u32 = 30, env "SCALE_UP_PENDING_PODS_WINDOW";
     /// Scale up when the latest memory % is above this.
     mem_scale_up_pct: f64 = 75.0, env "SCALE_UP_THRESHOLD_MEMORY";
     /// Scale up when the latest queue depth is above this.
@@ -121,6 +123,20 @@ pub const SCALE_DOWN_STEP: u32 = 1;
 const MAX_WINDOW_S: u32 = 86_400;
 
 impl Policy {
+    /// The furthest back any rule looks: the engine needs no older sample.
+    pub fn longest_lookback_s(&self) -> u32 {
+        [
+            self.cpu_scale_up_window_s,
+            self.pending_pods_window_s,
+            self.error_rate_window_s,
+            self.scale_down_window_s,
+            self.scale_down_fit_lookback_s,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
     /// Defaults overridden by the configuration source, validated. Errors name the variable.
     pub fn from_config(source: &dyn ConfigSource) -> Result<Policy> {
         let mut policy = Policy::default();

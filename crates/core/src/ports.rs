@@ -10,6 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::cost_ledger::{CostChange, CostLedger};
 use crate::emf::MetricBatch;
 use crate::messages::WorkMessage;
 use crate::metrics::Sample;
@@ -343,6 +344,17 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
         ttl_s: u32,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Appends `change` to the cluster's savings ledger, in the bucket of its UTC day (see
+    /// [`crate::cost_ledger`] for the bounds). `Ok(false)` when that bucket is full: the change
+    /// is then counted as dropped, not kept.
+    fn record_cost_change(&self, cluster_id: &str, change: &CostChange) -> impl Future<Output = Result<bool>> + Send;
+    /// The ledger's changes from `from` to `to`, deduplicated, oldest first.
+    fn cost_ledger(
+        &self,
+        cluster_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<CostLedger>> + Send;
 }
 
 pub trait MetricsSource: Send + Sync {
@@ -354,6 +366,21 @@ pub trait MetricsSource: Send + Sync {
         end: DateTime<Utc>,
         step_s: u32,
     ) -> impl Future<Output = Result<Vec<Sample>>> + Send;
+
+    /// Predictive scaling's demand signal every `step_s` seconds over `[start, end]`, in nodes of
+    /// `node` (summed requests of running + pending pods, the larger of CPU and memory; CPU
+    /// utilisation where requests are unknown). A source without that history says so: an
+    /// error, never an empty (zero) history.
+    fn demand(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_s: u32,
+        node: crate::forecast::NodeSize,
+    ) -> impl Future<Output = Result<Vec<crate::forecast::DemandSample>>> + Send {
+        let _ = (start, end, step_s, node);
+        async { Err(crate::Error::unavailable("demand history", "this metrics source keeps no demand history")) }
+    }
 }
 
 pub trait WorkQueue: Send + Sync {

@@ -126,9 +126,7 @@ impl PriceTable {
         let on_demand = self.on_demand_per_hour(instance_type)?;
         Some(match lifecycle {
             Lifecycle::OnDemand => on_demand,
-            Lifecycle::Spot => {
-                self.spot.get(instance_type).copied().unwrap_or(on_demand * (1.0 - self.spot_discount))
-            }
+            Lifecycle::Spot => self.spot.get(instance_type).copied().unwrap_or(on_demand * (1.0 - self.spot_discount)),
         })
     }
 
@@ -203,7 +201,10 @@ mod tests {
             (r#"{"region": "x", "as_of": "", "on_demand": {"t3.small": 0.1}}"#, "as_of"),
             (r#"{"region": "x", "as_of": "d", "on_demand": {}}"#, "on_demand"),
             (r#"{"region": "x", "as_of": "d", "on_demand": {"t3.small": 0.1}, "spot_discount": 1.5}"#, "spot_discount"),
-            (r#"{"region": "x", "as_of": "d", "on_demand": {"t3.small": 0.1}, "spot": {"m5.large": 0.1}}"#, "spot.m5.large"),
+            (
+                r#"{"region": "x", "as_of": "d", "on_demand": {"t3.small": 0.1}, "spot": {"m5.large": 0.1}}"#,
+                "spot.m5.large",
+            ),
             (r#"{"region": "x", "as_of": "d", "on_demand": {"t3.small": 0.1}, "currency": "EUR"}"#, "currency"),
         ] {
             let err = PriceTable::from_config(&MapConfig::new().with(PRICE_TABLE_VAR, json)).unwrap_err();

@@ -7,6 +7,9 @@ use crate::decide::DecisionState;
 use crate::messages::Offering;
 use crate::metrics::Sample;
 
+/// The savings ledger lives in the state table next to the item; its types are in `cost_ledger`.
+pub use crate::cost_ledger::{CostChange, CostChangeKind, CostLedger};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScaleAction {
@@ -47,6 +50,32 @@ pub struct StateItem {
     /// each once per episode, not on every run.
     #[serde(default)]
     pub episodes: Vec<Episode>,
+    /// Predictive scaling's fitted profile (or why there is none), refitted every few hours.
+    #[serde(default)]
+    pub forecast_model: Option<CachedForecast>,
+    /// The last pre-scale, until its window comes and it is judged used or not.
+    #[serde(default)]
+    pub pre_scale: Option<PendingPreScale>,
+}
+
+/// The fit of the demand history, cached so the 14-day `query_range` runs every few hours, not
+/// on every run. `model` is the profile or why there is none (not enough history, no pattern).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedForecast {
+    pub fitted_at: DateTime<Utc>,
+    pub lead_s: u32,
+    pub model: std::result::Result<crate::forecast::Model, crate::forecast::NoForecast>,
+}
+
+/// A pre-scale made at `at`, for the window opening at `window_at`. It is *used* when, at the
+/// first run from `window_at` on, the demand (nodes) is above `reactive_nodes`, the fleet the
+/// reactive decision alone would have kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingPreScale {
+    pub at: DateTime<Utc>,
+    pub window_at: DateTime<Utc>,
+    pub reactive_nodes: u32,
+    pub to_nodes: u32,
 }
 
 /// What an episode is about.
@@ -171,6 +200,9 @@ pub struct StateUpdate {
     pub unavailable_offerings: Option<Vec<UnavailableOffering>>,
     /// Replaces the whole list.
     pub episodes: Option<Vec<Episode>>,
+    pub forecast_model: Option<CachedForecast>,
+    /// `Some(None)` clears the pending pre-scale.
+    pub pre_scale: Option<Option<PendingPreScale>>,
 }
 
 impl StateUpdate {
@@ -198,6 +230,12 @@ impl StateUpdate {
         }
         if let Some(v) = &self.episodes {
             item.episodes = v.clone();
+        }
+        if let Some(v) = &self.forecast_model {
+            item.forecast_model = Some(v.clone());
+        }
+        if let Some(v) = &self.pre_scale {
+            item.pre_scale = v.clone();
         }
     }
 }

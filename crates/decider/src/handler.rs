@@ -1,5 +1,6 @@
 use std::time::Instant;
 
+use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -14,6 +15,8 @@ use smartscale_core::state::{
 };
 use tracing::{error, info, instrument, warn};
 
+use crate::fast_path::{self, AlertStatus, FAST_PATH_ALERT};
+use crate::predictive::{self, combine, ForecastOutcome};
 use crate::{DeciderConfig, Result, ScheduledEvent};
 
 /// The ports the decider works through.
@@ -60,15 +63,61 @@ pub enum Taken {
 pub struct Outcome {
     pub decision_id: String,
     pub cluster_id: String,
+    pub trigger: Trigger,
     pub node_count: u32,
     pub metrics: MetricsOrigin,
     pub decision: Option<Decision>,
     #[serde(flatten)]
     pub taken: Taken,
+    /// Predictive scaling's side of the run (absent when `PREDICTIVE_MODE=off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Box<ForecastOutcome>>,
 }
 
-/// One decider run. Errors are for failures that a retry of the same event may fix (the state
-/// table unreachable, the work queue refusing); every expected outcome is an `Ok`.
+/// What started a run: the EventBridge schedule, or Alertmanager's `UnschedulablePods` alert
+/// through the fast-path topic. Both run the same decision; only its first reason differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    Schedule,
+    FastPath { firing_since: DateTime<Utc> },
+}
+
+impl Trigger {
+    /// The value of the `Trigger` dimension on `AutoscalerInvocations`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::FastPath { .. } => "fast_path",
+        }
+    }
+
+    /// The reason put first on a fast-path decision, so its request, notification and log
+    /// all say why it ran between two ticks.
+    fn reason(&self) -> Option<String> {
+        match self {
+            Trigger::Schedule => None,
+            Trigger::FastPath { firing_since } => Some(format!(
+                "fast path: Alertmanager {FAST_PATH_ALERT} firing since {}",
+                firing_since.format("%H:%M:%S UTC")
+            )),
+        }
+    }
+}
+
+/// What a fast-path invocation did: the decision it ran, or nothing for a resolved alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "fast_path", rename_all = "snake_case")]
+pub enum FastPathOutcome {
+    Decided(Outcome),
+    /// The pods were scheduled; the next scheduled run sees the calmer metrics by itself.
+    Resolved {
+        message_id: String,
+    },
+}
+
+/// One scheduled decider run. Errors are for failures that a retry of the same event may fix
+/// (the state table unreachable, the work queue refusing); every expected outcome is an `Ok`.
 #[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id, event_id = event.payload.id.as_deref().unwrap_or("")))]
 pub async fn handle<S, M, F, Q, N, C, K>(
     event: LambdaEvent<ScheduledEvent>,
@@ -85,17 +134,142 @@ where
 {
     let started = Instant::now();
     ensure_scheduled(&event.payload)?;
-    let now = deps.clock.now();
-    let cfg = &deps.config;
-    let cluster = cfg.cluster_id.as_str();
-    let decision_id = decision_id(&event, now);
-    let mut emf = MetricBatch::new(cluster, now);
-    emf.put(Metric::AutoscalerInvocations, 1.0);
+    let decision_id = decision_id(&event, deps.clock.now());
+    invoke(deps, &decision_id, Trigger::Schedule, started).await
+}
 
-    let result = run(deps, &decision_id, now, &mut emf).await;
+/// One fast-path run, on the SNS notification Alertmanager published. The event is checked
+/// first (`fast_path::verify`: our topic, our cluster, our alert) and refused with the field's
+/// name otherwise; `resolved` does nothing; `firing` runs exactly the scheduled run's decision
+/// (same lock, cooldowns and rules).
+#[instrument(skip_all, fields(cluster_id = %deps.config.cluster_id))]
+pub async fn handle_fast_path<S, M, F, Q, N, C, K>(
+    event: LambdaEvent<SnsEvent>,
+    deps: &Deps<S, M, F, Q, N, C, K>,
+) -> Result<FastPathOutcome>
+where
+    S: StateStore,
+    M: MetricsSource,
+    F: Fleet,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    K: MetricsSink,
+{
+    let started = Instant::now();
+    let cfg = &deps.config;
+    let alert = fast_path::verify(&event.payload, cfg.fast_path_topic_arn.as_deref(), &cfg.cluster_id)?;
+    let firing_since = match (alert.status, alert.firing_since) {
+        (AlertStatus::Firing, Some(since)) => since,
+        _ => {
+            info!(message_id = alert.message_id, "fast path: {FAST_PATH_ALERT} resolved; nothing to do");
+            return Ok(FastPathOutcome::Resolved { message_id: alert.message_id });
+        }
+    };
+    info!(message_id = alert.message_id, %firing_since, pods = alert.pods.as_deref().unwrap_or("?"), "fast path: {FAST_PATH_ALERT} firing; deciding now");
+    // SNS redelivers with the same MessageId: the same decision id, so the workers'
+    // idempotency tokens stop a second launch.
+    let decision_id = format!("dec-fp-{}", alert.message_id);
+    let outcome = invoke(deps, &decision_id, Trigger::FastPath { firing_since }, started).await?;
+    Ok(FastPathOutcome::Decided(outcome))
+}
+
+/// The decider's one Lambda entry point: a Scheduled Event runs `handle`, an SNS notification
+/// `handle_fast_path`; any other shape is refused before anything is read or written.
+pub async fn handle_event<S, M, F, Q, N, C, K>(
+    event: LambdaEvent<serde_json::Value>,
+    deps: &Deps<S, M, F, Q, N, C, K>,
+) -> Result<serde_json::Value>
+where
+    S: StateStore,
+    M: MetricsSource,
+    F: Fleet,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    K: MetricsSink,
+{
+    let LambdaEvent { payload, context } = event;
+    let response = match EventShape::of(&payload)? {
+        EventShape::Scheduled => {
+            let event = LambdaEvent::new(smartscale_core::error::from_json_value(payload)?, context);
+            serde_json::to_value(handle(event, deps).await?)
+        }
+        EventShape::Sns => {
+            let event = LambdaEvent::new(smartscale_core::error::from_json_value(payload)?, context);
+            serde_json::to_value(handle_fast_path(event, deps).await?)
+        }
+    };
+    Ok(response.unwrap_or_default())
+}
+
+/// The two event shapes the decider accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventShape {
+    Scheduled,
+    Sns,
+}
+
+impl EventShape {
+    fn of(payload: &serde_json::Value) -> Result<Self> {
+        let sns_source =
+            payload.get("Records").and_then(|r| r.get(0)).and_then(|r| r.get("EventSource")).and_then(|s| s.as_str());
+        if sns_source == Some("aws:sns") {
+            return Ok(EventShape::Sns);
+        }
+        if payload.get("detail-type").is_some() {
+            return Ok(EventShape::Scheduled);
+        }
+        let keys = payload.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        Err(smartscale_core::Error::rejected_message(
+            "event",
+            format!(
+                "the decider takes an EventBridge Scheduled Event (\"detail-type\", \"source\") or an SNS notification from the fast-path topic (\"Records\"[0].\"EventSource\" = \"aws:sns\"); got {} with keys [{keys}]",
+                json_kind(payload)
+            ),
+        )
+        .into())
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Object(_) => "an object",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+    }
+}
+
+/// The run both triggers share: the same state, lock, cooldowns and rules.
+async fn invoke<S, M, F, Q, N, C, K>(
+    deps: &Deps<S, M, F, Q, N, C, K>,
+    decision_id: &str,
+    trigger: Trigger,
+    started: Instant,
+) -> Result<Outcome>
+where
+    S: StateStore,
+    M: MetricsSource,
+    F: Fleet,
+    Q: WorkQueue,
+    N: Notifier,
+    C: Clock,
+    K: MetricsSink,
+{
+    let now = deps.clock.now();
+    let cluster = deps.config.cluster_id.as_str();
+    let mut emf = MetricBatch::new(cluster, now);
+    // `Trigger` is rolled up (emf.rs), so `AutoscalerInvocations{ClusterId}`, which the
+    // DeciderNotRunning alarm watches, still counts every run.
+    emf.put_with("Trigger", trigger.as_str(), Metric::AutoscalerInvocations, 1.0);
+
+    let result = run(deps, decision_id, trigger, now, &mut emf).await;
     if let Ok(outcome) = &result {
         emf.put(Metric::CurrentNodeCount, f64::from(outcome.node_count));
-        info!(decision_id, outcome = %serde_json::to_string(outcome).unwrap_or_default(), "decider finished");
+        info!(decision_id, trigger = trigger.as_str(), outcome = %serde_json::to_string(outcome).unwrap_or_default(), "decider finished");
     }
     emf.put(Metric::LambdaExecutionTime, started.elapsed().as_secs_f64() * 1000.0);
     deps.sink.emit(&emf);
@@ -105,6 +279,7 @@ where
 async fn run<S, M, F, Q, N, C, K>(
     deps: &Deps<S, M, F, Q, N, C, K>,
     decision_id: &str,
+    trigger: Trigger,
     now: DateTime<Utc>,
     emf: &mut MetricBatch,
 ) -> Result<Outcome>
@@ -127,6 +302,8 @@ where
     // answer, and a missing item with EC2 down is an error (unknown is never zero).
     match deps.fleet.describe_managed().await {
         Ok(instances) => {
+            // The fleet's cost per hour, by lifecycle and type, against the baseline: every run.
+            smartscale_core::cost::record_fleet_cost(emf, &instances, &cfg.cost);
             let active = instances.iter().filter(|i| i.state.is_active()).count() as u32;
             if stored.is_none() || active != item.node_count {
                 if stored.is_some() {
@@ -222,7 +399,29 @@ where
         report_unhostable_pods(deps, &samples, now, &mut item, &mut update).await;
     }
 
-    let decision = decide(&cfg.policy, &item.decision_state(now), &samples, judged_at);
+    let mut decision = decide(&cfg.policy, &item.decision_state(now), &samples, judged_at);
+    if let Some(reason) = trigger.reason() {
+        decision.reasons.insert(0, reason);
+    }
+    let mut forecast = None;
+    if let Some((prediction, origin, actual_demand, forecast_demand)) =
+        predictive::predict(cfg, &deps.metrics, &mut item, &mut update, now).await
+    {
+        let combined = combine(decision, &prediction, &cfg.policy, &item.decision_state(now), judged_at);
+        decision = combined.decision;
+        let f = ForecastOutcome {
+            mode: prediction.mode,
+            origin,
+            prediction,
+            effect: combined.effect,
+            applied: combined.applied,
+            actual_demand,
+            forecast_demand,
+        };
+        predictive::record(emf, &f, &item, &mut update, now);
+        info!(decision_id, forecast = %serde_json::to_string(&f).unwrap_or_default(), "predictive");
+        forecast = Some(f);
+    }
     info!(decision_id, action = ?decision.action, delta = decision.delta, blocked_by = ?decision.blocked_by, reasons = ?decision.reasons, "decided");
 
     let taken = match decision.action {
@@ -248,10 +447,19 @@ where
         }
         Action::ScaleUp | Action::ScaleDown => {
             save(deps, &update).await;
-            act(deps, decision_id, &item, &decision, now, emf).await?
+            let taken = act(deps, decision_id, &item, &decision, now, emf).await?;
+            if let (Taken::ScaleUpRequested { .. }, Some(f)) = (&taken, forecast.as_ref().filter(|f| f.applied)) {
+                if let Some(pending) = predictive::pending(&f.effect, f.prediction.lead_s, now) {
+                    emf.put_with("Mode", f.mode.as_str(), Metric::PreScales, 1.0);
+                    save(deps, &StateUpdate { pre_scale: Some(Some(pending)), ..Default::default() }).await;
+                }
+            }
+            taken
         }
     };
-    Ok(outcome(cfg, decision_id, &item, origin, Some(decision), taken))
+    let mut outcome = outcome(cfg, decision_id, trigger, &item, origin, Some(decision), taken);
+    outcome.forecast = forecast.map(Box::new);
+    Ok(outcome)
 }
 
 /// Takes the lock, sends the work, records the action and announces it.
@@ -563,6 +771,7 @@ fn record_cluster_metrics(emf: &mut MetricBatch, samples: &[Sample], at: DateTim
 fn outcome(
     cfg: &DeciderConfig,
     decision_id: &str,
+    trigger: Trigger,
     item: &StateItem,
     metrics: MetricsOrigin,
     decision: Option<Decision>,
@@ -571,10 +780,12 @@ fn outcome(
     Outcome {
         decision_id: decision_id.into(),
         cluster_id: cfg.cluster_id.clone(),
+        trigger,
         node_count: item.node_count,
         metrics,
         decision,
         taken,
+        forecast: None,
     }
 }
 
@@ -595,8 +806,8 @@ fn format_duration(d: Duration) -> String {
 /// EventBridge Scheduler schedule (whose Input, in infra/template.yaml, has the same shape).
 const SCHEDULE_SOURCES: [&str; 2] = ["aws.events", "aws.scheduler"];
 
-/// The decider acts on its schedule only: any other event routed to it, by mistake or on
-/// purpose, is refused before anything is read or written.
+/// A scheduled run acts on a schedule's event only: any other EventBridge event routed to the
+/// decider, by mistake or on purpose, is refused before anything is read or written.
 fn ensure_scheduled(event: &ScheduledEvent) -> Result<()> {
     if event.detail_type == "Scheduled Event" && SCHEDULE_SOURCES.contains(&event.source.as_str()) {
         return Ok(());

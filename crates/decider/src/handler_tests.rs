@@ -449,3 +449,208 @@ async fn pods_no_new_node_could_host_are_told_once_and_trigger_nothing() {
     assert!(world.sent().iter().all(|m| !matches!(m, WorkMessage::ScaleUpRequest(_))));
     assert_eq!(world.deps.notifier.kinds(), vec!["unhostable_pods"]);
 }
+
+// ---------------------------------------------------------------- the fast path (SNS)
+
+const FAST_PATH_FIRING: &str = include_str!("../../../events/sns-fast-path-firing.json");
+const FAST_PATH_RESOLVED: &str = include_str!("../../../events/sns-fast-path-resolved.json");
+const FAST_PATH_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:smartscale-fast-path";
+
+fn sns(json: &str) -> LambdaEvent<SnsEvent> {
+    LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default())
+}
+
+/// The firing fixture with its SNS `Message` document edited by `f`.
+fn sns_with_message(f: impl FnOnce(&mut serde_json::Value)) -> LambdaEvent<SnsEvent> {
+    let mut event: serde_json::Value = serde_json::from_str(FAST_PATH_FIRING).unwrap();
+    let mut message: serde_json::Value =
+        serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    f(&mut message);
+    event["Records"][0]["Sns"]["Message"] = message.to_string().into();
+    LambdaEvent::new(serde_json::from_value(event).unwrap(), Context::default())
+}
+
+fn pending(_: i64) -> Sample {
+    Sample {
+        cpu_pct: Some(55.0),
+        mem_pct: Some(60.0),
+        pending_pods: Some(3),
+        pending_cpu_millis: Some(600.0),
+        pending_memory_bytes: Some(3.0 * 256.0 * 1024.0 * 1024.0),
+        ..Default::default()
+    }
+}
+
+impl World {
+    async fn with_fast_path(nodes: usize) -> Self {
+        let mut world = World::new(nodes).await;
+        world.deps.config.fast_path_topic_arn = Some(FAST_PATH_TOPIC.into());
+        world
+    }
+
+    async fn fast_path(&self, event: LambdaEvent<SnsEvent>) -> crate::Result<FastPathOutcome> {
+        handle_fast_path(event, &self.deps).await
+    }
+
+    /// Nothing was read, written, sent or emitted.
+    fn untouched(&self) {
+        assert!(self.deps.state.item("prod").is_none(), "state untouched");
+        assert!(self.deps.queue.queued().is_empty(), "nothing sent");
+        assert!(self.deps.sink.batches().is_empty(), "no invocation counted");
+    }
+}
+
+fn refused_field(err: &crate::Error) -> String {
+    match err {
+        crate::Error::Core(Error::RejectedMessage { field, .. }) => field.clone(),
+        other => panic!("expected a refused message naming a field, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_firing_fast_path_alert_runs_the_scheduled_decision_and_says_why() {
+    let world = World::with_fast_path(4).await;
+    world.metrics(pending);
+    let FastPathOutcome::Decided(outcome) = world.fast_path(sns(FAST_PATH_FIRING)).await.unwrap() else {
+        panic!("a firing alert must decide")
+    };
+    assert_eq!(outcome.trigger, Trigger::FastPath { firing_since: "2026-11-23T11:59:15Z".parse().unwrap() });
+    assert_eq!(outcome.decision_id, "dec-fp-6c1f2e9a-3b4d-5e6f-8a9b-0c1d2e3f4a5b", "redelivery maps to the same id");
+    let decision = outcome.decision.clone().unwrap();
+    assert_eq!(decision.reasons[0], "fast path: Alertmanager UnschedulablePods firing since 11:59:15 UTC");
+    assert!(decision.reasons.len() > 1, "the engine's own reasons follow: {:?}", decision.reasons);
+    assert_eq!(decision.action, Action::ScaleUp);
+
+    // Exactly the decision a scheduled run at the same moment makes, but for the first reason.
+    let scheduled = World::new(4).await;
+    scheduled.metrics(pending);
+    let by_schedule = scheduled.run().await;
+    assert_eq!(by_schedule.trigger, Trigger::Schedule);
+    let by_schedule = by_schedule.decision.unwrap();
+    assert_eq!(decision.action, by_schedule.action);
+    assert_eq!(decision.delta, by_schedule.delta);
+    assert_eq!(decision.reasons[1..], by_schedule.reasons[..]);
+
+    // The request carries the reason, takes the same lock, and the run is counted per trigger.
+    let sent = world.sent();
+    let [WorkMessage::ScaleUpRequest(request)] = sent.as_slice() else {
+        panic!("expected one scale-up request: {sent:?}")
+    };
+    assert!(request.reason.starts_with("fast path: Alertmanager UnschedulablePods"), "{}", request.reason);
+    assert_eq!(world.deps.state.item("prod").unwrap().lock_owner.as_deref(), Some(outcome.decision_id.as_str()));
+    assert_eq!(world.deps.sink.count_with(Metric::AutoscalerInvocations, "Trigger", "fast_path"), 1);
+    assert_eq!(world.deps.sink.total(Metric::AutoscalerInvocations), 1.0, "one run, counted once");
+    assert_eq!(scheduled.deps.sink.count_with(Metric::AutoscalerInvocations, "Trigger", "schedule"), 1);
+    let line: serde_json::Value = serde_json::from_str(&world.deps.sink.batches()[0].lines()[0]).unwrap();
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["ClusterId", "Trigger"], ["ClusterId"]]),
+        "the DeciderNotRunning alarm's AutoscalerInvocations{{ClusterId}} still counts it"
+    );
+}
+
+#[tokio::test]
+async fn a_resolved_fast_path_alert_does_nothing() {
+    let world = World::with_fast_path(4).await;
+    world.metrics(pending);
+    let outcome = world.fast_path(sns(FAST_PATH_RESOLVED)).await.unwrap();
+    assert_eq!(outcome, FastPathOutcome::Resolved { message_id: "7d2a3f0b-4c5e-6f70-9bac-1d2e3f4a5b6c".into() });
+    world.untouched();
+}
+
+#[tokio::test]
+async fn a_fast_path_alert_while_the_lock_is_held_does_nothing() {
+    let world = World::with_fast_path(4).await;
+    world.metrics(pending);
+    world.deps.state.put(StateItem {
+        cluster_id: "prod".into(),
+        node_count: 4,
+        scaling_in_progress: true,
+        lock_expiry: Some(t0() + Duration::seconds(100)),
+        lock_owner: Some("dec-scale-up-in-flight".into()),
+        last_scale_action: Some(ScaleAction::ScaleUp),
+        last_scale_time: Some(t0() - Duration::seconds(200)),
+        ..Default::default()
+    });
+    let FastPathOutcome::Decided(outcome) = world.fast_path(sns(FAST_PATH_FIRING)).await.unwrap() else {
+        panic!("a firing alert must decide")
+    };
+    assert_eq!(outcome.taken, Taken::NoAction);
+    let decision = outcome.decision.unwrap();
+    assert_eq!(decision.blocked_by, Some(BlockedBy::LockHeld));
+    assert!(decision.reasons[0].starts_with("fast path:"), "{:?}", decision.reasons);
+    assert!(world.sent().is_empty());
+    assert_eq!(world.deps.state.item("prod").unwrap().lock_owner.as_deref(), Some("dec-scale-up-in-flight"));
+}
+
+#[tokio::test]
+async fn fast_path_events_not_ours_are_refused_naming_the_field() {
+    let world = World::with_fast_path(4).await;
+    world.metrics(pending);
+    let wrong_topic = {
+        let mut event: serde_json::Value = serde_json::from_str(FAST_PATH_FIRING).unwrap();
+        event["Records"][0]["Sns"]["TopicArn"] = "arn:aws:sns:us-east-1:123456789012:someone-elses".into();
+        LambdaEvent::new(serde_json::from_value(event).unwrap(), Context::default())
+    };
+    let two_records = {
+        let mut event: serde_json::Value = serde_json::from_str(FAST_PATH_FIRING).unwrap();
+        let record = event["Records"][0].clone();
+        event["Records"].as_array_mut().unwrap().push(record);
+        LambdaEvent::new(serde_json::from_value(event).unwrap(), Context::default())
+    };
+    let garbage = {
+        let mut event: serde_json::Value = serde_json::from_str(FAST_PATH_FIRING).unwrap();
+        event["Records"][0]["Sns"]["Message"] = "[FIRING:1] UnschedulablePods (prod)".into();
+        LambdaEvent::new(serde_json::from_value(event).unwrap(), Context::default())
+    };
+    let cases = [
+        (wrong_topic, "TopicArn"),
+        (two_records, "Records"),
+        (garbage, "Message"),
+        (sns_with_message(|m| m["cluster"] = "staging".into()), "cluster"),
+        (sns_with_message(|m| m["alertname"] = "NodeNotReady".into()), "alertname"),
+        (sns_with_message(|m| m["version"] = 2.into()), "version"),
+        (sns_with_message(|m| m["status"] = "pending".into()), "Message.status"),
+        (sns_with_message(|m| m["alerts"][0]["startsAt"] = "yesterday".into()), "Message.alerts[0].startsAt"),
+        (sns_with_message(|m| drop(m.as_object_mut().unwrap().remove("cluster"))), "Message"),
+        (sns_with_message(|m| m["alerts"] = serde_json::json!([])), "alerts"),
+    ];
+    for (event, field) in cases {
+        let err = world.fast_path(event).await.unwrap_err();
+        assert_eq!(refused_field(&err), field, "{err}");
+        world.untouched();
+    }
+}
+
+#[tokio::test]
+async fn with_the_fast_path_off_sns_events_are_refused() {
+    let world = World::new(4).await;
+    world.metrics(pending);
+    let err = world.fast_path(sns(FAST_PATH_FIRING)).await.unwrap_err();
+    assert_eq!(refused_field(&err), "TopicArn");
+    assert!(err.to_string().contains("FAST_PATH_TOPIC_ARN is unset"), "{err}");
+    world.untouched();
+}
+
+#[tokio::test]
+async fn the_entry_point_dispatches_on_the_event_shape() {
+    let world = World::with_fast_path(4).await;
+    world.metrics(pending);
+    let raw =
+        |json: &str| LambdaEvent::new(serde_json::from_str::<serde_json::Value>(json).unwrap(), Context::default());
+
+    let scheduled = handle_event(raw(EVENT), &world.deps).await.unwrap();
+    assert_eq!(scheduled["trigger"]["kind"], "schedule");
+    let resolved = handle_event(raw(FAST_PATH_RESOLVED), &world.deps).await.unwrap();
+    assert_eq!(resolved["fast_path"], "resolved");
+
+    for other in [r#"{"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}"#, r#"{"hello": "world"}"#, r#"[1, 2]"#] {
+        let err = handle_event(raw(other), &world.deps).await.unwrap_err();
+        assert_eq!(refused_field(&err), "event", "{err}");
+        let text = err.to_string();
+        assert!(text.contains("Scheduled Event") && text.contains("aws:sns"), "names both shapes: {text}");
+    }
+}
+
+#[path = "handler_predictive_tests.rs"]
+mod predictive;

@@ -1,6 +1,7 @@
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::drain::{Selection, DEFAULT_UNSET_REQUESTS};
 use smartscale_core::ports::Resources;
+use smartscale_core::pricing::PriceTable;
 use smartscale_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +15,8 @@ pub struct DrainConfig {
     pub selection: Selection,
     /// What a pod with no requests counts as in the fit check.
     pub unset_requests: Resources,
+    /// Prices the savings ledger's termination records (`PRICE_TABLE_JSON`).
+    pub prices: PriceTable,
 }
 
 impl DrainConfig {
@@ -50,7 +53,8 @@ impl DrainConfig {
             ));
         }
         let unset_requests = Resources { cpu_millis, memory_bytes: memory_mi << 20 };
-        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s, selection, unset_requests })
+        let prices = PriceTable::from_config(source)?;
+        Ok(DrainConfig { cluster_id, min_nodes, drain_timeout_s, check_delay_s, selection, unset_requests, prices })
     }
 }
 

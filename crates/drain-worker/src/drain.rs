@@ -1,6 +1,7 @@
 //! Start a drain, watch it, finish or abandon it.
 
 use chrono::{DateTime, Duration, Utc};
+use smartscale_core::cost_ledger::{self, CostChange};
 use smartscale_core::drain::{self, is_evictable};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainCheck, DrainRequest, WorkMessage};
@@ -305,6 +306,10 @@ async fn complete<W: Worker<Config = DrainConfig>>(
             Err(e) => return Err(e),
         }
     }
+    // Also when an earlier check terminated it: that one may have stopped before recording.
+    let change = CostChange::termination(instance, &cfg.prices, now).with_decision(&check.decision_id);
+    // Boxed: the store's write future is large, and inlined it would grow this one's.
+    Box::pin(cost_ledger::record_changes(deps.state(), &cfg.cluster_id, vec![change])).await?;
     deps.cluster().delete_node(&check.node).await?;
     let instances = deps.fleet().describe_managed().await?;
     let new_total = instances.iter().filter(|i| i.state.is_active()).count() as u32;

@@ -209,6 +209,12 @@ async fn drain_succeeds_after_two_rechecks() {
     assert!(reason.contains("cpu 12.0%"));
     assert_eq!(world.deps.sink.total(Metric::ScaleDownEvents), 1.0);
     assert!(world.deps.queue.queued().is_empty());
+    // The savings ledger records the removal, at minus its price.
+    let ledger = world.deps.state.cost_ledger("prod", t0(), t0() + Duration::hours(1)).await.unwrap();
+    assert_eq!(ledger.changes.len(), 1, "{:?}", ledger.changes);
+    assert_eq!(ledger.changes[0].kind, smartscale_core::cost_ledger::CostChangeKind::Termination);
+    assert_eq!(ledger.changes[0].instance_id, world.nodes[chosen]);
+    assert!(ledger.changes[0].usd_per_hour.is_some_and(|p| p < 0.0));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! server is retried, then reported as unavailable.
 
 mod api;
+pub mod demand;
 mod queries;
 
 use std::time::Duration;
@@ -162,6 +163,17 @@ impl MetricsSource for PrometheusSource {
     #[instrument(skip(self), fields(start = %start, end = %end))]
     async fn fetch(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Vec<Sample>> {
         Ok(self.fetch_report(start, end, step_s).await?.samples)
+    }
+
+    #[instrument(skip(self), fields(start = %start, end = %end))]
+    async fn demand(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_s: u32,
+        node: smartscale_core::forecast::NodeSize,
+    ) -> Result<Vec<smartscale_core::forecast::DemandSample>> {
+        self.demand_history(start, end, step_s, node).await
     }
 }
 

@@ -1,5 +1,6 @@
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::placement::Subnet;
+use smartscale_core::pricing::PriceTable;
 use smartscale_core::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,8 @@ pub struct ScaleUpConfig {
     pub max_nodes: u32,
     /// The runaway guard: at most this many launches in any 10 minutes.
     pub max_launches_per_10m: u32,
+    /// Prices the savings ledger's launch records (`PRICE_TABLE_JSON`).
+    pub prices: PriceTable,
 }
 
 impl ScaleUpConfig {
@@ -86,6 +89,7 @@ impl ScaleUpConfig {
             min_on_demand,
             join_timeout_s,
             join_check_delay_s,
+            prices: PriceTable::from_config(source)?,
         })
     }
 }

@@ -25,10 +25,12 @@ async fn handle_message<W: Worker<Config = ScaleUpConfig>>(
     message: WorkMessage,
 ) -> smartscale_core::Result<()> {
     match message {
-        WorkMessage::ScaleUpRequest(request) => launch::launch(deps, &request).await,
+        // Boxed: each path's future holds the state store's and the fleet's futures, too large
+        // to nest on a 2 MiB thread stack (tokio's workers' and the test harness's) unboxed.
+        WorkMessage::ScaleUpRequest(request) => Box::pin(launch::launch(deps, &request)).await,
         WorkMessage::JoinCheck(check) => {
             let step = format!("join-check:{}:{}", check.decision_id, check.attempt);
-            smartscale_lambda::once(deps, &deps.config().cluster_id, &step, join::check(deps, &check)).await
+            Box::pin(smartscale_lambda::once(deps, &deps.config().cluster_id, &step, join::check(deps, &check))).await
         }
         other => Err(Error::invalid("kind", format!("{} does not belong on the scale-up queue", other.kind()))),
     }

@@ -2,6 +2,7 @@
 //! the deadline; then the work is finished either way, and the lock released.
 
 use chrono::{DateTime, Utc};
+use smartscale_core::cost_ledger::{self, CostChange};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{JoinCheck, WorkMessage};
 use smartscale_core::notification::{FailureType, InstanceSummary, NotificationEvent};
@@ -112,6 +113,13 @@ async fn finish<W: Worker<Config = ScaleUpConfig>>(
     if !to_terminate.is_empty() {
         let ids: Vec<String> = to_terminate.iter().map(|i| i.instance_id.clone()).collect();
         deps.fleet().terminate(&ids).await?;
+        // Their launch is in the ledger: so is their end (a redelivered check records the same
+        // removal again, which the ledger's reader counts once).
+        let changes: Vec<CostChange> = to_terminate
+            .iter()
+            .map(|i| CostChange::termination(i, &cfg.prices, now).with_decision(&check.decision_id))
+            .collect();
+        Box::pin(cost_ledger::record_changes(deps.state(), &cfg.cluster_id, changes)).await?;
         for instance in &to_terminate {
             if let Some(node) = node_for_instance(nodes, instance) {
                 deps.cluster().delete_node(&node.name).await?;

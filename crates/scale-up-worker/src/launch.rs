@@ -1,6 +1,7 @@
 //! A scale-up request becomes launches.
 
 use chrono::{DateTime, Duration, Utc};
+use smartscale_core::cost_ledger::{self, CostChange};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{JoinCheck, ScaleUpRequest, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
@@ -55,8 +56,10 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
     let mut launched = Vec::new();
     let mut no_capacity = 0;
     let mut quota = None;
+    let mut cost_changes = Vec::new();
 
     for slot in 0..count {
+        let wanted = next_lifecycle(&counts, cfg.min_on_demand, cfg.spot_share);
         let existing =
             managed.iter().find(|i| ours(i) && i.tags.get(SLOT_TAG) == Some(&slot.to_string()) && i.state.is_active());
         let result = match existing {
@@ -65,6 +68,8 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
         };
         match result {
             SlotResult::Launched(instance) => {
+                let change = CostChange::launch(&instance, &cfg.prices, now).with_decision(&request.decision_id);
+                cost_changes.push(change.spot_fallback_from(wanted));
                 counts.add(&instance.availability_zone, instance.lifecycle);
                 launched.push(instance);
             }
@@ -76,6 +81,9 @@ pub async fn launch<W: Worker<Config = ScaleUpConfig>>(deps: &W, request: &Scale
         }
     }
 
+    // Before the join check: if this fails the message is retried, and reading deduplicates.
+    // Boxed: the store's write future is large, and inlined it would grow this one's.
+    Box::pin(cost_ledger::record_changes(deps.state(), &cfg.cluster_id, cost_changes)).await?;
     let mut emf = MetricBatch::new(&cfg.cluster_id, now);
     if !launched.is_empty() {
         let check = JoinCheck {

@@ -34,6 +34,7 @@ async fn world() -> (MotoDeps, String) {
         join_check_delay_s: 15,
         max_nodes: 10,
         max_launches_per_10m: 10,
+        prices: Default::default(),
     };
     let deps = Deps {
         fleet: Ec2Fleet::new(&sdk, &cluster_id, Some(LaunchTemplate::Id(template))),

@@ -210,6 +210,16 @@ async fn a_redelivered_request_launches_nothing_twice() {
     assert_eq!(world.launched(TOKEN).len(), 2);
     let launches = world.deps.fleet.calls.calls().iter().filter(|c| matches!(c, FleetCall::Launch(_))).count();
     assert_eq!(launches, 2, "the redelivery skipped both slots: no launch call at all");
+    // The savings ledger has each launch once, at its price, under its decision.
+    let ledger = world.deps.state.cost_ledger("prod", t0(), t0() + chrono::Duration::hours(1)).await.unwrap();
+    let mut ids: Vec<String> = ledger.changes.iter().map(|c| c.instance_id.clone()).collect();
+    ids.sort();
+    let mut launched: Vec<String> = world.launched(TOKEN).iter().map(|i| i.instance_id.clone()).collect();
+    launched.sort();
+    assert_eq!(ids, launched);
+    assert!(ledger.changes.iter().all(|c| c.kind == smartscale_core::cost_ledger::CostChangeKind::Launch
+        && c.usd_per_hour.is_some_and(|p| p > 0.0)
+        && c.decision_id.as_deref() == Some(TOKEN)));
 }
 
 #[tokio::test]
@@ -224,6 +234,8 @@ async fn spot_shortage_tries_every_pool_then_falls_back_to_on_demand_and_says_so
     let launched = world.launched(TOKEN);
     assert_eq!(launched.len(), 1);
     assert_eq!(launched[0].lifecycle, Lifecycle::OnDemand);
+    let ledger = world.deps.state.cost_ledger("prod", t0(), t0() + chrono::Duration::hours(1)).await.unwrap();
+    assert!(ledger.changes[0].spot_fallback, "the ledger remembers the fallback: {:?}", ledger.changes);
     let tries = world
         .deps
         .fleet

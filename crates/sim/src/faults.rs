@@ -33,13 +33,16 @@ pub enum FaultKind {
     Ice,
     /// `--instance-quota`: active instances beyond which launches fail on the vCPU quota.
     Quota,
+    /// Probability per 15 s scrape that Prometheus gets no sample from any target: the rate
+    /// window has one scrape fewer and the gauges read the scrape before.
+    MissedScrape,
 }
 
 pub const PROMETHEUS_OUTAGE_MINUTES: i64 = 15;
 pub const NODE_NOT_READY_MINUTES: i64 = 20;
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::PrometheusOutage,
         FaultKind::JoinNeverReady,
         FaultKind::NodeNotReady,
@@ -51,6 +54,7 @@ impl FaultKind {
         FaultKind::SpotDuringDrain,
         FaultKind::Ice,
         FaultKind::Quota,
+        FaultKind::MissedScrape,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +70,7 @@ impl FaultKind {
             FaultKind::SpotDuringDrain => "spot-during-drain",
             FaultKind::Ice => "ice",
             FaultKind::Quota => "quota",
+            FaultKind::MissedScrape => "missed-scrape",
         }
     }
 

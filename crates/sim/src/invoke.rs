@@ -28,6 +28,8 @@ use crate::model::*;
 use crate::ports::{replica, Ports, SUBNETS, ZONES};
 
 const CLUSTER: &str = "prod";
+/// The decider's fast-path topic in this cluster's account.
+const FAST_PATH_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:smartscale-fast-path";
 const RUNNING_REPLICAS: u64 = 13;
 const PENDING_REPLICAS: u64 = 3;
 
@@ -38,6 +40,7 @@ pub enum HandlerName {
     Drain,
     Spot,
     Slack,
+    CostReport,
 }
 
 impl std::str::FromStr for HandlerName {
@@ -49,10 +52,11 @@ impl std::str::FromStr for HandlerName {
             "drain" => HandlerName::Drain,
             "spot" => HandlerName::Spot,
             "slack" => HandlerName::Slack,
+            "cost-report" => HandlerName::CostReport,
             other => {
                 return Err(Error::invalid(
                     "handler",
-                    format!("unknown handler {other:?}; expected decider, scale-up, drain, spot or slack"),
+                    format!("unknown handler {other:?}; expected decider, scale-up, drain, spot, slack or cost-report"),
                 ))
             }
         })
@@ -105,9 +109,13 @@ pub fn invoke(handler: HandlerName, event: Value, at: DateTime<Utc>) -> Result<I
     let slack = RecordingSlack::default();
     let (response, error) = match handler {
         HandlerName::Decider => {
+            // The decider's own entry point: a Scheduled Event, or the fast path's SNS
+            // notification from the topic below (events/sns-fast-path-*.json).
+            let source = source.clone().with("FAST_PATH_TOPIC_ARN", FAST_PATH_TOPIC_ARN);
             let deps = ports.decider(DeciderConfig::from_config(&source)?, &metrics);
-            let event = LambdaEvent::new(parse(event)?, Context::default());
-            as_json(runtime.block_on(smartscale_decider::handle(event, &deps)))
+            as_json(
+                runtime.block_on(smartscale_decider::handle_event(LambdaEvent::new(event, Context::default()), &deps)),
+            )
         }
         HandlerName::ScaleUp => {
             let deps = ports.worker(ScaleUpConfig::from_config(&source)?);
@@ -132,6 +140,18 @@ pub fn invoke(handler: HandlerName, event: Value, at: DateTime<Utc>) -> Result<I
             };
             let event = LambdaEvent::new(parse(event)?, Context::default());
             as_json(runtime.block_on(smartscale_slack_forwarder::handle(event, &deps)))
+        }
+        HandlerName::CostReport => {
+            let (deps, publisher) = cost_report_deps(&ports, &metrics, &runtime, at)?;
+            let event = LambdaEvent::new(event, Context::default());
+            let result = runtime.block_on(smartscale_cost_report::handle(event, &deps));
+            // The forwarder renders what the topic carries, as in production.
+            for report in publisher.reports() {
+                let body = serde_json::to_string(&report).map_err(|e| Error::invalid("cost report", e.to_string()))?;
+                let message = smartscale_slack_forwarder::message_for(&body, &Default::default())?;
+                runtime.block_on(smartscale_slack_forwarder::SlackSink::post(&slack, &message))?;
+            }
+            as_json(result)
         }
     };
 
@@ -200,6 +220,50 @@ fn seed(ports: &Ports, metrics: &FakeMetrics, at: DateTime<Utc>) {
             unhostable_pods: Some(0),
         });
     }
+}
+
+/// The recorded week `invoke cost-report` reads (events/cost-report-ledger.json): the seeded
+/// workers have run for 30 days, and the ledger holds the week's changes.
+const RECORDED_LEDGER: &str = include_str!("../../../events/cost-report-ledger.json");
+
+type CostReportDeps = smartscale_cost_report::Deps<
+    smartscale_core::fakes::FakeStateStore,
+    smartscale_core::fakes::FakeFleet,
+    FakeMetrics,
+    smartscale_cost_report::RecordingPublisher,
+    smartscale_core::fakes::FakeClock,
+>;
+
+fn cost_report_deps(
+    ports: &Ports,
+    metrics: &FakeMetrics,
+    runtime: &tokio::runtime::Runtime,
+    at: DateTime<Utc>,
+) -> Result<(CostReportDeps, smartscale_cost_report::RecordingPublisher)> {
+    for mut instance in ports.fleet.instances() {
+        instance.launched_at = Some(at - Duration::days(30));
+        ports.fleet.insert(instance);
+    }
+    let recorded: smartscale_core::cost_ledger::CostLedger = smartscale_core::error::from_json_value(
+        serde_json::from_str::<Value>(RECORDED_LEDGER)
+            .map(|mut v| {
+                v.as_object_mut().map(|o| o.remove("comment"));
+                v
+            })
+            .map_err(|e| Error::invalid("events/cost-report-ledger.json", e.to_string()))?,
+    )?;
+    runtime.block_on(smartscale_core::cost_ledger::record_changes(&ports.state, CLUSTER, recorded.changes))?;
+    let config = smartscale_cost_report::CostReportConfig::from_config(&MapConfig::new().with("CLUSTER_ID", CLUSTER))?;
+    let publisher = smartscale_cost_report::RecordingPublisher::default();
+    let deps = smartscale_cost_report::Deps {
+        config,
+        state: ports.state.clone(),
+        fleet: ports.fleet.clone(),
+        metrics: metrics.clone(),
+        publisher: publisher.clone(),
+        clock: ports.clock.clone(),
+    };
+    Ok((deps, publisher))
 }
 
 /// An SQS event's first work message, if it has one.

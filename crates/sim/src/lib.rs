@@ -6,12 +6,15 @@
 
 mod ca_like;
 mod demand;
+mod fast_path;
 pub mod faults;
+pub mod history;
 pub mod invoke;
 mod metrics;
 mod model;
 mod ports;
 mod references;
+pub mod scrape;
 pub mod report;
 mod settings;
 mod svg;
@@ -20,20 +23,20 @@ pub mod trace;
 mod workload;
 mod world;
 
-pub use demand::Demand;
+pub use demand::{Demand, Window};
 pub use faults::{FaultKind, FaultPlan};
-pub use model::{PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
+pub use model::{MetricsModel, PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
 pub use references::References;
 pub use settings::check_settings;
 pub use timeline::{Event, EventKind, Point, Timeline};
-pub use world::Run;
+pub use world::{Run, WeeklyReport};
 
 use smartscale_core::Result;
 
 /// Runs `config.policy`. `progress` hears the share done, 0–1, now and then.
 pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Run> {
     config.validate()?;
-    let demand = Demand::of(config);
+    let demand = Demand::of(config)?;
     let references = References::of(config, &demand)?;
     run_policy(config, &demand, &references, progress)
 }
@@ -41,7 +44,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Run> {
 /// Runs every policy on the same demand, in [`PolicyName::ALL`]'s order.
 pub fn compare(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Vec<Run>> {
     config.validate()?;
-    let demand = Demand::of(config);
+    let demand = Demand::of(config)?;
     let references = References::of(config, &demand)?;
     let total = PolicyName::ALL.len() as f64;
     PolicyName::ALL

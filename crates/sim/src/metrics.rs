@@ -1,12 +1,12 @@
 //! The app's replicas, the scheduler, and the signals the decider reads, derived from demand
 //! against ready capacity (formulas in docs/simulate.md).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use smartscale_core::fakes::FakeCluster;
 use smartscale_core::metrics::Sample;
-use smartscale_core::ports::{Node, PodPhase, Resources};
+use smartscale_core::ports::{Node, Pod, PodPhase, Resources};
 
 use crate::model::*;
 use crate::ports::{replica, APP_NAMESPACE};
@@ -40,17 +40,15 @@ pub fn reconcile_and_schedule(
     reclaimed_nodes: &BTreeSet<String>,
 ) -> Replicas {
     let nodes: Vec<&Node> = all_nodes.iter().filter(|n| n.ready).collect();
+    // The nodes come sorted by name (the cluster keeps them by name): look names up by bisection.
+    let existing: Vec<&str> = all_nodes.iter().map(|n| n.name.as_str()).collect();
+    let ready: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let known = |names: &[&str], name: &str| names.binary_search(&name).is_ok();
     cluster.with_pods(|pods| {
         // The pod garbage collector: DaemonSet pods go with their deleted node.
-        pods.retain(|_, p| {
-            p.namespace == APP_NAMESPACE || p.node.as_ref().is_none_or(|n| all_nodes.iter().any(|node| &node.name == n))
-        });
-        let mut live: Vec<(bool, u64, String)> = pods
-            .values()
-            .filter(|p| p.namespace == APP_NAMESPACE && !p.terminating)
-            .map(|p| (p.node.is_some(), p.name.trim_start_matches("api-").parse().unwrap_or(0), p.key()))
-            .collect();
-        let count = live.len() as u64;
+        pods.retain(|_, p| p.namespace == APP_NAMESPACE || p.node.as_deref().is_none_or(|n| known(&existing, n)));
+        let is_live = |p: &Pod| p.namespace == APP_NAMESPACE && !p.terminating;
+        let count = pods.values().filter(|p| is_live(p)).count() as u64;
         if count < desired {
             for _ in count..desired {
                 *next_pod += 1;
@@ -58,19 +56,28 @@ pub fn reconcile_and_schedule(
                 pods.insert(pod.key(), pod);
             }
         } else if count > desired {
+            let mut live: Vec<(bool, u64, String)> = pods
+                .values()
+                .filter(|p| is_live(p))
+                .map(|p| {
+                    (p.node.is_some(), p.name.strip_prefix("api-").and_then(|n| n.parse().ok()).unwrap_or(0), p.key())
+                })
+                .collect();
             live.sort_by_key(|(bound, n, _)| (*bound, std::cmp::Reverse(*n)));
             for (_, _, key) in live.iter().take((count - desired) as usize) {
                 pods.remove(key);
             }
         }
 
-        let mut free: BTreeMap<&str, (u64, u64)> = nodes
+        // Free room per schedulable Ready node, in name order (first-fit walks it in that order).
+        let mut free: Vec<(&str, (u64, u64))> = nodes
             .iter()
             .filter(|n| !n.unschedulable)
             .map(|n| (n.name.as_str(), (n.allocatable.cpu_millis, n.allocatable.memory_bytes)))
             .collect();
         for pod in pods.values() {
-            if let Some(f) = pod.node.as_deref().and_then(|n| free.get_mut(n)) {
+            let slot = pod.node.as_deref().and_then(|n| free.binary_search_by(|(name, _)| name.cmp(&n)).ok());
+            if let Some((_, f)) = slot.map(|i| &mut free[i]) {
                 f.0 = f.0.saturating_sub(pod.requests.cpu_millis);
                 f.1 = f.1.saturating_sub(pod.requests.memory_bytes);
             }
@@ -82,7 +89,7 @@ pub fn reconcile_and_schedule(
                 continue;
             }
             if let Some(node) = &pod.node {
-                if nodes.iter().any(|n| &n.name == node) {
+                if known(&ready, node) {
                     replicas.running += 1;
                     continue;
                 }
@@ -112,37 +119,49 @@ pub fn reconcile_and_schedule(
     })
 }
 
-/// What Prometheus would report this step.
-///
-/// A replica uses 80 % of its CPU request at full demand and 70 % of its memory request (a
-/// typical working set); the daemons use their requests. Latency and errors grow with the
-/// overload: the desired replicas per running one.
-pub fn sample(
+/// The step's state, as the metrics see it: what the ideal sample and the scrape are made of.
+pub struct Observed<'a> {
+    pub at: DateTime<Utc>,
+    /// Ready workers, by name (the scrape targets).
+    pub ready: &'a [&'a Node],
+    /// Running app replicas on each of `ready`, in the same order (only when `per_node` was asked).
+    pub replicas_on: Vec<u64>,
+    pub desired: u64,
+    pub replicas: Replicas,
+    /// The app's CPU use at this load, millicores: 80 % of its peak replicas' requests × load.
+    pub app_cpu_millis: f64,
+    pub running_requests: Resources,
+    pub pending_requests: Resources,
+}
+
+/// Reads the step's state. `per_node` also counts the running replicas per ready node, which
+/// only the scraped model needs.
+pub fn observe<'a>(
     now: DateTime<Utc>,
     load: f64,
     peak_nodes: u32,
     desired: u64,
-    ready: &[&Node],
+    ready: &'a [&'a Node],
     replicas: Replicas,
     cluster: &FakeCluster,
-) -> Sample {
-    let Replicas { running, pending, .. } = replicas;
+    per_node: bool,
+) -> Observed<'a> {
     let peak_pods = f64::from(peak_nodes) * pods_per_node() as f64;
-    let cpu_capacity: u64 = ready.iter().map(|n| n.allocatable.cpu_millis).sum();
-    let memory_capacity: u64 = ready.iter().map(|n| n.allocatable.memory_bytes).sum();
-    let daemons = ready.len() as u64;
-    let demand_cpu = load * peak_pods * POD_CPU_MILLIS as f64 * 0.8 + (daemons * DAEMONSET_CPU_MILLIS) as f64;
-    let used_memory = running as f64 * POD_MEMORY_BYTES as f64 * 0.7 + (daemons * DAEMONSET_MEMORY_BYTES) as f64;
-    let overload = if running == 0 { 4.0 } else { (desired as f64 / running as f64 - 1.0).max(0.0) };
-    let share = |used: f64, total: u64| if total == 0 { 100.0 } else { (used / total as f64 * 100.0).min(100.0) };
-
+    let mut replicas_on = if per_node { vec![0; ready.len()] } else { Vec::new() };
     // kube-state-metrics' view: requests of the pending and of the running app pods (the
     // DaemonSets never move).
     let (running_requests, pending_requests) = cluster.with_pods(|pods| {
         let mut sums = (Resources::default(), Resources::default());
         for pod in pods.values().filter(|p| p.namespace == APP_NAMESPACE && !p.terminating) {
             let sum = match (pod.phase, &pod.node) {
-                (PodPhase::Running, Some(_)) => &mut sums.0,
+                (PodPhase::Running, Some(node)) => {
+                    if per_node {
+                        if let Ok(i) = ready.binary_search_by(|n| n.name.as_str().cmp(node.as_str())) {
+                            replicas_on[i] += 1;
+                        }
+                    }
+                    &mut sums.0
+                }
                 (PodPhase::Pending, None) => &mut sums.1,
                 _ => continue,
             };
@@ -151,18 +170,63 @@ pub fn sample(
         }
         sums
     });
-    Sample {
+    Observed {
         at: now,
+        ready,
+        replicas_on,
+        desired,
+        replicas,
+        app_cpu_millis: load * peak_pods * POD_CPU_MILLIS as f64 * 0.8,
+        running_requests,
+        pending_requests,
+    }
+}
+
+/// The overload: desired replicas per running one, less one (4 with none running).
+pub fn overload(o: &Observed) -> f64 {
+    let running = o.replicas.running;
+    if running == 0 {
+        4.0
+    } else {
+        (o.desired as f64 / running as f64 - 1.0).max(0.0)
+    }
+}
+
+pub fn p95_latency_s(overload: f64) -> f64 {
+    0.25 * (1.0 + 4.0 * overload)
+}
+
+pub fn error_rate_pct(overload: f64) -> f64 {
+    (overload * 10.0).min(100.0)
+}
+
+/// What an ideal metrics source would report this step: the step's exact values.
+///
+/// A replica uses 80 % of its CPU request at full demand and 70 % of its memory request (a
+/// typical working set); the daemons use their requests. Latency and errors grow with the
+/// overload: the desired replicas per running one.
+pub fn ideal_sample(o: &Observed) -> Sample {
+    let ready = o.ready;
+    let running = o.replicas.running;
+    let cpu_capacity: u64 = ready.iter().map(|n| n.allocatable.cpu_millis).sum();
+    let memory_capacity: u64 = ready.iter().map(|n| n.allocatable.memory_bytes).sum();
+    let daemons = ready.len() as u64;
+    let demand_cpu = o.app_cpu_millis + (daemons * DAEMONSET_CPU_MILLIS) as f64;
+    let used_memory = running as f64 * POD_MEMORY_BYTES as f64 * 0.7 + (daemons * DAEMONSET_MEMORY_BYTES) as f64;
+    let overload = overload(o);
+    let share = |used: f64, total: u64| if total == 0 { 100.0 } else { (used / total as f64 * 100.0).min(100.0) };
+    Sample {
+        at: o.at,
         cpu_pct: Some(share(demand_cpu, cpu_capacity)),
         mem_pct: Some(share(used_memory, memory_capacity)),
-        pending_pods: Some(pending as u32),
+        pending_pods: Some(o.replicas.pending as u32),
         queue_depth: None,
-        p95_latency_s: Some(0.25 * (1.0 + 4.0 * overload)),
-        error_rate_pct: Some((overload * 10.0).min(100.0)),
-        pending_cpu_millis: Some(pending_requests.cpu_millis as f64),
-        pending_memory_bytes: Some(pending_requests.memory_bytes as f64),
-        requested_cpu_millis: Some(running_requests.cpu_millis as f64),
-        requested_memory_bytes: Some(running_requests.memory_bytes as f64),
+        p95_latency_s: Some(p95_latency_s(overload)),
+        error_rate_pct: Some(error_rate_pct(overload)),
+        pending_cpu_millis: Some(o.pending_requests.cpu_millis as f64),
+        pending_memory_bytes: Some(o.pending_requests.memory_bytes as f64),
+        requested_cpu_millis: Some(o.running_requests.cpu_millis as f64),
+        requested_memory_bytes: Some(o.running_requests.memory_bytes as f64),
         unhostable_pods: Some(0),
     }
 }

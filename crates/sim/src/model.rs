@@ -83,8 +83,10 @@ pub struct SimConfig {
     /// The load is scaled so that its peak needs this many nodes' worth of replicas.
     pub peak_nodes: u32,
     pub seed: u64,
-    /// A trace to replay instead of the synthetic e-commerce week.
+    /// A trace to replay instead of the synthetic e-commerce week, over `[start, start + days)`.
     pub trace: Option<Trace>,
+    /// `--peak-value`: the trace value that is a load of 1.0; `None` scales by the window's peak.
+    pub peak_value: Option<f64>,
     pub policy: PolicyName,
     /// The share of nodes above the On-Demand floor bought as Spot.
     pub spot_share: f64,
@@ -100,6 +102,40 @@ pub struct SimConfig {
     /// `--faults`: what the world breaks and how often (`ice` and `quota` live in the two
     /// fields above, see [`SimConfig::with_faults`]).
     pub faults: FaultPlan,
+    /// `--metrics`: what the decider's queries return (docs/simulate.md, "The world").
+    pub metrics: MetricsModel,
+}
+
+/// How the simulated Prometheus answers the decider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsModel {
+    /// A 15 s scrape: CPU as `rate(...[5m])` over scraped counters, gauges one scrape behind.
+    #[default]
+    Prometheus,
+    /// The step's exact values, with no scrape and no lag: the model before scraping, for
+    /// comparison.
+    Ideal,
+}
+
+impl MetricsModel {
+    pub const ALL: [MetricsModel; 2] = [MetricsModel::Prometheus, MetricsModel::Ideal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsModel::Prometheus => "prometheus",
+            MetricsModel::Ideal => "ideal",
+        }
+    }
+}
+
+impl std::str::FromStr for MetricsModel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        MetricsModel::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
+            Error::invalid("--metrics", format!("unknown metrics model {s:?}; expected prometheus or ideal"))
+        })
+    }
 }
 
 impl SimConfig {
@@ -111,6 +147,7 @@ impl SimConfig {
             peak_nodes: 8,
             seed: 1,
             trace: None,
+            peak_value: None,
             policy: PolicyName::Smartscale,
             spot_share: DEFAULT_SPOT_SHARE,
             spot_interruptions_per_day: 0.1,
@@ -118,6 +155,7 @@ impl SimConfig {
             instance_quota: None,
             settings: Vec::new(),
             faults: FaultPlan::default(),
+            metrics: MetricsModel::default(),
         }
     }
 
@@ -168,6 +206,8 @@ impl SimConfig {
                 format!("must be between 0 and 100, got {}", self.spot_interruptions_per_day),
             );
         }
+        // The window must lie inside the trace, and its peak must be one to scale by.
+        crate::demand::Window::of(self)?;
         Ok(())
     }
 }
@@ -177,6 +217,8 @@ impl SimConfig {
 pub struct Summary {
     pub policy: String,
     pub days: f64,
+    /// The trace and stretch of it replayed and the value scaled to a load of 1.0.
+    pub window: Option<crate::demand::Window>,
     pub cost_usd: f64,
     /// The lower bound: at every step max(min_nodes, the nodes the demand needs), bought with
     /// the same On-Demand floor and Spot share.
@@ -227,6 +269,8 @@ pub struct Summary {
     pub pods_killed_by_node_failure: u32,
     /// Messages SQS delivered again after a failure or a Lambda timeout.
     pub redeliveries: u32,
+    /// Decider runs Alertmanager's fast path invoked (SmartScale only).
+    pub fast_path_invocations: u32,
 }
 
 impl Summary {

@@ -5,7 +5,7 @@
 use smartscale_core::Result;
 use smartscale_decider::DeciderConfig;
 
-use crate::demand::Demand;
+use crate::demand::{Demand, Window};
 use crate::model::*;
 use crate::timeline::{Event, EventKind, Point, Timeline};
 use crate::world::{handler_config, Run};
@@ -20,6 +20,8 @@ pub struct References {
     pub oracle_cost_usd: f64,
     pub static_nodes: u32,
     pub static_cost_usd: f64,
+    /// What the demand was taken from, for every run's summary.
+    pub window: Window,
 }
 
 impl References {
@@ -39,6 +41,7 @@ impl References {
             oracle_cost_usd,
             static_nodes,
             static_cost_usd,
+            window: demand.window.clone(),
         })
     }
 
@@ -46,6 +49,7 @@ impl References {
         summary.oracle_cost_usd = self.oracle_cost_usd;
         summary.static_nodes = self.static_nodes;
         summary.static_cost_usd = self.static_cost_usd;
+        summary.window = Some(self.window.clone());
     }
 
     /// The oracle as a policy: never short, every change instant.
@@ -84,6 +88,6 @@ impl References {
         summary.thrash_events = timeline.thrash_events(0.25);
         self.fill(&mut summary);
         summary.finish();
-        Run { summary, timeline }
+        Run { summary, timeline, cost_reports: Vec::new() }
     }
 }

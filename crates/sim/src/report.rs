@@ -10,6 +10,7 @@ use crate::Run;
 pub const COST_CHART_ID: &str = "chart-cumulative-cost";
 pub const PENDING_CHART_ID: &str = "chart-pending-pods";
 pub const SUMMARY_TABLE_ID: &str = "summary";
+pub const WINDOW_ID: &str = "window";
 
 pub fn capacity_chart_id(policy: &str) -> String {
     format!("chart-capacity-{policy}")
@@ -44,6 +45,10 @@ pub fn render(description: &str, runs: &[Run]) -> String {
          </style></head><body>\n",
     );
     let _ = writeln!(html, "<h1>SmartScale simulation report</h1><p>{}</p>", escape(description));
+    // Every run replays the same window; the first says which.
+    let window = runs.first().and_then(|r| r.summary.window.as_ref()).map(|w| w.describe());
+    let _ =
+        writeln!(html, "<p id=\"{WINDOW_ID}\">Window: {}</p>", escape(window.as_deref().unwrap_or("unknown (no run)")));
 
     html.push_str("<h2>Summary</h2>\n");
     html.push_str(&summary_table(runs));

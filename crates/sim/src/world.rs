@@ -4,7 +4,9 @@
 //! whatever their queues deliver, on EC2's Spot events and on every SNS notification.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
+use crate::workload::splitmix64;
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -14,7 +16,6 @@ use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, StateStore, WorkQueue};
 use smartscale_core::state::LockOutcome;
-use crate::workload::splitmix64;
 use smartscale_core::{pricing, Error, Result};
 use smartscale_drain_worker::DrainConfig;
 use smartscale_scale_up_worker::ScaleUpConfig;
@@ -23,11 +24,13 @@ use smartscale_spot_handler::SpotConfig;
 
 use crate::ca_like::{self, CaLike};
 use crate::demand::Demand;
+use crate::fast_path::{self, AlertRoute};
 use crate::faults::{FaultKind, FaultPlan, NODE_NOT_READY_MINUTES, PROMETHEUS_OUTAGE_MINUTES};
 use crate::metrics::{self, Replicas};
 use crate::model::*;
 use crate::ports::{Decider, Deps, Ports, APP_NAMESPACE, SUBNETS, ZONES};
 use crate::references::References;
+use crate::scrape::Prometheus;
 use crate::settings::HandlerConfigs;
 use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline};
 
@@ -45,6 +48,7 @@ const KEY_JOIN: u64 = 0x4A01_4E00;
 const KEY_OUTAGE: u64 = 0x0D7A_6E00;
 const KEY_NOT_READY: u64 = 0x0E0D_7E00;
 const KEY_INVOCATION: u64 = 0x1417_0C00;
+const KEY_SCRAPE: u64 = 0x5C4A_9E00;
 
 /// Who decides: the real decider on its schedule, the CA-like scan every step, or nobody.
 enum Controller {
@@ -62,11 +66,17 @@ pub(crate) fn handler_config(config: &SimConfig) -> MapConfig {
     for (key, value) in &config.settings {
         base = base.with(key, value);
     }
+    // SmartScale's fast path: Alertmanager's alert reaches the decider through SNS
+    // (`--set FAST_PATH_TOPIC_ARN=` switches it off). The seeds have none.
+    if config.policy == PolicyName::Smartscale && !config.settings.iter().any(|(k, _)| k == "FAST_PATH_TOPIC_ARN") {
+        base = base.with("FAST_PATH_TOPIC_ARN", fast_path::TOPIC_ARN);
+    }
     match config.policy {
         PolicyName::ReactiveSeed => base
             .with("SCALE_UP_SIZE_BY_PENDING_REQUESTS", "false")
             .with("SCALE_UP_PENDING_PODS_WINDOW", "180")
             .with("SCALE_DOWN_FIT_CHECK", "false")
+            .with("SCALE_DOWN_CONSOLIDATE_BY_REQUESTS", "false")
             .with("DRAIN_CANDIDATE", "fewest_pods"),
         _ => base,
     }
@@ -77,7 +87,27 @@ pub(crate) fn handler_config(config: &SimConfig) -> MapConfig {
 pub struct Run {
     pub summary: Summary,
     pub timeline: Timeline,
+    /// The weekly cost reports the real report handler made (Mondays 09:00 UTC).
+    pub cost_reports: Vec<WeeklyReport>,
 }
+
+/// One weekly cost report, as production would post it, beside the simulator's own cost
+/// accounting over the same week (they must agree: the report reads the ledger the workers
+/// wrote, the simulator counts every active instance every step).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeeklyReport {
+    pub report: smartscale_core::cost_report::CostReport,
+    pub simulated_cost_usd: f64,
+}
+
+/// The cost report handler on the world's fakes.
+type CostReportDeps = smartscale_cost_report::Deps<
+    smartscale_core::fakes::FakeStateStore,
+    smartscale_core::fakes::FakeFleet,
+    FakeMetrics,
+    smartscale_cost_report::RecordingPublisher,
+    smartscale_core::fakes::FakeClock,
+>;
 
 pub struct World<'a> {
     config: &'a SimConfig,
@@ -86,6 +116,18 @@ pub struct World<'a> {
     runtime: tokio::runtime::Runtime,
     ports: Ports,
     metrics: FakeMetrics,
+    /// The scraped metrics the decider's queries read (`--metrics prometheus`); `None` for the
+    /// ideal model and for the policies that read no metrics.
+    prometheus: Option<Prometheus>,
+    /// The unschedulable pods the latest scrape shows (what the fast path's rule reads).
+    scraped_unschedulable: Option<u32>,
+    /// Alertmanager's route for the fast path, when the decider has one.
+    fast_path: Option<AlertRoute>,
+    /// The weekly cost report, for the policies whose fleet the workers run.
+    cost_report: Option<CostReportDeps>,
+    /// The simulator's cumulative cost at each Monday 09:00, and the reports made so far.
+    cost_marks: BTreeMap<DateTime<Utc>, f64>,
+    cost_reports: Vec<WeeklyReport>,
     controller: Controller,
     min_nodes: u32,
     max_nodes: u32,
@@ -120,6 +162,19 @@ pub struct World<'a> {
     spells: PendingSpells,
     summary: Summary,
     timeline: Timeline,
+    copies: Copies,
+}
+
+/// The world's copies of the nodes and instances, taken again only when the fakes' generation
+/// says something changed: copying them every step was half of a run's time.
+#[derive(Default)]
+struct Copies {
+    node_generation: Option<u64>,
+    nodes: Rc<Vec<Node>>,
+    instance_generation: Option<u64>,
+    instances: Rc<Vec<Instance>>,
+    /// The active ones among `instances`, for the CA-like scan.
+    active: Rc<Vec<Instance>>,
 }
 
 impl<'a> World<'a> {
@@ -134,6 +189,7 @@ impl<'a> World<'a> {
             .map_err(|e| Error::rejected("simulator", e.to_string()))?;
         let handlers = HandlerConfigs::read(&handler_config(config), &config.settings)?;
         let decider_config = handlers.decider;
+        let fast_path = decider_config.fast_path_topic_arn.is_some().then(AlertRoute::default);
         let (min_nodes, max_nodes) = (decider_config.policy.min_nodes, decider_config.policy.max_nodes);
         let join_deadline_s = i64::from(handlers.scale_up.join_timeout_s) + ORPHAN_GRACE_S;
         let controller = match config.policy {
@@ -149,6 +205,17 @@ impl<'a> World<'a> {
             // The autoscaled cluster starts warm: sized for the first step's demand.
             _ => nodes_for(demand.replicas[0]).clamp(min_nodes, max_nodes),
         };
+        let cost_report = match controller {
+            Controller::Fixed => None,
+            _ => Some(smartscale_cost_report::Deps {
+                config: smartscale_cost_report::CostReportConfig::from_config(&handler_config(config))?,
+                state: ports.state.clone(),
+                fleet: ports.fleet.clone(),
+                metrics: metrics.clone(),
+                publisher: smartscale_cost_report::RecordingPublisher::default(),
+                clock: ports.clock.clone(),
+            }),
+        };
         let mut world = World {
             config,
             demand,
@@ -160,6 +227,13 @@ impl<'a> World<'a> {
             slack: smartscale_slack_forwarder::Deps { config: handlers.forwarder, slack: RecordingSlack::default() },
             ports,
             metrics,
+            prometheus: (config.metrics == MetricsModel::Prometheus && matches!(controller, Controller::Decider(_)))
+                .then(Prometheus::default),
+            scraped_unschedulable: None,
+            fast_path,
+            cost_report,
+            cost_marks: BTreeMap::new(),
+            cost_reports: Vec::new(),
             controller,
             min_nodes,
             max_nodes,
@@ -181,6 +255,7 @@ impl<'a> World<'a> {
             spells: PendingSpells::default(),
             summary: Summary { policy: config.policy.as_str().into(), ..Summary::default() },
             timeline: Timeline::default(),
+            copies: Copies::default(),
         };
         world.seed(seed_nodes);
         Ok(world)
@@ -205,17 +280,45 @@ impl<'a> World<'a> {
         (splitmix64(self.config.seed ^ key) >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// The cluster's nodes now (a shared copy, taken again only after a change).
+    fn nodes(&mut self) -> Rc<Vec<Node>> {
+        let generation = self.ports.cluster.node_generation();
+        if self.copies.node_generation != Some(generation) {
+            self.copies.nodes = Rc::new(self.ports.cluster.nodes());
+            self.copies.node_generation = Some(generation);
+        }
+        Rc::clone(&self.copies.nodes)
+    }
+
+    /// EC2's instances now (a shared copy, taken again only after a change).
+    fn instances(&mut self) -> Rc<Vec<Instance>> {
+        let generation = self.ports.fleet.generation();
+        if self.copies.instance_generation != Some(generation) {
+            let instances = self.ports.fleet.instances();
+            self.copies.active = Rc::new(instances.iter().filter(|i| i.state.is_active()).cloned().collect());
+            self.copies.instances = Rc::new(instances);
+            self.copies.instance_generation = Some(generation);
+        }
+        Rc::clone(&self.copies.instances)
+    }
+
+    /// The active instances now.
+    fn active_instances(&mut self) -> Rc<Vec<Instance>> {
+        self.instances();
+        Rc::clone(&self.copies.active)
+    }
+
     pub fn step(&mut self, step: i64) -> Result<()> {
         let now = self.config.start + Duration::seconds(step * self.config.step_s());
         self.ports.clock.set(now);
+        self.weekly_cost_report(now)?;
         self.advance_instances(now);
         self.reclaim_spot(now)?;
         self.inject_prometheus_outage(step, now);
         self.inject_node_not_ready(step, now);
         let desired = self.demand.replicas[step as usize];
-        // One copy of the nodes and instances per step: copying them is most of a step's cost.
-        let nodes = self.ports.cluster.nodes();
-        let instances = self.ports.fleet.instances();
+        let nodes = self.nodes();
+        let instances = self.instances();
         let replicas = metrics::reconcile_and_schedule(
             &self.ports.cluster,
             &nodes,
@@ -229,6 +332,10 @@ impl<'a> World<'a> {
         self.check_invariants(step, now, &nodes, &instances);
         self.inject_capacity_shortage(step, now);
         self.warn_spot(step, now, &instances)?;
+        // The CA-like scan's view of the nodes and active instances, as they are now.
+        let ca_view = (matches!(self.controller, Controller::CaLike(_))
+            && ca_like::scan_due(step, &self.ports.cluster))
+        .then(|| (self.nodes(), self.active_instances()));
         match &mut self.controller {
             Controller::Decider(decider) if step % (DECIDER_EVERY_S / self.config.step_s()) == 0 => {
                 let event = scheduled_event(now)?;
@@ -256,18 +363,20 @@ impl<'a> World<'a> {
                     self.runtime.block_on(self.ports.state.release_lock(CLUSTER, "rival", &update))?;
                 }
             }
-            Controller::CaLike(ca) if ca_like::scan_due(step, &self.ports.cluster) => {
-                let nodes = self.ports.cluster.nodes();
+            _ => {}
+        }
+        self.fast_path(now)?;
+        match &mut self.controller {
+            Controller::CaLike(ca) if ca_view.is_some() => {
+                let Some((nodes, instances)) = &ca_view else { unreachable!("the arm's guard") };
                 let pods = self.ports.cluster.pods();
                 let pdbs = self.ports.cluster.pdbs();
-                let instances: Vec<Instance> =
-                    self.ports.fleet.instances().into_iter().filter(|i| i.state.is_active()).collect();
                 let view = ca_like::View {
                     now,
-                    nodes: &nodes,
+                    nodes,
                     pods: &pods,
                     pdbs: &pdbs,
-                    instances: &instances,
+                    instances,
                     min_nodes: self.min_nodes,
                     max_nodes: self.max_nodes,
                 };
@@ -277,16 +386,62 @@ impl<'a> World<'a> {
             }
             _ => {}
         }
+        self.after_control(now)
+    }
+
+    /// What follows the controller in a step: the queues deliver, SNS forwards.
+    fn after_control(&mut self, now: DateTime<Utc>) -> Result<()> {
         self.deliver(QueueName::ScaleUp, now)?;
         self.deliver(QueueName::Drain, now)?;
-        self.forward_notifications(now)?;
+        self.forward_notifications(now)
+    }
+
+    /// Mondays at 09:00 UTC the report's schedule runs it over the week before, as production
+    /// does; the simulator's own cost of that week goes beside it.
+    fn weekly_cost_report(&mut self, now: DateTime<Utc>) -> Result<()> {
+        use chrono::{Datelike, Timelike};
+        let Some(deps) = &self.cost_report else { return Ok(()) };
+        if now.weekday() != chrono::Weekday::Mon || now.num_seconds_from_midnight() != 9 * 3600 {
+            return Ok(());
+        }
+        // Accounted so far: every step before this one.
+        self.cost_marks.insert(now, self.summary.cost_usd);
+        let Some(week_ago) = self.cost_marks.get(&(now - Duration::days(7))).copied() else { return Ok(()) };
+        let event = smartscale_cost_report::ReportEvent { days: Some(7), end: Some(now) };
+        let report = self.runtime.block_on(smartscale_cost_report::run(&event, deps))?;
+        self.cost_reports.push(WeeklyReport { report, simulated_cost_usd: self.summary.cost_usd - week_ago });
+        Ok(())
+    }
+
+    /// The fast path: when Alertmanager notifies, SNS invokes the decider at once.
+    fn fast_path(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let (Controller::Decider(decider), Some(route)) = (&self.controller, self.fast_path.as_mut()) else {
+            return Ok(());
+        };
+        let Some(starts_at) = route.observe(now, self.scraped_unschedulable) else {
+            return Ok(());
+        };
+        self.summary.fast_path_invocations += 1;
+        let message = smartscale_decider::fast_path::FastPathMessage::new(
+            smartscale_decider::fast_path::AlertStatus::Firing,
+            CLUSTER,
+            starts_at,
+            self.scraped_unschedulable,
+        );
+        let id = format!("fp-{}", self.summary.fast_path_invocations);
+        let event = LambdaEvent::new(message.to_sns_event(fast_path::TOPIC_ARN, &id, now), Context::default());
+        if self.runtime.block_on(smartscale_decider::handle_fast_path(event, decider.as_ref())).is_err() {
+            self.summary.decider_errors += 1;
+        }
         Ok(())
     }
 
     /// Pending instances boot (45–90 s) and join (30–60 s more).
     fn advance_instances(&mut self, now: DateTime<Utc>) {
-        let registered: Vec<String> = self.ports.cluster.nodes().into_iter().filter_map(|n| n.instance_id).collect();
-        for instance in self.ports.fleet.instances() {
+        let nodes = self.nodes();
+        let registered: BTreeSet<&str> = nodes.iter().filter_map(|n| n.instance_id.as_deref()).collect();
+        let instances = self.instances();
+        for instance in instances.iter() {
             if !instance.state.is_active() {
                 continue;
             }
@@ -313,10 +468,10 @@ impl<'a> World<'a> {
                 self.ports.fleet.set_state(&instance.instance_id, InstanceState::Running);
             }
             if now >= join_at
-                && !registered.contains(&instance.instance_id)
+                && !registered.contains(instance.instance_id.as_str())
                 && !self.never_join.contains(&instance.instance_id)
             {
-                self.ports.join(&instance);
+                self.ports.join(instance);
             }
         }
     }
@@ -396,7 +551,8 @@ impl<'a> World<'a> {
         if per_step <= 0.0 {
             return;
         }
-        for node in metrics::ready_workers(&self.ports.cluster.nodes()) {
+        let nodes = self.nodes();
+        for node in metrics::ready_workers(&nodes) {
             let key = (step as u64).wrapping_mul(KEY_NOT_READY) ^ hash(&node.name);
             if self.not_ready_until.contains_key(&node.name) || self.chance(key) >= per_step {
                 continue;
@@ -512,16 +668,38 @@ impl<'a> World<'a> {
     ) {
         let step_h = self.config.step_s() as f64 / 3600.0;
         let ready = metrics::ready_workers(nodes);
-        let sample = metrics::sample(
-            now,
-            self.demand.load[step as usize],
-            self.config.peak_nodes,
-            desired,
-            &ready,
-            replicas,
-            &self.ports.cluster,
-        );
-        self.metrics.push(sample);
+        // Only the decider reads metrics: the other policies skip them.
+        if matches!(self.controller, Controller::Decider(_)) {
+            let observed = metrics::observe(
+                now,
+                self.demand.load[step as usize],
+                self.config.peak_nodes,
+                desired,
+                &ready,
+                replicas,
+                &self.ports.cluster,
+                self.prometheus.is_some(),
+            );
+            let sample = match self.prometheus.as_mut() {
+                None => metrics::ideal_sample(&observed),
+                Some(prometheus) => {
+                    prometheus.advance(&observed, self.config.step_s());
+                    // Evaluated before this step's scrape: the queries see what was scraped until now.
+                    let sample = prometheus.query(now);
+                    let missed_rate = self.faults.rate_or_zero(FaultKind::MissedScrape);
+                    if missed_rate > 0.0
+                        && chance(self.config.seed, (step as u64).wrapping_mul(KEY_SCRAPE)) < missed_rate
+                    {
+                        count(&mut self.summary, FaultKind::MissedScrape);
+                    } else {
+                        prometheus.scrape(&observed);
+                    }
+                    sample
+                }
+            };
+            self.scraped_unschedulable = sample.pending_pods;
+            self.metrics.push(sample);
+        }
 
         // The PDB allows one replica down while every desired replica is running.
         let allowed = replicas.running >= desired && replicas.evicting == 0;
@@ -747,7 +925,7 @@ impl<'a> World<'a> {
         s.thrash_events = self.timeline.thrash_events(0.25);
         self.references.fill(s);
         s.finish();
-        Run { summary: self.summary, timeline: self.timeline }
+        Run { summary: self.summary, timeline: self.timeline, cost_reports: self.cost_reports }
     }
 }
 

@@ -6,7 +6,8 @@ use smartscale_sim::{run, FaultKind, FaultPlan, PolicyName, SimConfig, Summary};
 
 /// Every fault at the rate the matrix documents: a bad week, not a broken world.
 const REALISTIC: &str = "prometheus-outage=1,join-never-ready=0.05,node-not-ready=0.1,kube-api-error=0.05,\
-dynamodb-throttle=0.02,lock-race=0.02,sqs-redelivery=0.05,lambda-timeout=0.02,spot-during-drain=0.5,ice=0.1,quota=9";
+dynamodb-throttle=0.02,lock-race=0.02,sqs-redelivery=0.05,lambda-timeout=0.02,spot-during-drain=0.5,ice=0.1,quota=9,\
+missed-scrape=0.05";
 
 fn week(faults: &str, policy: PolicyName) -> Summary {
     let config = SimConfig { policy, ..SimConfig::new(7) }.with_faults(FaultPlan::parse(faults).unwrap()).unwrap();

@@ -105,3 +105,24 @@ fn replays_a_shared_trace() {
     safe(&run.summary);
     assert!(run.summary.total_pod_minutes > 0.0);
 }
+
+/// The acceptance runs (docs/simulate.md: every shared trace for 14 days from its start) fit
+/// inside their traces; the ELB trace, 14.03 days long, is refused one day more.
+#[test]
+fn the_acceptance_windows_fit_the_shared_traces() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/traces/");
+    for (name, longest) in [
+        ("nab__nyc_taxi.csv", 215),
+        ("pasan__nasa_requestdata-20240626.csv", 62),
+        ("nab__cpu_utilization_asg_misconfiguration.csv", 62),
+        ("nab__elb_request_count_8c0756.csv", 14),
+    ] {
+        let text = std::fs::read_to_string(format!("{dir}{name}")).expect("../shared/traces beside the repository");
+        let trace = Trace::parse(&text, name).unwrap();
+        let at = |days| SimConfig { start: trace.start(), trace: Some(trace.clone()), ..config(days) };
+        at(14).validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        at(longest).validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let err = at(longest + 1).validate().unwrap_err().to_string();
+        assert!(err.contains(&format!("at most --days {longest} fits")), "{name}: {err}");
+    }
+}

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::event::sns::SnsEvent;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use smartscale_core::cost_report;
 use smartscale_core::notification::Notification;
 use smartscale_core::slack::{alarm_message, notification_message, AlarmMessage, Links};
 use smartscale_core::Error;
@@ -39,14 +40,19 @@ pub struct Deps<K> {
     pub slack: K,
 }
 
-/// The Block Kit message for one SNS message: a CloudWatch alarm (it has `AlarmName`) or one
-/// of our versioned notifications. Anything else is an error naming what is wrong.
+/// The Block Kit message for one SNS message: a CloudWatch alarm (it has `AlarmName`), the
+/// weekly cost report (`kind` `cost_report`) or one of our versioned notifications. Anything
+/// else is an error naming what is wrong.
 pub fn message_for(text: &str, links: &Links) -> smartscale_core::Result<Value> {
     let json: Value =
         serde_json::from_str(text).map_err(|e| Error::invalid("Sns.Message", format!("not JSON: {e}")))?;
     if json.get("AlarmName").is_some() {
         let alarm: AlarmMessage = smartscale_core::error::from_json_value(json)?;
         return Ok(alarm_message(&alarm, links));
+    }
+    if json.get("kind").and_then(Value::as_str) == Some(cost_report::REPORT_KIND) {
+        let report: cost_report::CostReport = smartscale_core::error::from_json_value(json)?;
+        return Ok(cost_report::slack_message(&report, links));
     }
     let notification = Notification::decode(text)?;
     Ok(notification_message(&notification, links))

@@ -1,4 +1,5 @@
 use smartscale_core::config::{self, ConfigSource};
+use smartscale_core::pricing::PriceTable;
 use smartscale_core::{Error, Result};
 
 /// What a rebalance recommendation does. The default is to cordon: see docs/spot.md.
@@ -19,6 +20,8 @@ pub struct SpotConfig {
     pub unavailable_offering_ttl_s: u32,
     /// How long a handled event id is remembered.
     pub event_ttl_s: u32,
+    /// Prices for the savings ledger's record of an interruption (`PRICE_TABLE_JSON`).
+    pub prices: PriceTable,
 }
 
 impl SpotConfig {
@@ -49,6 +52,7 @@ impl SpotConfig {
             drain_deadline_s,
             unavailable_offering_ttl_s: config::parsed(source, "UNAVAILABLE_OFFERING_TTL_S")?.unwrap_or(1800),
             event_ttl_s: config::parsed(source, "EVENT_TTL_S")?.unwrap_or(86_400),
+            prices: PriceTable::from_config(source)?,
         })
     }
 }

@@ -3,6 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
+use smartscale_core::cost_ledger::{self, CostChange};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainRequest, Offering, ScaleUpRequest, WorkMessage, SPOT_DECISION_PREFIX};
 use smartscale_core::notification::NotificationEvent;
@@ -227,6 +228,12 @@ async fn interrupt<W: Worker<Config = SpotConfig>>(
             };
             deps.queue().send(&WorkMessage::ScaleUpRequest(replacement), 0).await?;
             done.push("replacement requested".to_string());
+        }
+        if steps.reclaim && instance.lifecycle == Lifecycle::Spot {
+            // EC2 takes the instance back within two minutes: its cost ends here, in the ledger
+            // (a later termination record of the same instance is read as the same removal).
+            let change = CostChange::interruption(instance, &cfg.prices, now);
+            Box::pin(cost_ledger::record_changes(deps.state(), &cfg.cluster_id, vec![change])).await?;
         }
         if node.is_none() {
             warn!(instance_id = %id, "no node registered for the instance; nothing to cordon or drain");

@@ -5,6 +5,7 @@
 //! fails loudly: skipping is not passing.
 
 pub mod backfill;
+pub mod cluster_history;
 pub mod moto;
 
 /// The moto_server URL exported by `scripts/test`.

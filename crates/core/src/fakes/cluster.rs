@@ -39,6 +39,8 @@ struct ClusterState {
     /// Evicted pods and when their termination grace period ends.
     terminating: BTreeMap<String, DateTime<Utc>>,
     pdbs: BTreeMap<String, Pdb>,
+    /// Bumped by every change to a node: a reader that keeps a copy refreshes it only then.
+    node_generation: u64,
 }
 
 impl ClusterState {
@@ -70,7 +72,9 @@ impl FakeCluster {
     }
 
     pub fn add_node(&self, node: Node) {
-        lock(&self.state).nodes.insert(node.name.clone(), node);
+        let mut state = lock(&self.state);
+        state.node_generation += 1;
+        state.nodes.insert(node.name.clone(), node);
     }
 
     pub fn add_pod(&self, pod: Pod) {
@@ -100,13 +104,25 @@ impl FakeCluster {
         lock(&self.state).nodes.values().cloned().collect()
     }
 
+    /// Runs `f` on the nodes by name, borrowed: for a reader that needs no copy.
+    pub fn with_nodes<R>(&self, f: impl FnOnce(&BTreeMap<String, Node>) -> R) -> R {
+        f(&lock(&self.state).nodes)
+    }
+
+    /// A number that changes whenever a node is added, changed or deleted (never otherwise).
+    pub fn node_generation(&self) -> u64 {
+        lock(&self.state).node_generation
+    }
+
     pub fn node(&self, name: &str) -> Option<Node> {
         lock(&self.state).nodes.get(name).cloned()
     }
 
     pub fn set_node_ready(&self, name: &str, ready: bool) {
-        if let Some(n) = lock(&self.state).nodes.get_mut(name) {
+        let mut state = lock(&self.state);
+        if let Some(n) = state.nodes.get_mut(name) {
             n.ready = ready;
+            state.node_generation += 1;
         }
     }
 
@@ -121,9 +137,11 @@ impl FakeCluster {
     }
 
     fn patch_node(&self, node: &str, patch: impl FnOnce(&mut Node)) -> Result<()> {
-        match lock(&self.state).nodes.get_mut(node) {
+        let mut state = lock(&self.state);
+        match state.nodes.get_mut(node) {
             Some(n) => {
                 patch(n);
+                state.node_generation += 1;
                 Ok(())
             }
             None => Err(crate::Error::NotFound { what: "node", name: node.into() }),
@@ -139,25 +157,25 @@ impl FakeCluster {
 
 impl Cluster for FakeCluster {
     async fn list_nodes(&self) -> Result<Vec<Node>> {
-        self.calls.record(ClusterCall::ListNodes);
+        self.calls.record_with(|| ClusterCall::ListNodes);
         self.faults.check(ClusterOp::ListNodes)?;
         Ok(lock(&self.state).nodes.values().cloned().collect())
     }
 
     async fn list_pods(&self) -> Result<Vec<Pod>> {
-        self.calls.record(ClusterCall::ListPods);
+        self.calls.record_with(|| ClusterCall::ListPods);
         self.faults.check(ClusterOp::ListPods)?;
         Ok(self.pods())
     }
 
     async fn list_pdbs(&self) -> Result<Vec<Pdb>> {
-        self.calls.record(ClusterCall::ListPdbs);
+        self.calls.record_with(|| ClusterCall::ListPdbs);
         self.faults.check(ClusterOp::ListPdbs)?;
         Ok(lock(&self.state).pdbs.values().cloned().collect())
     }
 
     async fn cordon(&self, node: &str, by: &str) -> Result<()> {
-        self.calls.record(ClusterCall::Cordon { node: node.into(), by: by.into() });
+        self.calls.record_with(|| ClusterCall::Cordon { node: node.into(), by: by.into() });
         self.faults.check(ClusterOp::Cordon)?;
         self.patch_node(node, |n| {
             n.unschedulable = true;
@@ -166,7 +184,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn uncordon(&self, node: &str) -> Result<()> {
-        self.calls.record(ClusterCall::Uncordon { node: node.into() });
+        self.calls.record_with(|| ClusterCall::Uncordon { node: node.into() });
         self.faults.check(ClusterOp::Uncordon)?;
         self.patch_node(node, |n| {
             n.unschedulable = false;
@@ -175,7 +193,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn evict(&self, namespace: &str, pod: &str) -> Result<EvictOutcome> {
-        self.calls.record(ClusterCall::Evict { namespace: namespace.into(), pod: pod.into() });
+        self.calls.record_with(|| ClusterCall::Evict { namespace: namespace.into(), pod: pod.into() });
         self.faults.check(ClusterOp::Evict)?;
         let now = self.clock.now();
         let mut state = lock(&self.state);
@@ -209,9 +227,11 @@ impl Cluster for FakeCluster {
     }
 
     async fn delete_node(&self, node: &str) -> Result<bool> {
-        self.calls.record(ClusterCall::DeleteNode { node: node.into() });
+        self.calls.record_with(|| ClusterCall::DeleteNode { node: node.into() });
         self.faults.check(ClusterOp::DeleteNode)?;
-        Ok(lock(&self.state).nodes.remove(node).is_some())
+        let mut state = lock(&self.state);
+        state.node_generation += 1;
+        Ok(state.nodes.remove(node).is_some())
     }
 }
 

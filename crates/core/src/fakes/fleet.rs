@@ -28,6 +28,8 @@ struct FleetState {
     unavailable: HashSet<(String, String, Lifecycle)>,
     /// Active instances (managed or not) beyond which launches hit the vCPU quota.
     instance_limit: Option<usize>,
+    /// Bumped by every change to an instance: a reader that keeps a copy refreshes it only then.
+    generation: u64,
 }
 
 /// An EC2 account in memory: instances, idempotent launches by client token, capacity
@@ -54,13 +56,16 @@ impl FakeFleet {
 
     /// Adds an instance as is (for seeding, e.g. an unmanaged instance).
     pub fn insert(&self, instance: Instance) {
-        lock(&self.state).instances.insert(instance.instance_id.clone(), instance);
+        let mut state = lock(&self.state);
+        state.generation += 1;
+        state.instances.insert(instance.instance_id.clone(), instance);
     }
 
     /// Adds a running instance managed for this fleet's cluster, as if launched earlier.
     pub fn add_running(&self, instance_type: &str, availability_zone: &str, lifecycle: Lifecycle) -> Instance {
         let mut state = lock(&self.state);
         state.launched += 1;
+        state.generation += 1;
         let n = state.launched;
         let instance = Instance {
             instance_id: format!("i-{n:017x}"),
@@ -80,6 +85,7 @@ impl FakeFleet {
     /// Forgets terminated instances, as EC2 stops describing them a while after termination.
     pub fn forget_terminated(&self) {
         let mut state = lock(&self.state);
+        state.generation += 1;
         state.instances.retain(|_, i| i.state != InstanceState::Terminated);
         // Their idempotency tokens go with them: a token names an instance EC2 still knows.
         let FleetState { instances, by_client_token, .. } = &mut *state;
@@ -94,9 +100,21 @@ impl FakeFleet {
         lock(&self.state).instances.values().cloned().collect()
     }
 
-    pub fn set_state(&self, id: &str, state: InstanceState) {
-        if let Some(i) = lock(&self.state).instances.get_mut(id) {
-            i.state = state;
+    /// Runs `f` on the instances by id, borrowed: for a reader that needs no copy.
+    pub fn with_instances<R>(&self, f: impl FnOnce(&BTreeMap<String, Instance>) -> R) -> R {
+        f(&lock(&self.state).instances)
+    }
+
+    /// A number that changes whenever an instance is added, changed or forgotten (never otherwise).
+    pub fn generation(&self) -> u64 {
+        lock(&self.state).generation
+    }
+
+    pub fn set_state(&self, id: &str, to: InstanceState) {
+        let mut state = lock(&self.state);
+        if let Some(i) = state.instances.get_mut(id) {
+            i.state = to;
+            state.generation += 1;
         }
     }
 
@@ -116,7 +134,7 @@ impl FakeFleet {
 
 impl Fleet for FakeFleet {
     async fn launch(&self, request: &LaunchRequest) -> Result<LaunchOutcome> {
-        self.calls.record(FleetCall::Launch(request.clone()));
+        self.calls.record_with(|| FleetCall::Launch(request.clone()));
         self.faults.check(FleetOp::Launch)?;
         let mut state = lock(&self.state);
         if let Some(existing) = state.by_client_token.get(&request.client_token) {
@@ -137,6 +155,7 @@ impl Fleet for FakeFleet {
             });
         }
         state.launched += 1;
+        state.generation += 1;
         let n = state.launched;
         let instance = Instance {
             instance_id: format!("i-{n:017x}"),
@@ -155,7 +174,7 @@ impl Fleet for FakeFleet {
     }
 
     async fn terminate(&self, instance_ids: &[String]) -> Result<()> {
-        self.calls.record(FleetCall::Terminate(instance_ids.to_vec()));
+        self.calls.record_with(|| FleetCall::Terminate(instance_ids.to_vec()));
         self.faults.check(FleetOp::Terminate)?;
         let mut state = lock(&self.state);
         for id in instance_ids {
@@ -167,6 +186,7 @@ impl Fleet for FakeFleet {
                 ));
             }
         }
+        state.generation += 1;
         for id in instance_ids {
             if let Some(i) = state.instances.get_mut(id) {
                 i.state = InstanceState::Terminated;
@@ -176,7 +196,7 @@ impl Fleet for FakeFleet {
     }
 
     async fn describe_managed(&self) -> Result<Vec<Instance>> {
-        self.calls.record(FleetCall::Describe);
+        self.calls.record_with(|| FleetCall::Describe);
         self.faults.check(FleetOp::Describe)?;
         Ok(lock(&self.state)
             .instances

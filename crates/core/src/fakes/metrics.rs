@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::{lock, Faults, Recorder};
+use crate::forecast::{DemandSample, NodeSize};
 use crate::metrics::Sample;
 use crate::ports::MetricsSource;
 use crate::Result;
@@ -19,7 +20,16 @@ pub struct FakeMetrics {
     samples: Arc<Mutex<Vec<Sample>>>,
     pub calls: Arc<Recorder<FetchCall>>,
     pub faults: Arc<Faults<FetchOp>>,
+    /// Predictive scaling's demand signal (nodes); `None`: this source has no demand history
+    /// (the port's default answer, an error).
+    demand: Arc<Mutex<Option<Vec<DemandSample>>>>,
+    pub demand_calls: Arc<Recorder<FetchCall>>,
+    pub demand_faults: Arc<Faults<DemandOp>>,
 }
+
+/// The demand history query (`MetricsSource::demand`), failed apart from `fetch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DemandOp;
 
 impl FakeMetrics {
     pub fn new(samples: Vec<Sample>) -> Self {
@@ -40,6 +50,15 @@ impl FakeMetrics {
         lock(&self.samples).clone()
     }
 
+    /// Sets the demand history `demand` answers with (nodes; the node size is the caller's).
+    pub fn set_demand(&self, samples: Vec<DemandSample>) {
+        *lock(&self.demand) = Some(samples);
+    }
+
+    pub fn push_demand(&self, sample: DemandSample) {
+        lock(&self.demand).get_or_insert_with(Vec::new).push(sample);
+    }
+
     pub fn replace(&self, samples: Vec<Sample>) {
         *lock(&self.samples) = samples;
     }
@@ -47,8 +66,23 @@ impl FakeMetrics {
 
 impl MetricsSource for FakeMetrics {
     async fn fetch(&self, start: DateTime<Utc>, end: DateTime<Utc>, step_s: u32) -> Result<Vec<Sample>> {
-        self.calls.record((start, end, step_s));
+        self.calls.record_with(|| (start, end, step_s));
         self.faults.check(FetchOp)?;
         Ok(lock(&self.samples).iter().filter(|s| s.at >= start && s.at <= end).cloned().collect())
+    }
+
+    async fn demand(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_s: u32,
+        _node: NodeSize,
+    ) -> Result<Vec<DemandSample>> {
+        self.demand_calls.record_with(|| (start, end, step_s));
+        self.demand_faults.check(DemandOp)?;
+        match &*lock(&self.demand) {
+            Some(samples) => Ok(samples.iter().filter(|s| s.at >= start && s.at <= end).copied().collect()),
+            None => Err(crate::Error::unavailable("demand history", "this metrics source keeps no demand history")),
+        }
     }
 }

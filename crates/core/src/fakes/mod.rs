@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 pub use cluster::{ClusterCall, ClusterOp, FakeCluster};
 pub use fleet::{FakeFleet, FleetCall, FleetOp};
 pub use messaging::{FakeMetricsSink, FakeNotifier, FakeQueue, PublishOp, QueuedMessage, SendOp};
-pub use metrics::{FakeMetrics, FetchOp};
+pub use metrics::{DemandOp, FakeMetrics, FetchOp};
 pub use state::{FakeStateStore, StateCall, StateOp};
 
 use crate::ports::Clock;
@@ -58,8 +58,14 @@ pub struct Recorder<C> {
 
 impl<C: Clone> Recorder<C> {
     pub fn record(&self, call: C) {
+        self.record_with(|| call);
+    }
+
+    /// Records the call `make` builds, building it only while recording is on: a long run
+    /// would otherwise clone every request and update just to drop it.
+    pub fn record_with(&self, make: impl FnOnce() -> C) {
         if !self.off.load(std::sync::atomic::Ordering::Relaxed) {
-            lock(&self.calls).push(call);
+            lock(&self.calls).push(make());
         }
     }
 

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{lock, Faults, Recorder};
+use crate::cost_ledger::{self, CostChange, CostLedger, LEDGER_DAY_CAPACITY};
 use crate::ports::StateStore;
 use crate::state::{LockOutcome, ReleaseOutcome, StateItem, StateUpdate};
 use crate::Result;
@@ -15,6 +16,7 @@ pub enum StateOp {
     Release,
     Update,
     Events,
+    Ledger,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +34,16 @@ pub enum StateCall {
 pub struct FakeStateStore {
     items: Arc<Mutex<BTreeMap<String, StateItem>>>,
     events: Arc<Mutex<BTreeMap<String, DateTime<Utc>>>>,
+    /// The savings ledger's day buckets, by bucket key, with the same bound as DynamoDB's.
+    ledger: Arc<Mutex<BTreeMap<String, LedgerBucket>>>,
     pub calls: Arc<Recorder<StateCall>>,
     pub faults: Arc<Faults<StateOp>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct LedgerBucket {
+    changes: Vec<CostChange>,
+    dropped: u64,
 }
 
 impl FakeStateStore {
@@ -52,7 +62,7 @@ impl FakeStateStore {
 
 impl StateStore for FakeStateStore {
     async fn get(&self, cluster_id: &str) -> Result<Option<StateItem>> {
-        self.calls.record(StateCall::Get { cluster_id: cluster_id.into() });
+        self.calls.record_with(|| StateCall::Get { cluster_id: cluster_id.into() });
         self.faults.check(StateOp::Get)?;
         Ok(self.item(cluster_id))
     }
@@ -64,7 +74,7 @@ impl StateStore for FakeStateStore {
         now: DateTime<Utc>,
         ttl_s: u32,
     ) -> Result<LockOutcome> {
-        self.calls.record(StateCall::Acquire { cluster_id: cluster_id.into(), owner: owner.into(), now, ttl_s });
+        self.calls.record_with(|| StateCall::Acquire { cluster_id: cluster_id.into(), owner: owner.into(), now, ttl_s });
         self.faults.check(StateOp::Acquire)?;
         let mut items = lock(&self.items);
         let item = items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id));
@@ -82,7 +92,7 @@ impl StateStore for FakeStateStore {
     }
 
     async fn release_lock(&self, cluster_id: &str, owner: &str, update: &StateUpdate) -> Result<ReleaseOutcome> {
-        self.calls.record(StateCall::Release {
+        self.calls.record_with(|| StateCall::Release {
             cluster_id: cluster_id.into(),
             owner: owner.into(),
             update: update.clone(),
@@ -102,7 +112,7 @@ impl StateStore for FakeStateStore {
     }
 
     async fn update(&self, cluster_id: &str, update: &StateUpdate) -> Result<()> {
-        self.calls.record(StateCall::Update { cluster_id: cluster_id.into(), update: update.clone() });
+        self.calls.record_with(|| StateCall::Update { cluster_id: cluster_id.into(), update: update.clone() });
         self.faults.check(StateOp::Update)?;
         let mut items = lock(&self.items);
         update.apply_to(items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id)));
@@ -123,6 +133,31 @@ impl StateStore for FakeStateStore {
         }
         events.insert(key, now + Duration::seconds(i64::from(ttl_s)));
         Ok(true)
+    }
+
+    async fn record_cost_change(&self, cluster_id: &str, change: &CostChange) -> Result<bool> {
+        self.faults.check(StateOp::Ledger)?;
+        let mut ledger = lock(&self.ledger);
+        let bucket = ledger.entry(cost_ledger::bucket_key(cluster_id, change.at.date_naive())).or_default();
+        if bucket.changes.len() >= LEDGER_DAY_CAPACITY as usize {
+            bucket.dropped += 1;
+            return Ok(false);
+        }
+        bucket.changes.push(change.clone());
+        Ok(true)
+    }
+
+    async fn cost_ledger(&self, cluster_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<CostLedger> {
+        self.faults.check(StateOp::Ledger)?;
+        let ledger = lock(&self.ledger);
+        let (mut changes, mut dropped) = (Vec::new(), 0);
+        for day in cost_ledger::days_covering(from, to) {
+            if let Some(bucket) = ledger.get(&cost_ledger::bucket_key(cluster_id, day)) {
+                changes.extend(bucket.changes.iter().cloned());
+                dropped += bucket.dropped;
+            }
+        }
+        Ok(CostLedger::from_changes(changes, dropped, from, to))
     }
 }
 
@@ -154,5 +189,34 @@ mod tests {
         let item = store.item("c").unwrap();
         assert!(!item.scaling_in_progress);
         assert_eq!(item.node_count, 4);
+    }
+
+    #[tokio::test]
+    async fn the_ledger_keeps_a_bounded_bucket_per_day_and_counts_what_it_drops() {
+        use crate::cost_ledger::{CostChangeKind, LEDGER_DAY_CAPACITY};
+        use crate::ports::Lifecycle;
+        let store = FakeStateStore::new();
+        let change = |i: u32, at: &str| CostChange {
+            at: t(at),
+            kind: CostChangeKind::Launch,
+            instance_id: format!("i-{i}"),
+            instance_type: "t3.small".into(),
+            lifecycle: Lifecycle::OnDemand,
+            usd_per_hour: Some(0.0208),
+            decision_id: None,
+            spot_fallback: false,
+        };
+        for i in 0..LEDGER_DAY_CAPACITY {
+            assert!(store.record_cost_change("c", &change(i, "2026-11-23T10:00:00Z")).await.unwrap());
+        }
+        assert!(!store.record_cost_change("c", &change(9999, "2026-11-23T11:00:00Z")).await.unwrap(), "full");
+        assert!(store.record_cost_change("c", &change(9999, "2026-11-24T00:00:00Z")).await.unwrap(), "a new day");
+        assert!(store.record_cost_change("other", &change(1, "2026-11-23T10:00:00Z")).await.unwrap());
+        let ledger = store.cost_ledger("c", t("2026-11-23T00:00:00Z"), t("2026-11-24T12:00:00Z")).await.unwrap();
+        assert_eq!(ledger.changes.len(), LEDGER_DAY_CAPACITY as usize + 1);
+        assert_eq!(ledger.dropped, 1);
+        let day = store.cost_ledger("c", t("2026-11-24T00:00:00Z"), t("2026-11-24T12:00:00Z")).await.unwrap();
+        assert_eq!(day.changes.len(), 1);
+        assert_eq!(day.dropped, 0);
     }
 }

@@ -1,14 +1,14 @@
 //! Predictive scaling's settings, from the same [`ConfigSource`] as the policy, with errors
 //! naming the variable.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::floors::ScheduledFloors;
 use crate::config::{self, ConfigSource};
 use crate::{Error, Result};
 
 /// Whether the forecast acts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PredictiveMode {
     /// No forecast is computed.
@@ -30,7 +30,7 @@ impl PredictiveMode {
 }
 
 /// The quantile of the same slot over past cycles that the profile keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quantile(f64);
 
 impl Quantile {

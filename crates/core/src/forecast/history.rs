@@ -5,7 +5,7 @@
 //! with no sample is a gap (`None`), never zero: unknown demand is not zero demand.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
@@ -13,10 +13,30 @@ use crate::{Error, Result};
 pub const STEP_S: i64 = 300;
 
 /// One demand sample: when, and how many nodes' worth of demand.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DemandSample {
     pub at: DateTime<Utc>,
     pub nodes: f64,
+}
+
+/// One node's allocatable, the unit demand is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NodeSize {
+    pub cpu_millis: f64,
+    pub memory_bytes: f64,
+}
+
+impl NodeSize {
+    /// The demand in nodes of summed requests, the larger of CPU and memory; `None` when
+    /// neither is known.
+    pub fn nodes(&self, cpu_millis: Option<f64>, memory_bytes: Option<f64>) -> Option<f64> {
+        let cpu = cpu_millis.map(|c| c / self.cpu_millis);
+        let mem = memory_bytes.map(|m| m / self.memory_bytes);
+        match (cpu, mem) {
+            (Some(c), Some(m)) => Some(c.max(m)),
+            (c, m) => c.or(m),
+        }
+    }
 }
 
 /// Demand per 5-minute slot from `start`; slot `i` covers `[start + 5i min, start + 5(i+1) min)`.
@@ -62,7 +82,9 @@ impl History {
 
     /// A history from slot values already on the grid (`start` is rounded down to it).
     pub fn from_slots(start: DateTime<Utc>, slots: Vec<Option<f64>>) -> Result<History> {
-        if let Some((i, v)) = slots.iter().enumerate().find_map(|(i, v)| v.filter(|v| !v.is_finite() || *v < 0.0).map(|v| (i, v))) {
+        if let Some((i, v)) =
+            slots.iter().enumerate().find_map(|(i, v)| v.filter(|v| !v.is_finite() || *v < 0.0).map(|v| (i, v)))
+        {
             return Err(Error::invalid(format!("slots[{i}]"), format!("must be a non-negative number, got {v}")));
         }
         Ok(History { start: slot_start(start), slots })

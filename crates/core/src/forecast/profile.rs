@@ -1,0 +1,416 @@
+//! The seasonal profile: for each 5-minute slot of the next cycle, a high quantile (or the max)
+//! of the same slot over the past cycles, plus a margin. The period (daily or weekly) is the one
+//! that back-tests better on the last cycle, and the profile is kept only if acting on it beats
+//! the reactive stand-in there: otherwise there is no pattern and no forecast.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::config::{PredictiveConfig, Quantile};
+use super::history::{slot_start, History, STEP_S};
+use super::score::{lead_slots, reactive_capacity, Score, Scorer};
+
+/// A cycle counts as whole when at least this share of its slots hold a sample.
+pub const WHOLE_CYCLE_COVERAGE: f64 = 0.8;
+/// The seasonal profile must lower the last cycle's asymmetric error by at least this share
+/// against itself read out of phase (and avoid some under-provisioning) to count as a
+/// pattern; a weekly profile must beat the daily one by as much to be chosen.
+pub const MIN_RELATIVE_GAIN: f64 = 0.05;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Daily,
+    Weekly,
+}
+
+impl Period {
+    pub const ALL: [Period; 2] = [Period::Daily, Period::Weekly];
+
+    pub fn days(self) -> u32 {
+        match self {
+            Period::Daily => 1,
+            Period::Weekly => 7,
+        }
+    }
+
+    pub fn slots(self) -> i64 {
+        i64::from(self.days()) * 86_400 / STEP_S
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::days(i64::from(self.days()))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Period::Daily => "daily",
+            Period::Weekly => "weekly",
+        }
+    }
+}
+
+/// Why there is no forecast. Predictive scaling then stays reactive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum NoForecast {
+    /// Fewer than two whole cycles of even the daily period.
+    NotEnoughHistory { history_days: f64, whole_days: u32 },
+    /// On the last cycle the profile avoided no shortfall, or did no better read half a day out
+    /// of phase: the demand has no daily or weekly shape to act on.
+    NoPattern { period: Period, backtest: Score, out_of_phase: Score },
+    /// The demand history could not be read (and no cached model was fresh enough).
+    HistoryUnavailable { error: String },
+}
+
+impl std::fmt::Display for NoForecast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoForecast::NotEnoughHistory { history_days, whole_days } => write!(
+                f,
+                "no forecast: {history_days:.1} days of history ({whole_days} whole), need two whole cycles \
+                 (2 days for a daily profile, 14 for weekly)"
+            ),
+            NoForecast::NoPattern { period, backtest, out_of_phase } => write!(
+                f,
+                "no pattern: over the last {:.0} h the best ({}) profile's asymmetric error is {:.1} % against {:.1} % \
+                 read half a day out of phase and {:.1} % for reactive alone ({:.0} under-provisioned node-minutes avoided, \
+                 {:.1} node-hours added)",
+                backtest.hours,
+                period.label(),
+                backtest.predictive.asymmetric_error_pct,
+                out_of_phase.predictive.asymmetric_error_pct,
+                backtest.reactive.asymmetric_error_pct,
+                backtest.avoided_node_minutes,
+                backtest.added_node_hours
+            ),
+            NoForecast::HistoryUnavailable { error } => write!(f, "no forecast (history unavailable: {error})"),
+        }
+    }
+}
+
+/// A fitted profile, valid for one period from `fitted_at`; small enough to cache in the state
+/// item (288 or 2016 numbers) and refresh every few hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub period: Period,
+    pub fitted_at: DateTime<Utc>,
+    pub quantile: Quantile,
+    pub margin_pct: f64,
+    /// Past cycles each slot reads (at most).
+    pub cycles: u32,
+    pub lead_s: u32,
+    /// The forecast demand in nodes (quantile plus margin) of each slot of `[fitted_at, fitted_at + period)`.
+    pub slots: Vec<Option<f64>>,
+    /// The chosen period's back-test on the last cycle, and the other candidate's when it had the history.
+    pub backtest: Score,
+    pub other: Option<(Period, Score)>,
+    /// The same profile read half a day out of phase, on the same slots: the yardstick it beat.
+    pub out_of_phase: Score,
+}
+
+impl Model {
+    /// The forecast demand in the slot holding `at`, `None` outside the model's cycle or in a slot
+    /// with too little history.
+    pub fn at(&self, at: DateTime<Utc>) -> Option<f64> {
+        let i = (at - self.fitted_at).num_seconds().div_euclid(STEP_S);
+        usize::try_from(i).ok().and_then(|i| self.slots.get(i).copied().flatten())
+    }
+
+    /// The highest forecast need, in whole nodes, over `[now, now + lead]`, and the slot it is for.
+    pub fn need(&self, now: DateTime<Utc>, lead_s: u32) -> Option<(u32, DateTime<Utc>)> {
+        let first = slot_start(now);
+        (0..=lead_slots(lead_s))
+            .map(|k| first + Duration::seconds(k * STEP_S))
+            .filter_map(|t| self.at(t).map(|v| (whole_nodes(v), t)))
+            .fold(None, |best: Option<(u32, DateTime<Utc>)>, (n, t)| match best {
+                Some((b, _)) if b >= n => best,
+                _ => Some((n, t)),
+            })
+    }
+
+    /// "daily profile, p90 of 14 days + 10 %".
+    pub fn describe(&self) -> String {
+        let unit = match self.period {
+            Period::Daily => "days",
+            Period::Weekly => "weeks",
+        };
+        format!(
+            "{} profile, {} of {} {unit} + {} %",
+            self.period.label(),
+            self.quantile.label(),
+            self.cycles,
+            self.margin_pct
+        )
+    }
+}
+
+/// Whole nodes for a demand, ignoring float dust (2.0000000001 is 2).
+pub fn whole_nodes(demand: f64) -> u32 {
+    (demand - 1e-9).ceil().max(0.0) as u32
+}
+
+/// The forecast of slot `i` of `h`: the quantile of slots `i - k·period` (k = 1..=cycles) plus the
+/// margin; `None` when fewer than half of those within the history (at least one) are known.
+fn slot_forecast(
+    h: &History,
+    i: i64,
+    period: Period,
+    cycles: u32,
+    config: &PredictiveConfig,
+    buf: &mut Vec<f64>,
+) -> Option<f64> {
+    shifted_slot_forecast(h, i, period, cycles, 0, config, buf)
+}
+
+/// As [`slot_forecast`], reading the slots `shift` slots earlier than the same phase.
+fn shifted_slot_forecast(
+    h: &History,
+    i: i64,
+    period: Period,
+    cycles: u32,
+    shift: i64,
+    config: &PredictiveConfig,
+    buf: &mut Vec<f64>,
+) -> Option<f64> {
+    buf.clear();
+    let within = (1..=i64::from(cycles)).map(|k| i - k * period.slots() - shift).filter(|&j| j >= 0);
+    let mut expected = 0;
+    for j in within {
+        expected += 1;
+        buf.extend(h.get(j));
+    }
+    if buf.is_empty() || buf.len() * 2 < expected {
+        return None;
+    }
+    Some(quantile(buf, config.quantile) * (1.0 + config.margin_pct / 100.0))
+}
+
+/// Linear interpolation between closest ranks (numpy's default); `values` is reordered.
+fn quantile(values: &mut [f64], q: Quantile) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    let pos = q.value() * (values.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
+}
+
+/// Whole cycles of `period` counted back from `now` while each is covered enough.
+fn whole_cycles(h: &History, now: DateTime<Utc>, period: Period) -> u32 {
+    let mut n = 0;
+    while h.coverage(now - period.duration() * (n as i32 + 1), now - period.duration() * n as i32)
+        >= WHOLE_CYCLE_COVERAGE
+    {
+        n += 1;
+    }
+    n
+}
+
+/// Back-tests `period` on the slots of `[from, to)`: each slot forecast from the cycles before it,
+/// acting as max(reactive, forecast) with the pre-scale for the next lead time paid for.
+pub fn backtest(
+    h: &History,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    period: Period,
+    cycles: u32,
+    config: &PredictiveConfig,
+    lead_s: u32,
+) -> Score {
+    let mut buf = Vec::with_capacity(cycles as usize);
+    score_needs(h, from, to, lead_s, |i| slot_forecast(h, i, period, cycles, config, &mut buf))
+}
+
+/// The non-seasonal yardstick: the same profile read half a day out of phase. Where the demand
+/// has a daily or weekly shape, the profile in phase does clearly better; where it does not
+/// (bursts, drift, noise), reading the wrong hours does as well, and what the profile found is a
+/// buffer of high values, not a pattern.
+pub fn out_of_phase_backtest(
+    h: &History,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    period: Period,
+    cycles: u32,
+    config: &PredictiveConfig,
+    lead_s: u32,
+) -> Score {
+    let mut buf = Vec::with_capacity(cycles as usize);
+    score_needs(h, from, to, lead_s, |i| {
+        shifted_slot_forecast(h, i, period, cycles, OUT_OF_PHASE_SLOTS, config, &mut buf)
+    })
+}
+
+/// Half a day, in slots.
+const OUT_OF_PHASE_SLOTS: i64 = 12 * 3600 / STEP_S;
+
+fn score_needs(
+    h: &History,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    lead_s: u32,
+    mut forecast: impl FnMut(i64) -> Option<f64>,
+) -> Score {
+    let lead = lead_slots(lead_s);
+    let (a, b) = (h.index_of(from), h.index_of(to));
+    // The forecast need of each slot from a to b + lead, computed once.
+    let need: Vec<Option<f64>> = (a..b + lead).map(|i| forecast(i).map(|v| f64::from(whole_nodes(v)))).collect();
+    let mut scorer = Scorer::default();
+    for i in a..b {
+        let (Some(demand), Some(reactive)) = (h.get(i), reactive_capacity(h, i, lead)) else { continue };
+        let k = (i - a) as usize;
+        let paid = need[k..=k + lead as usize].iter().flatten().copied().reduce(f64::max);
+        scorer.add(demand, reactive, need[k].map(|ready| (ready, paid.unwrap_or(ready))).or(paid.map(|p| (0.0, p))));
+    }
+    scorer.score()
+}
+
+/// Fits the profile at `now` from the history before it (at most `config.history_days`).
+// The refusal carries its back-test scores for the decision's reasons; it is built a few times an
+// hour, so its size does not matter.
+#[allow(clippy::result_large_err)]
+pub fn fit(history: &History, now: DateTime<Utc>, config: &PredictiveConfig, lead_s: u32) -> Result<Model, NoForecast> {
+    let now = slot_start(now);
+    let h = history.window(now, config.history_days);
+    let whole_days = whole_cycles(&h, now, Period::Daily);
+    let candidates: Vec<Period> = Period::ALL
+        .into_iter()
+        .filter(|p| p.days() * 2 <= config.history_days && whole_cycles(&h, now, *p) >= 2)
+        .collect();
+    let Some(longest) = candidates.last().copied() else {
+        let history_days = h.coverage(h.start(), h.end()) * h.len() as f64 * STEP_S as f64 / 86_400.0;
+        return Err(NoForecast::NotEnoughHistory { history_days, whole_days });
+    };
+    // Every candidate is scored on the same slots: the last cycle of the longest one.
+    let eval_from = now - longest.duration();
+    let cycles_of = |p: Period| config.history_days / p.days();
+    let mut scored: Vec<(Period, Score)> =
+        candidates.iter().map(|&p| (p, backtest(&h, eval_from, now, p, cycles_of(p), config, lead_s))).collect();
+    // The shorter period reads more cycles per slot, so the longer one must be clearly better
+    // (by MIN_RELATIVE_GAIN) to be chosen.
+    let error = |s: &Score| s.predictive.asymmetric_error_pct;
+    if scored.len() == 2 && error(&scored[1].1) < (1.0 - MIN_RELATIVE_GAIN) * error(&scored[0].1) {
+        scored.swap(0, 1);
+    }
+    let (period, backtest) = scored[0];
+    let other = scored.get(1).copied();
+    let out_of_phase = out_of_phase_backtest(&h, eval_from, now, period, cycles_of(period), config, lead_s);
+    if backtest.avoided_node_minutes <= 0.0 || error(&backtest) > (1.0 - MIN_RELATIVE_GAIN) * error(&out_of_phase) {
+        return Err(NoForecast::NoPattern { period, backtest, out_of_phase });
+    }
+    let cycles = cycles_of(period);
+    let base = h.index_of(now);
+    let mut buf = Vec::with_capacity(cycles as usize);
+    let slots = (0..period.slots()).map(|k| slot_forecast(&h, base + k, period, cycles, config, &mut buf)).collect();
+    Ok(Model {
+        period,
+        fitted_at: now,
+        quantile: config.quantile,
+        margin_pct: config.margin_pct,
+        cycles,
+        lead_s,
+        slots,
+        backtest,
+        other,
+        out_of_phase,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forecast::history::DemandSample;
+
+    fn monday() -> DateTime<Utc> {
+        "2026-11-02T00:00:00Z".parse().unwrap()
+    }
+
+    /// A weekday rush 08:30–10:30 to 5.2 nodes over 0.8 node, weekends flat: a weekly pattern.
+    fn rush(at: DateTime<Utc>) -> f64 {
+        use chrono::{Datelike, Timelike};
+        let weekday = at.weekday().num_days_from_monday() < 5;
+        let minute = at.hour() * 60 + at.minute();
+        if weekday && (510..630).contains(&minute) {
+            5.2
+        } else {
+            0.8
+        }
+    }
+
+    fn history_of(days: i64, f: impl Fn(DateTime<Utc>, i64) -> Option<f64>) -> History {
+        let samples: Vec<DemandSample> = (0..days * 288)
+            .filter_map(|i| {
+                let at = monday() + Duration::seconds(i * STEP_S);
+                f(at, i).map(|nodes| DemandSample { at, nodes })
+            })
+            .collect();
+        History::from_samples(&samples).unwrap()
+    }
+
+    /// Deterministic noise in [0, 1).
+    fn noise(i: i64, seed: u64) -> f64 {
+        crate::forecast::tests::unit(i as u64 ^ seed)
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(&mut [3.0, 1.0, 2.0, 4.0, 5.0], Quantile::P90), 4.6);
+        assert_eq!(quantile(&mut [3.0, 1.0], Quantile::MAX), 3.0);
+        assert_eq!(quantile(&mut [7.0], Quantile::P90), 7.0);
+    }
+
+    #[test]
+    fn needs_two_whole_cycles() {
+        let config = PredictiveConfig::default();
+        let h = history_of(1, |at, _| Some(rush(at)));
+        let now = monday() + Duration::hours(24);
+        let err = fit(&h, now, &config, 600).unwrap_err();
+        assert_eq!(err, NoForecast::NotEnoughHistory { history_days: 1.0, whole_days: 1 });
+        let later = fit(&h, now + Duration::hours(12), &config, 600).unwrap_err();
+        assert!(
+            matches!(later, NoForecast::NotEnoughHistory { whole_days: 0, .. }),
+            "cycles count back from now: {later}"
+        );
+        assert!(err.to_string().starts_with("no forecast: 1.0 days of history (1 whole)"), "{err}");
+        // Two days with a gap over most of the first: not whole.
+        let gappy = history_of(2, |at, i| (i >= 200).then(|| rush(at)));
+        assert!(matches!(
+            fit(&gappy, monday() + Duration::days(2), &config, 600),
+            Err(NoForecast::NotEnoughHistory { whole_days: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn learns_the_weekday_rush_and_pre_scales_for_it() {
+        let config = PredictiveConfig::default();
+        let h = history_of(14, |at, _| Some(rush(at)));
+        let now = monday() + Duration::days(14) + Duration::minutes(8 * 60 + 20);
+        let model = fit(&h, now, &config, 600).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(model.period, Period::Weekly, "weekends differ, so weekly wins: {:?}", model.other);
+        assert_eq!(model.cycles, 2);
+        assert!(model.backtest.avoided_node_minutes > 0.0);
+        assert_eq!(model.need(now, 600), Some((6, now + Duration::minutes(10))), "5.2 × 1.1 → 6 nodes by 08:30");
+        assert_eq!(model.need(now + Duration::hours(3), 600).map(|n| n.0), Some(1), "0.8 × 1.1 after");
+        assert_eq!(model.need(now - Duration::minutes(30), 600), None, "nothing before the fit");
+        assert_eq!(model.describe(), "weekly profile, p90 of 2 weeks + 10 %");
+    }
+
+    #[test]
+    fn no_pattern_in_random_bursts() {
+        let config = PredictiveConfig::default();
+        // 2 nodes, with 30-minute bursts to 7 nodes starting at random slots, ~3 a day.
+        let h = history_of(28, |_, i| {
+            let burst = (0..6).any(|k| noise(i - k, 99) < 3.0 / 288.0);
+            Some(if burst { 7.0 } else { 2.0 + noise(i, 3) })
+        });
+        let config = PredictiveConfig { history_days: 28, ..config };
+        let err = fit(&h, monday() + Duration::days(28), &config, 600).unwrap_err();
+        assert!(matches!(err, NoForecast::NoPattern { .. }), "{err}");
+        assert!(err.to_string().starts_with("no pattern: "), "{err}");
+    }
+
+    #[test]
+    fn no_pattern_in_flat_demand() {
+        let h = history_of(14, |_, i| Some(3.0 + 0.5 * noise(i, 5)));
+        let err = fit(&h, monday() + Duration::days(14), &PredictiveConfig::default(), 600).unwrap_err();
+        assert!(matches!(err, NoForecast::NoPattern { .. }), "reactive already holds flat demand: {err}");
+    }
+}
