@@ -22,7 +22,7 @@ use smartscale_core::Error;
 
 pub use dynamo::DynamoStateStore;
 pub use ec2::{Ec2Fleet, LaunchTemplate};
-pub use secrets::SecretsClient;
+pub use secrets::{prometheus_basic_auth, SecretsClient};
 pub use settings::{launch_template, SharedResources};
 pub use sns::SnsNotifier;
 pub use sqs::SqsWorkQueue;

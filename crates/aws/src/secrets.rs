@@ -39,3 +39,16 @@ impl SecretsClient {
             .ok_or_else(|| Error::invalid(format!("{secret_id}.{field}"), "missing or not a string in the secret"))
     }
 }
+
+/// Prometheus' basic-auth credentials, `(username, password)`, from the JSON secret named by
+/// `PROMETHEUS_AUTH_SECRET_ID` (fields `username` and `password`); `None` when it is unset.
+pub async fn prometheus_basic_auth(
+    sdk: &SdkConfig,
+    source: &dyn smartscale_core::config::ConfigSource,
+) -> Result<Option<(String, String)>> {
+    let Some(secret_id) = smartscale_core::config::optional(source, "PROMETHEUS_AUTH_SECRET_ID") else {
+        return Ok(None);
+    };
+    let secrets = SecretsClient::new(sdk);
+    Ok(Some((secrets.json_field(&secret_id, "username").await?, secrets.json_field(&secret_id, "password").await?)))
+}

@@ -357,21 +357,7 @@ fn table(policies: &[&Summary], actual: &Actual) -> String {
             })
             .collect(),
     );
-    let widths: Vec<usize> = (0..first.len())
-        .map(|c| rows.iter().map(|r| r[c].1.chars().count()).chain([first[c].0.chars().count()]).max().unwrap_or(0))
-        .collect();
-    let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (text, w))| if c == 0 { format!("{text:<w$}") } else { format!("{text:>w$}") })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let mut lines = vec![line(first.iter().map(|(h, _)| *h).collect())];
-    lines.extend(rows.iter().map(|r| line(r.iter().map(|(_, v)| v.as_str()).collect())));
-    lines.join("\n")
+    crate::sim_args::aligned(&rows).join("\n")
 }
 
 /// The simulator's report of the policies, with the actual fleet's figures above its summary.

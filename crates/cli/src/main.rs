@@ -4,8 +4,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
 use crate::scenario::Scenario;
+use clap::{Parser, Subcommand};
 use smartscale_sim::invoke::HandlerName;
 use smartscale_sim::{PolicyName, Run, SimConfig};
 

@@ -179,7 +179,19 @@ fn faults_injected(s: &Summary) -> String {
 /// Every policy side by side, a row each, columns as wide as their widest cell.
 pub fn compare_table(summaries: &[&Summary]) -> String {
     let rows: Vec<Vec<(&str, String)>> = summaries.iter().map(|s| s.cells()).collect();
-    let Some(first) = rows.first() else { return String::new() };
+    if rows.is_empty() {
+        return String::new();
+    }
+    // Every policy ran on the same window: said once, above the table.
+    let mut lines = vec![format!("window: {}", window(summaries[0]))];
+    lines.extend(aligned(&rows));
+    lines.join("\n")
+}
+
+/// A header line from the first row's headings, then a line per row: the first column
+/// left-aligned, the others right-aligned, each as wide as its widest cell.
+pub fn aligned(rows: &[Vec<(&str, String)>]) -> Vec<String> {
+    let Some(first) = rows.first() else { return Vec::new() };
     let widths: Vec<usize> = (0..first.len())
         .map(|c| rows.iter().map(|r| r[c].1.chars().count()).chain([first[c].0.chars().count()]).max().unwrap_or(0))
         .collect();
@@ -192,10 +204,9 @@ pub fn compare_table(summaries: &[&Summary]) -> String {
             .collect::<Vec<_>>()
             .join("  ")
     };
-    // Every policy ran on the same window: said once, above the table.
-    let mut lines = vec![format!("window: {}", window(summaries[0])), line(first.iter().map(|(h, _)| *h).collect())];
+    let mut lines = vec![line(first.iter().map(|(h, _)| *h).collect())];
     lines.extend(rows.iter().map(|r| line(r.iter().map(|(_, v)| v.as_str()).collect())));
-    lines.join("\n")
+    lines
 }
 
 /// The last weekly cost report, as the Slack message says it (money rounded for people), with

@@ -477,15 +477,7 @@ pub fn slack_message(r: &CostReport, links: &Links) -> Value {
         let lines: Vec<String> = r.recommendations.iter().map(|rec| format!("• {}", escape(&rec.message))).collect();
         blocks.push(section(format!("💡 *Recommendations*\n{}", lines.join("\n"))));
     }
-    let buttons: Vec<Value> = [("Dashboard", &links.dashboard_url), ("CloudWatch logs", &links.logs_url)]
-        .into_iter()
-        .filter_map(|(label, url)| {
-            url.as_ref().map(|u| json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": u}))
-        })
-        .collect();
-    if !buttons.is_empty() {
-        blocks.push(json!({"type": "actions", "elements": buttons}));
-    }
+    crate::slack::push_buttons(&mut blocks, links);
     json!({"text": escape(&headline), "blocks": blocks})
 }
 

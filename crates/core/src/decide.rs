@@ -458,10 +458,8 @@ impl SignalView {
     fn new(samples: &[Sample], now: DateTime<Utc>, policy: &Policy) -> Self {
         // Nothing older than the longest look back matters (plus one interval for coverage).
         let horizon_ms = (i64::from(policy.longest_lookback_s()) + i64::from(policy.sample_interval_s)) * 1000;
-        let mut recent: Vec<&Sample> = samples
-            .iter()
-            .filter(|s| s.at <= now && (now - s.at).num_milliseconds() <= horizon_ms)
-            .collect();
+        let mut recent: Vec<&Sample> =
+            samples.iter().filter(|s| s.at <= now && (now - s.at).num_milliseconds() <= horizon_ms).collect();
         if !recent.is_sorted_by_key(|s| s.at) {
             recent.sort_by_key(|s| s.at);
         }

@@ -387,7 +387,10 @@ fn consolidation_stops_where_one_node_fewer_would_trigger_the_next_scale_up() {
     // 45 % on 3 nodes is 67.5 % on 2: within 10 points of the 70 % scale-up threshold.
     let d = decide(&Policy::default(), &state(3), &series(630, busy_but_roomy), now());
     assert_eq!(d.action, Action::None, "{d:?}");
-    assert!(d.reasons.iter().any(|r| r == "no scale-down: consolidation: cpu on 2 nodes not < 60% for 10m00s"), "{d:?}");
+    assert!(
+        d.reasons.iter().any(|r| r == "no scale-down: consolidation: cpu on 2 nodes not < 60% for 10m00s"),
+        "{d:?}"
+    );
     // One sample over the line anywhere in the window is enough to keep the node.
     let blip = series(630, |a| Sample { cpu_pct: Some(if a == 300 { 52.0 } else { 45.0 }), ..busy_but_roomy(a) });
     assert_eq!(decide(&Policy::default(), &state(5), &blip, now()).action, Action::None);

@@ -350,7 +350,8 @@ fn utc(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn push_buttons(blocks: &mut Vec<Value>, links: &Links) {
+/// The Dashboard and CloudWatch logs buttons, when their links are configured.
+pub(crate) fn push_buttons(blocks: &mut Vec<Value>, links: &Links) {
     let buttons: Vec<Value> = [("Dashboard", &links.dashboard_url), ("CloudWatch logs", &links.logs_url)]
         .into_iter()
         .filter_map(|(label, url)| {

@@ -3,7 +3,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_sns::types::MessageAttributeValue;
-use smartscale_aws::{sdk_error, DynamoStateStore, Ec2Fleet, SecretsClient};
+use smartscale_aws::{sdk_error, DynamoStateStore, Ec2Fleet};
 use smartscale_core::config::{self, ConfigSource};
 use smartscale_core::cost_report::{CostReport, REPORT_KIND};
 use smartscale_core::ports::Clock;
@@ -61,16 +61,9 @@ pub async fn aws_deps<C: Clock>(sdk: &SdkConfig, source: &dyn ConfigSource, cloc
     let table = config::required(source, "DYNAMODB_TABLE")?;
     let topic_arn = config::required(source, "SNS_TOPIC_ARN")?;
     let prometheus = PrometheusConfig::from_config(source)?;
-    let auth = match config::optional(source, "PROMETHEUS_AUTH_SECRET_ID") {
-        Some(secret_id) => {
-            let secrets = SecretsClient::new(sdk);
-            Some(BasicAuth {
-                username: secrets.json_field(&secret_id, "username").await?,
-                password: secrets.json_field(&secret_id, "password").await?,
-            })
-        }
-        None => None,
-    };
+    let auth = smartscale_aws::prometheus_basic_auth(sdk, source)
+        .await?
+        .map(|(username, password)| BasicAuth { username, password });
     Ok(Deps {
         state: DynamoStateStore::new(sdk, table),
         fleet: Ec2Fleet::new(sdk, config.cluster_id.clone(), None),

@@ -1,8 +1,8 @@
 //! Production wiring: the decider's ports on DynamoDB, EC2, SQS, SNS and Prometheus.
 
 use aws_config::SdkConfig;
-use smartscale_aws::{DynamoStateStore, Ec2Fleet, SecretsClient, SharedResources, SnsNotifier, SqsWorkQueue};
-use smartscale_core::config::{self, ConfigSource};
+use smartscale_aws::{DynamoStateStore, Ec2Fleet, SharedResources, SnsNotifier, SqsWorkQueue};
+use smartscale_core::config::ConfigSource;
 use smartscale_core::ports::{Clock, MetricsSink};
 use smartscale_prometheus::{BasicAuth, PrometheusConfig, PrometheusSource};
 
@@ -25,16 +25,9 @@ pub async fn aws_deps<C: Clock, K: MetricsSink>(
     let config = DeciderConfig::from_config(source)?;
     let resources = SharedResources::from_config(source)?;
     let prometheus = PrometheusConfig::from_config(source)?;
-    let auth = match config::optional(source, "PROMETHEUS_AUTH_SECRET_ID") {
-        Some(secret_id) => {
-            let secrets = SecretsClient::new(sdk);
-            Some(BasicAuth {
-                username: secrets.json_field(&secret_id, "username").await?,
-                password: secrets.json_field(&secret_id, "password").await?,
-            })
-        }
-        None => None,
-    };
+    let auth = smartscale_aws::prometheus_basic_auth(sdk, source)
+        .await?
+        .map(|(username, password)| BasicAuth { username, password });
     Ok(Deps {
         state: DynamoStateStore::new(sdk, resources.table),
         metrics: PrometheusSource::new(prometheus, auth)?,

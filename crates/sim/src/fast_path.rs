@@ -53,10 +53,7 @@ mod tests {
     #[test]
     fn the_first_notification_follows_for_and_group_wait_then_repeats_every_five_minutes() {
         let mut route = AlertRoute::default();
-        let sent: Vec<i64> = (0..=50)
-            .map(|i| i * 15)
-            .filter(|s| route.observe(at(*s), Some(3)).is_some())
-            .collect();
+        let sent: Vec<i64> = (0..=50).map(|i| i * 15).filter(|s| route.observe(at(*s), Some(3)).is_some()).collect();
         // Pending at 0 s; firing at 15 s; notified after the 10 s group wait: the 30 s step.
         assert_eq!(sent, vec![30, 330, 630]);
     }

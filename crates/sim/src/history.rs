@@ -6,8 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use smartscale_core::{Error, Result};
 
 use crate::demand::{Demand, Window};
-use crate::model::{nodes_for, pods_per_node, PolicyName, SimConfig, POD_CPU_MILLIS, POD_MEMORY_BYTES};
-use crate::references::References;
+use crate::model::{nodes_for, pods_per_node, SimConfig, POD_CPU_MILLIS, POD_MEMORY_BYTES};
 use crate::world::Run;
 
 /// A request sum a hair above a whole number of replicas (0.2 cores summed five times reads
@@ -56,7 +55,7 @@ impl Demand {
     }
 }
 
-/// Every policy on `demand`, in [`PolicyName::ALL`]'s order: `compare` with a demand of one's own.
+/// Every policy on `demand`, in [`crate::PolicyName::ALL`]'s order: `compare` with a demand of one's own.
 pub fn compare(config: &SimConfig, demand: &Demand, progress: &mut dyn FnMut(f64)) -> Result<Vec<Run>> {
     config.validate()?;
     let steps = usize::try_from(config.steps()).unwrap_or(usize::MAX);
@@ -66,16 +65,7 @@ pub fn compare(config: &SimConfig, demand: &Demand, progress: &mut dyn FnMut(f64
             format!("the demand has {} steps, the run {steps}", demand.replicas.len()),
         ));
     }
-    let references = References::of(config, demand)?;
-    let total = PolicyName::ALL.len() as f64;
-    PolicyName::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, policy)| {
-            let config = SimConfig { policy: *policy, ..config.clone() };
-            crate::run_policy(&config, demand, &references, &mut |share| progress((i as f64 + share) / total))
-        })
-        .collect()
+    crate::compare_on(config, demand, progress)
 }
 
 #[cfg(test)]

@@ -226,13 +226,7 @@ fn seed(ports: &Ports, metrics: &FakeMetrics, at: DateTime<Utc>) {
 /// workers have run for 30 days, and the ledger holds the week's changes.
 const RECORDED_LEDGER: &str = include_str!("../../../events/cost-report-ledger.json");
 
-type CostReportDeps = smartscale_cost_report::Deps<
-    smartscale_core::fakes::FakeStateStore,
-    smartscale_core::fakes::FakeFleet,
-    FakeMetrics,
-    smartscale_cost_report::RecordingPublisher,
-    smartscale_core::fakes::FakeClock,
->;
+use crate::world::CostReportDeps;
 
 fn cost_report_deps(
     ports: &Ports,

@@ -14,8 +14,8 @@ mod metrics;
 mod model;
 mod ports;
 mod references;
-pub mod scrape;
 pub mod report;
+pub mod scrape;
 mod settings;
 mod svg;
 mod timeline;
@@ -44,15 +44,19 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Run> {
 /// Runs every policy on the same demand, in [`PolicyName::ALL`]'s order.
 pub fn compare(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Vec<Run>> {
     config.validate()?;
-    let demand = Demand::of(config)?;
-    let references = References::of(config, &demand)?;
+    compare_on(config, &Demand::of(config)?, progress)
+}
+
+/// Every policy on a demand already built (from a trace, the synthetic week or a cluster's history).
+pub(crate) fn compare_on(config: &SimConfig, demand: &Demand, progress: &mut dyn FnMut(f64)) -> Result<Vec<Run>> {
+    let references = References::of(config, demand)?;
     let total = PolicyName::ALL.len() as f64;
     PolicyName::ALL
         .iter()
         .enumerate()
         .map(|(i, policy)| {
             let config = SimConfig { policy: *policy, ..config.clone() };
-            run_policy(&config, &demand, &references, &mut |share| progress((i as f64 + share) / total))
+            run_policy(&config, demand, &references, &mut |share| progress((i as f64 + share) / total))
         })
         .collect()
 }

@@ -1,8 +1,8 @@
 //! What a simulation is asked to do and what it reports, and the cluster model's constants.
 
+use crate::trace::Trace;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use crate::trace::Trace;
 use smartscale_core::{Error, Result};
 
 use crate::faults::{FaultKind, FaultPlan};

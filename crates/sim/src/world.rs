@@ -100,8 +100,8 @@ pub struct WeeklyReport {
     pub simulated_cost_usd: f64,
 }
 
-/// The cost report handler on the world's fakes.
-type CostReportDeps = smartscale_cost_report::Deps<
+/// The cost report handler on the world's fakes (also `invoke cost-report`'s).
+pub(crate) type CostReportDeps = smartscale_cost_report::Deps<
     smartscale_core::fakes::FakeStateStore,
     smartscale_core::fakes::FakeFleet,
     FakeMetrics,

@@ -74,7 +74,12 @@ impl StateStore for FakeStateStore {
         now: DateTime<Utc>,
         ttl_s: u32,
     ) -> Result<LockOutcome> {
-        self.calls.record_with(|| StateCall::Acquire { cluster_id: cluster_id.into(), owner: owner.into(), now, ttl_s });
+        self.calls.record_with(|| StateCall::Acquire {
+            cluster_id: cluster_id.into(),
+            owner: owner.into(),
+            now,
+            ttl_s,
+        });
         self.faults.check(StateOp::Acquire)?;
         let mut items = lock(&self.items);
         let item = items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id));
