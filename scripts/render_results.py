@@ -41,7 +41,7 @@ def stack_cost(root):
 
 
 def money(v):
-    return f"${v:,.2f}"
+    return f"−${-v:,.2f}" if v < 0 else f"${v:,.2f}"
 
 
 def pct(v):
@@ -109,8 +109,11 @@ def cost_analysis(runs, stack, meta):
         f"| the stack | {money(stack)} |",
         f"| **net saving** | **{money(week_base - week_ours - stack)}** ({(1 - (week_ours + stack) / week_base) * 100:.1f} %) |",
         "",
-        "At this simulated fleet (t3.small-class nodes) the stack's fixed cost weighs heavily; it is the",
-        "same for a fleet of larger nodes, whose savings scale with their price.",
+        "At this simulated fleet (t3.small nodes at about $15 a month each) the stack's fixed cost can",
+        "exceed what scaling saves; it is the same for a fleet of larger nodes, whose savings scale with",
+        "their price (t3.large nodes cost 4 × a t3.small in the price table: the same load shape saves",
+        "four times as much against the same stack). The NAT gateway is most of it, and a cluster that",
+        "already has one pays it anyway.",
         "",
         "![cost comparison](diagrams/cost-comparison.svg)",
         "",

@@ -25,9 +25,11 @@ pub fn history_of_trace(trace: &Trace, peak_nodes: u32) -> Result<History> {
     for (i, slot) in slots.iter_mut().enumerate() {
         let from = start + Duration::seconds(i as i64 * STEP_S);
         let to = from + Duration::seconds(STEP_S);
-        // The point in force at the slot's start, if it still covers it.
+        // The point in force at the slot's start, if it still covers it (a point exactly at the
+        // start replaces it).
+        let superseded = points.get(next).is_some_and(|p| p.at <= from);
         let mut best = match next.checked_sub(1).map(|k| &points[k]) {
-            Some(p) if ((from - p.at).num_seconds() as f64) < COVERING_STEPS * step_s => Some(p.value),
+            Some(p) if !superseded && ((from - p.at).num_seconds() as f64) < COVERING_STEPS * step_s => Some(p.value),
             _ => None,
         };
         while next < points.len() && points[next].at < to {
@@ -80,7 +82,8 @@ mod tests {
         assert_eq!(s[5], Some(4.0), "00:25 still holds 00:00's value");
         assert_eq!(s[6], Some(8.0));
         assert_eq!(s[12], Some(2.0));
-        assert_eq!(s[20], None, "01:40 is past the 30-minute step: a gap, not the last value");
+        assert_eq!(s[20], Some(2.0), "01:40 is within 1.5 of the usual 30-minute steps of 01:00");
+        assert_eq!(s[22], None, "01:50 is past 1.5 steps: a gap, not the last value");
         assert_eq!(s[36], Some(2.0));
     }
 

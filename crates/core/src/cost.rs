@@ -50,12 +50,15 @@ impl CostConfig {
         }
         let first_type = config::optional(source, "INSTANCE_TYPES")
             .and_then(|types| types.split(',').map(|t| t.trim().to_string()).find(|t| !t.is_empty()));
-        let instance_type = config::optional(source, "COST_BASELINE_INSTANCE_TYPE")
-            .or(first_type)
-            .unwrap_or_else(|| DEFAULT_BASELINE_INSTANCE_TYPE.to_string());
+        // The error names the variable the type came from.
+        let (var, instance_type) = match (config::optional(source, "COST_BASELINE_INSTANCE_TYPE"), first_type) {
+            (Some(t), _) => ("COST_BASELINE_INSTANCE_TYPE", t),
+            (None, Some(t)) => ("INSTANCE_TYPES", t),
+            (None, None) => ("COST_BASELINE_INSTANCE_TYPE", DEFAULT_BASELINE_INSTANCE_TYPE.to_string()),
+        };
         if prices.on_demand_per_hour(&instance_type).is_none() {
             return Err(Error::config(
-                "COST_BASELINE_INSTANCE_TYPE",
+                var,
                 format!("{instance_type} has no On-Demand price in the price table ({})", prices.describe()),
             ));
         }
