@@ -135,9 +135,9 @@ def testing_results(runs, summary, meta, bench):
             "| stage | result |",
             "|---|---|",
         ]
-        for stage in ["check-infra", "check-k8s", "check-demo-app", "check-docs", "cargo-test"]:
-            if stage in summary:
-                lines.append(f"| {stage} | {summary[stage]} |")
+        for stage, result in summary.items():
+            if stage not in ("date", "commit"):
+                lines.append(f"| {stage} | {result} |")
     else:
         lines += ["", "No `scripts/test` summary was found (target/test-summary.txt): run scripts/test first."]
     lines += [
