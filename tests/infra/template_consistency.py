@@ -69,6 +69,96 @@ for name, fn in functions.items():
         if f'"{var}"' in code:
             check(f"{name}: {var} comes from the {param} parameter", env.get(var) == {"Ref": param}, env.get(var))
 
+# 1c. Predictive scaling's settings (docs/forecast.md): every PREDICTIVE_* and SCHEDULED_FLOORS*
+# variable the code reads reaches the decider from a stack parameter whose default, range and
+# pattern are the code's (the defaults and ranges are read from the code, not restated here).
+params = template.get("Parameters", {})
+decider_env = functions["DeciderFunction"]["Properties"]["Environment"]["Variables"]
+forecast_config = (ROOT / "crates/core/src/forecast/config.rs").read_text()
+predictive_code = forecast_config + (ROOT / "crates/core/src/forecast/floors.rs").read_text() + rust("decider")
+predictive_vars = set(re.findall(r'"((?:PREDICTIVE|SCHEDULED_FLOORS)_[A-Z_]*|SCHEDULED_FLOORS)"', predictive_code))
+check("the predictive settings are found in the code", len(predictive_vars) >= 9, sorted(predictive_vars))
+param_of = {}
+for var in sorted(predictive_vars):
+    ref = decider_env.get(var)
+    ok = isinstance(ref, dict) and ref.get("Ref") in params
+    check(f"DeciderFunction: {var} comes from a stack parameter", ok, ref)
+    if ok:
+        param_of[var] = params[ref["Ref"]]
+
+
+def code_default(pattern, what):
+    m = re.search(pattern, predictive_code)
+    check(f"the code's default for {what} is found", m is not None, pattern)
+    return m.group(1) if m else None
+
+
+kebab = {"Off": "off", "ForecastOnly": "forecast-only", "Active": "active"}
+quantiles = {"P90": "p90", "MAX": "max"}
+defaults = {
+    "PREDICTIVE_MODE": kebab.get(code_default(r"mode: PredictiveMode::(\w+),", "PREDICTIVE_MODE")),
+    "PREDICTIVE_LEAD_TIME": "" if code_default(r"lead_time_s: (None),", "PREDICTIVE_LEAD_TIME") else None,
+    "PREDICTIVE_QUANTILE": quantiles.get(code_default(r"quantile: Quantile::(\w+),", "PREDICTIVE_QUANTILE")),
+    "PREDICTIVE_MARGIN_PCT": float(code_default(r"margin_pct: ([0-9.]+),", "PREDICTIVE_MARGIN_PCT") or "nan"),
+    "PREDICTIVE_HISTORY_DAYS": int(code_default(r"history_days: (\d+),", "PREDICTIVE_HISTORY_DAYS") or -1),
+    "PREDICTIVE_REFIT_HOURS": int(code_default(r'"PREDICTIVE_REFIT_HOURS"\)\?\.unwrap_or\((\d+)\)', "refit") or -1),
+    "PREDICTIVE_MODEL_MAX_AGE_HOURS": int(code_default(r'"PREDICTIVE_MODEL_MAX_AGE_HOURS"\)\?\.unwrap_or\((\d+)\)', "max age") or -1),
+    "SCHEDULED_FLOORS": "",
+    "SCHEDULED_FLOORS_TZ": "UTC" if code_default(r"tz: Tz::(UTC),", "SCHEDULED_FLOORS_TZ") else None,
+}
+check("PREDICTIVE_MODE defaults to forecast-only in the code", defaults["PREDICTIVE_MODE"] == "forecast-only")
+for var, want in defaults.items():
+    p = param_of.get(var)
+    if p is None:
+        continue
+    got = p.get("Default")
+    same = (float(got) == want) if isinstance(want, float) else (str(got) == str(want))
+    check(f"{var}: the parameter's default is the code's ({want!r})", same, got)
+ranges = {  # variable: (the code's range check, as it is written in the code)
+    "PREDICTIVE_MARGIN_PCT": r"\((\d+)\.0\.\.=(\d+)\.0\)\.contains\(&m\)",
+    "PREDICTIVE_HISTORY_DAYS": r"\((\d+)\.\.=(\d+)\)\.contains\(&days\)",
+    "PREDICTIVE_REFIT_HOURS": r"\((\d+)\.\.=(\d+)\)\.contains\(&refit_hours\)",
+    "PREDICTIVE_MODEL_MAX_AGE_HOURS": r"\(refit_hours\.\.=(\d+)\)\.contains\(&max_age_hours\)",
+}
+for var, pattern in ranges.items():
+    p, m = param_of.get(var), re.search(pattern, predictive_code)
+    check(f"{var}: the code's range is found", m is not None, pattern)
+    if p is None or m is None:
+        continue
+    if var == "PREDICTIVE_MODEL_MAX_AGE_HOURS":
+        want = (1, int(m.group(1)))  # at least the refit interval, whose minimum is 1
+    else:
+        want = (int(m.group(1)), int(m.group(2)))
+    check(f"{var}: MinValue/MaxValue are the code's {want}", (p.get("MinValue"), p.get("MaxValue")) == want,
+          (p.get("MinValue"), p.get("MaxValue")))
+# String settings: the pattern (CloudFormation matches it against the whole value) takes what the
+# code takes and refuses what it refuses (the refusals are those of the code's own tests).
+samples = {
+    "PREDICTIVE_MODE": (["off", "forecast-only", "active"], ["on", "Active-ish"]),
+    "PREDICTIVE_LEAD_TIME": (["", "0", "300", "600", "3600"], ["ten", "7200", "3601", "-5"]),
+    "PREDICTIVE_QUANTILE": (["p90", "p95", "p99.9", "p50", "p100", "max", "0.9", "0.95", "1"], ["p30", "most", "0.4", "1.5"]),
+    "SCHEDULED_FLOORS": (["", "FRI 19:50-22:00 = 6", "FRI 19:50-22:00 = 6; 2026-12-24 08:00-20:00 = 8",
+                          "MON-FRI 08:00-09:00=3;", "SAT,SUN 22:00-02:00 = 2", "DAILY 00:00-24:00 = 1"],
+                         ["FRI 7:50-22:00 = 6", "FRI 19:50-22:00", "FRI = 6", "x"]),
+    "SCHEDULED_FLOORS_TZ": (["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5"], ["", "Mars Olympus"]),
+}
+for var, (good, bad) in samples.items():
+    p = param_of.get(var)
+    if p is None:
+        continue
+    if "AllowedValues" in p:
+        accepts = lambda v: v in p["AllowedValues"]
+    else:
+        pattern = p.get("AllowedPattern")
+        check(f"{var}: the parameter has an AllowedPattern", pattern is not None)
+        if pattern is None:
+            continue
+        accepts = lambda v: re.fullmatch(pattern, v) is not None
+    check(f"{var}: the parameter takes what the code takes", all(accepts(v) for v in good),
+          [v for v in good if not accepts(v)])
+    check(f"{var}: the parameter refuses what the code refuses", not any(accepts(v) for v in bad),
+          [v for v in bad if accepts(v)])
+
 # 2. Alarms: SmartScale metrics and dimensions exactly as crates/core/src/emf.rs emits them.
 emf = (ROOT / "crates/core/src/emf.rs").read_text()
 metric_names = set(re.findall(r'Metric::\w+ => "(\w+)"', emf))

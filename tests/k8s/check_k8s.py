@@ -130,7 +130,7 @@ def check_contract(infra_path, apps_path):
     prom = find(infra, "StatefulSet", "prometheus", "monitoring")
     c = container(prom, "prometheus")
     args = c["args"]
-    for arg in ("--storage.tsdb.retention.time=7d", "--web.config.file=/etc/prometheus/web/web.yml"):
+    for arg in ("--storage.tsdb.retention.time=14d", "--web.config.file=/etc/prometheus/web/web.yml"):
         if arg not in args:
             p.append(f"arg {arg} missing")
     expect(p, "limits", c["resources"]["limits"], {"cpu": "500m", "memory": "1Gi"})
@@ -155,7 +155,7 @@ def check_contract(infra_path, apps_path):
         if job not in jobs:
             p.append(f"scrape job {job} missing")
     rules_cm = next((d for d in infra if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("prometheus-rules")), None)
-    expect(p, "rule files shipped", sorted(rules_cm["data"]), ["alerts.yml", "fast-path.yml", "recording.yml"])
+    expect(p, "rule files shipped", sorted(rules_cm["data"]), ["alerts.yml", "cost.yml", "fast-path.yml", "recording.yml"])
     expect(p, "rule_files", config.get("rule_files"), ["/etc/prometheus/rules/*.yml"])
     expect(p, "rules mount", mounts.get("rules"), "/etc/prometheus/rules")
     report("contract: prometheus.yml 15 s scrape and evaluation, the spec's scrape jobs, the rules mounted where it reads them", p)

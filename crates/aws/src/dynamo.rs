@@ -10,6 +10,10 @@
 //! (`{cluster}#ledger#{date}`): `changes`, a list of JSON strings appended with one conditional
 //! write while the list is shorter than [`LEDGER_DAY_CAPACITY`], and `dropped`, a count of the
 //! changes a full day could not keep (see `smartscale_core::cost_ledger` for the bounds).
+//!
+//! The join latencies (`join_latencies`, a JSON list in the state item) are read, extended and
+//! written back on the condition that the attribute still holds what was read: a worker that
+//! loses the race to another reads again, so neither's entries are lost.
 
 use std::collections::HashMap;
 
@@ -18,7 +22,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use smartscale_core::cost_ledger::{self, CostChange, CostLedger, LEDGER_DAY_CAPACITY};
 use smartscale_core::ports::StateStore;
-use smartscale_core::state::{LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate};
+use smartscale_core::state::{
+    self, JoinLatency, LockOutcome, MetricsSnapshot, ReleaseOutcome, ScaleAction, StateItem, StateUpdate,
+};
 use smartscale_core::{Error, Result};
 use tracing::instrument;
 
@@ -27,6 +33,21 @@ use crate::{error_code, sdk_error};
 /// Items untouched for this long expire through DynamoDB TTL (a cluster that was deleted).
 const ITEM_TTL_DAYS: i64 = 30;
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// Conditional writes of the join latencies before giving up: each loss means another worker
+/// wrote in between. Between attempts a jittered backoff from [`JOIN_LATENCY_BACKOFF_MS`],
+/// doubling, spreads the writers out (about 6 s in all at worst).
+const JOIN_LATENCY_WRITE_ATTEMPTS: u32 = 8;
+const JOIN_LATENCY_BACKOFF_MS: u64 = 25;
+
+/// A delay in `[base/2, base)` for `attempt` (from 1), jittered by the clock's nanoseconds so
+/// that writers who lost together do not retry together.
+fn jittered_backoff(attempt: u32) -> std::time::Duration {
+    let base = JOIN_LATENCY_BACKOFF_MS << attempt.saturating_sub(1).min(10);
+    let nanos = u64::from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos(),
+    );
+    std::time::Duration::from_millis(base / 2 + nanos % (base / 2).max(1))
+}
 
 #[derive(Debug, Clone)]
 pub struct DynamoStateStore {
@@ -35,6 +56,59 @@ pub struct DynamoStateStore {
 }
 
 impl DynamoStateStore {
+    /// The first step of recording join latencies: the `join_latencies` attribute as stored
+    /// (JSON), `None` when there is none yet.
+    pub async fn read_join_latencies(&self, cluster_id: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("cluster_id", s(cluster_id))
+            .projection_expression("join_latencies")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "GetItem (join latencies)", e))?;
+        match out.item().and_then(|i| i.get("join_latencies")) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(json)) => Ok(Some(json.clone())),
+            Some(other) => {
+                Err(Error::invalid("state item join_latencies", format!("expected a string, found {other:?}")))
+            }
+        }
+    }
+
+    /// The second step: writes `list` on the condition that the attribute still holds `read`
+    /// (absent for `None`). `Ok(false)`: another writer changed it in between.
+    pub async fn write_join_latencies_if(
+        &self,
+        cluster_id: &str,
+        read: Option<&str>,
+        list: &[JoinLatency],
+    ) -> Result<bool> {
+        let json = serde_json::to_string(list).map_err(|e| Error::invalid("join_latencies", e.to_string()))?;
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("cluster_id", s(cluster_id))
+            .update_expression("SET join_latencies = :list, #ttl = :ttl")
+            .set_expression_attribute_names(Some(ttl_name()))
+            .expression_attribute_values(":list", s(json))
+            .expression_attribute_values(":ttl", n((Utc::now() + Duration::days(ITEM_TTL_DAYS)).timestamp()));
+        let request = match read {
+            None => request.condition_expression("attribute_not_exists(join_latencies)"),
+            Some(old) => {
+                request.condition_expression("join_latencies = :old").expression_attribute_values(":old", s(old))
+            }
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(false),
+            Err(e) => Err(sdk_error("dynamodb", "UpdateItem (join latencies)", e)),
+        }
+    }
+
     pub fn new(config: &SdkConfig, table: impl Into<String>) -> Self {
         DynamoStateStore { client: aws_sdk_dynamodb::Client::new(config), table: table.into() }
     }
@@ -234,6 +308,32 @@ impl StateStore for DynamoStateStore {
         Ok(())
     }
 
+    #[instrument(skip(self, latencies), fields(count = latencies.len()))]
+    async fn record_join_latencies(&self, cluster_id: &str, latencies: &[JoinLatency]) -> Result<()> {
+        if latencies.is_empty() {
+            return Ok(());
+        }
+        for attempt in 1..=JOIN_LATENCY_WRITE_ATTEMPTS {
+            let read = self.read_join_latencies(cluster_id).await?;
+            let kept = read.as_deref().map(parse_join_latencies).transpose()?.unwrap_or_default();
+            let list = state::with_join_latencies(&kept, latencies);
+            if list == kept {
+                return Ok(()); // every one is recorded already (a later check of the same nodes)
+            }
+            if self.write_join_latencies_if(cluster_id, read.as_deref(), &list).await? {
+                return Ok(());
+            }
+            tracing::info!(attempt, "another worker recorded join latencies first; reading them again");
+            tokio::time::sleep(jittered_backoff(attempt)).await;
+        }
+        Err(Error::unavailable(
+            "dynamodb",
+            format!(
+                "UpdateItem (join latencies): the list changed under each of {JOIN_LATENCY_WRITE_ATTEMPTS} conditional writes"
+            ),
+        ))
+    }
+
     #[instrument(skip(self, change), fields(kind = ?change.kind, instance_id = %change.instance_id))]
     async fn record_cost_change(&self, cluster_id: &str, change: &CostChange) -> Result<bool> {
         let day = change.at.date_naive();
@@ -275,9 +375,72 @@ impl StateStore for DynamoStateStore {
         }
     }
 
+    /// A read-modify-write of the day item's `observed` JSON, conditional on it being unchanged
+    /// since the read, so that a fast-path run and a scheduled run at once both count; a
+    /// conflict re-reads, up to [`OBSERVATION_ATTEMPTS`] times.
+    #[instrument(skip(self, run), fields(at = %run.at))]
+    async fn record_observation(&self, cluster_id: &str, run: &cost_ledger::RunObservation) -> Result<bool> {
+        let day = run.at.date_naive();
+        let key = cost_ledger::bucket_key(cluster_id, day);
+        for _ in 0..OBSERVATION_ATTEMPTS {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("cluster_id", s(&key))
+                .consistent_read(true)
+                .projection_expression("observed")
+                .send()
+                .await
+                .map_err(|e| sdk_error("dynamodb", "GetItem (observations)", e))?;
+            let old = match out.item().and_then(|i| i.get("observed")) {
+                None => None,
+                Some(AttributeValue::S(json)) => Some(json.clone()),
+                Some(other) => {
+                    return Err(Error::invalid(
+                        format!("ledger {key} observed"),
+                        format!("expected a string, found {other:?}"),
+                    ))
+                }
+            };
+            let mut observed =
+                old.as_deref().map(|json| parse_observations(&key, json)).transpose()?.unwrap_or_default();
+            if !observed.add(run) {
+                return Ok(false);
+            }
+            let json = serde_json::to_string(&observed).map_err(|e| Error::invalid("observations", e.to_string()))?;
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("cluster_id", s(&key))
+                .update_expression("SET observed = :new, #ttl = :ttl")
+                .set_expression_attribute_names(Some(ttl_name()))
+                .expression_attribute_values(":new", s(json))
+                .expression_attribute_values(":ttl", n(cost_ledger::bucket_expiry(day)));
+            request = match old {
+                Some(old) => {
+                    request.condition_expression("observed = :old").expression_attribute_values(":old", s(old))
+                }
+                None => request.condition_expression("attribute_not_exists(observed)"),
+            };
+            match request.send().await {
+                Ok(_) => return Ok(true),
+                Err(e) if error_code(&e) == Some(CONDITION_FAILED) => continue,
+                Err(e) => return Err(sdk_error("dynamodb", "UpdateItem (observations)", e)),
+            }
+        }
+        Err(Error::unavailable(
+            "dynamodb",
+            format!(
+                "ledger {key} observed changed under {OBSERVATION_ATTEMPTS} attempts in a row; this run's observation is not counted"
+            ),
+        ))
+    }
+
     #[instrument(skip(self))]
     async fn cost_ledger(&self, cluster_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<CostLedger> {
-        let (mut changes, mut dropped) = (Vec::new(), 0u64);
+        let (mut changes, mut dropped, mut observed) = (Vec::new(), 0u64, Vec::new());
         for day in cost_ledger::days_covering(from, to) {
             let key = cost_ledger::bucket_key(cluster_id, day);
             let out = self
@@ -313,9 +476,25 @@ impl StateStore for DynamoStateStore {
                 }
                 Some(other) => return Err(field("dropped", format!("expected a number, found {other:?}"))),
             }
+            match item.get("observed") {
+                None => {}
+                Some(AttributeValue::S(json)) => observed.push((day, parse_observations(&key, json)?)),
+                Some(other) => return Err(field("observed", format!("expected a string, found {other:?}"))),
+            }
         }
-        Ok(CostLedger::from_changes(changes, dropped, from, to))
+        Ok(CostLedger::from_changes(changes, dropped, from, to).with_observations(observed))
     }
+}
+
+/// How often a decider run's observation is retried against a concurrent write.
+const OBSERVATION_ATTEMPTS: u32 = 3;
+
+fn parse_observations(key: &str, json: &str) -> Result<cost_ledger::DayObservations> {
+    serde_json::from_str(json).map_err(|e| Error::invalid(format!("ledger {key} observed"), e.to_string()))
+}
+
+fn parse_join_latencies(json: &str) -> Result<Vec<JoinLatency>> {
+    serde_json::from_str(json).map_err(|e| Error::invalid("state item join_latencies", e.to_string()))
 }
 
 fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
@@ -386,5 +565,6 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
             .map(|json| serde_json::from_str::<Option<_>>(&json).map_err(|e| field("pre_scale", e.to_string())))
             .transpose()?
             .flatten(),
+        join_latencies: string("join_latencies")?.as_deref().map(parse_join_latencies).transpose()?.unwrap_or_default(),
     })
 }

@@ -225,55 +225,9 @@ fn parse_step(text: &str) -> Result<i64, String> {
     Ok(seconds)
 }
 
-/// `--user` with `--password-file`, or the secret read with the `aws` CLI (the CLI carries no
-/// AWS SDK: it would triple its build time).
+/// `--user` with `--password-file`, or `--basic-auth-secret` (shared with `forecast --prometheus`).
 fn auth(args: &BacktestArgs) -> Result<Option<(String, String)>, String> {
-    if let (Some(user), Some(path)) = (&args.user, &args.password_file) {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("--password-file {}: {e}", path.display()))?;
-        let password = text.trim_end_matches(['\r', '\n']).to_string();
-        if password.is_empty() {
-            return Err(format!("--password-file {}: the file is empty", path.display()));
-        }
-        return Ok(Some((user.clone(), password)));
-    }
-    let Some(secret) = &args.basic_auth_secret else { return Ok(None) };
-    let output = std::process::Command::new("aws")
-        .args([
-            "secretsmanager",
-            "get-secret-value",
-            "--secret-id",
-            secret,
-            "--query",
-            "SecretString",
-            "--output",
-            "text",
-        ])
-        .output()
-        .map_err(|e| {
-            format!(
-                "--basic-auth-secret needs the AWS CLI (`aws`) to read Secrets Manager, and it cannot run ({e}); \
-                 install it, or pass --user and --password-file instead"
-            )
-        })?;
-    if !output.status.success() {
-        return Err(format!(
-            "--basic-auth-secret {secret}: `aws secretsmanager get-secret-value` failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| {
-        format!("--basic-auth-secret {secret}: the secret is not JSON {{\"username\": …, \"password\": …}}")
-    })?;
-    let field = |name: &str| {
-        value
-            .get(name)
-            .and_then(|v| v.as_str())
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| format!("--basic-auth-secret {secret}: the secret has no string field `{name}`"))
-    };
-    Ok(Some((field("username")?, field("password")?)))
+    backtest_history::basic_auth(args.user.as_deref(), args.password_file.as_deref(), args.basic_auth_secret.as_deref())
 }
 
 /// The real fleet's figures over `[start, end)`, each history step standing for `step_s`.

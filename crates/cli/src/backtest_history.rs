@@ -30,12 +30,12 @@ const NOT_DAEMONSET: &str = r#"unless on(namespace, pod) kube_pod_owner{owner_ki
 const ZERO_IF_KSM_UP: &str = "(0 * sum(kube_pod_status_phase))";
 
 /// Pods the scheduler could not place (kube-state-metrics reports only those).
-const UNSCHEDULABLE: &str = "(kube_pod_status_unschedulable == 1)";
+pub(crate) const UNSCHEDULABLE: &str = "(kube_pod_status_unschedulable == 1)";
 
 /// Summed requests of `resource` over the `pods` that are not DaemonSet pods (the simulator
 /// gives every node its DaemonSet pod itself), a pod without requests counted as `unset`, as
 /// the decider counts it.
-fn requests_of(resource: &str, pods: &str, unset: &str) -> String {
+pub(crate) fn requests_of(resource: &str, pods: &str, unset: &str) -> String {
     let requests = format!(r#"kube_pod_container_resource_requests{{resource="{resource}"}}"#);
     format!(
         "((sum(({requests} * on(namespace, pod) group_left() {pods}) {NOT_DAEMONSET}) or {ZERO_IF_KSM_UP}) + (count(({pods} unless on(namespace, pod) {requests}) {NOT_DAEMONSET}) or {ZERO_IF_KSM_UP}) * {unset})"
@@ -167,10 +167,21 @@ impl Source {
     /// The metric names Prometheus holds between `start` and `end`; the missing required ones
     /// are an error that names each and its exporter.
     pub fn check_metrics(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), String> {
+        self.check_metrics_of(&REQUIRED_METRICS, EXPORTER, start, end)
+    }
+
+    /// The same check for other `required` metrics, all from `exporter`.
+    pub fn check_metrics_of(
+        &self,
+        required: &[&str],
+        exporter: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<(), String> {
         let params = [("start", start.timestamp().to_string()), ("end", end.timestamp().to_string())];
         let data = self.call("metric names", "/api/v1/label/__name__/values", &params)?;
         let names: Vec<String> = serde_json::from_value(data).map_err(|e| format!("metric names: {e}"))?;
-        let missing: Vec<&str> = REQUIRED_METRICS.iter().copied().filter(|m| !names.iter().any(|n| n == m)).collect();
+        let missing: Vec<&str> = required.iter().copied().filter(|m| !names.iter().any(|n| n == m)).collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -181,7 +192,7 @@ impl Source {
             missing.join(", "),
             start.to_rfc3339(),
             end.to_rfc3339(),
-            EXPORTER,
+            exporter,
             if missing.len() == 1 { "it" } else { "them" }
         ))
     }
@@ -335,6 +346,62 @@ fn assemble(
         ));
     }
     Ok((steps, filled))
+}
+
+/// Basic auth for `backtest` and `forecast --prometheus`: `--user` with `--password-file`, or
+/// `--basic-auth-secret` read with the `aws` CLI (the CLI carries no AWS SDK: it would triple
+/// its build time).
+pub fn basic_auth(
+    user: Option<&str>,
+    password_file: Option<&std::path::Path>,
+    secret: Option<&str>,
+) -> Result<Option<(String, String)>, String> {
+    if let (Some(user), Some(path)) = (user, password_file) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("--password-file {}: {e}", path.display()))?;
+        let password = text.trim_end_matches(['\r', '\n']).to_string();
+        if password.is_empty() {
+            return Err(format!("--password-file {}: the file is empty", path.display()));
+        }
+        return Ok(Some((user.to_string(), password)));
+    }
+    let Some(secret) = secret else { return Ok(None) };
+    let output = std::process::Command::new("aws")
+        .args([
+            "secretsmanager",
+            "get-secret-value",
+            "--secret-id",
+            secret,
+            "--query",
+            "SecretString",
+            "--output",
+            "text",
+        ])
+        .output()
+        .map_err(|e| {
+            format!(
+                "--basic-auth-secret needs the AWS CLI (`aws`) to read Secrets Manager, and it cannot run ({e}); \
+                 install it, or pass --user and --password-file instead"
+            )
+        })?;
+    if !output.status.success() {
+        return Err(format!(
+            "--basic-auth-secret {secret}: `aws secretsmanager get-secret-value` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| {
+        format!("--basic-auth-secret {secret}: the secret is not JSON {{\"username\": …, \"password\": …}}")
+    })?;
+    let field = |name: &str| {
+        value
+            .get(name)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("--basic-auth-secret {secret}: the secret has no string field `{name}`"))
+    };
+    Ok(Some((field("username")?, field("password")?)))
 }
 
 fn truncate(body: &str) -> &str {

@@ -1,5 +1,6 @@
-//! `smartscale forecast`: the forecast engine on a trace or the synthetic week: the chosen
-//! period and profile, the next 24 h, and the walk-forward back-test of the whole history.
+//! `smartscale forecast`: the forecast engine on a trace, the synthetic week or a live
+//! Prometheus' demand history: the chosen period and profile, the next 24 h, and the
+//! walk-forward back-test of the whole history.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,20 +14,48 @@ use smartscale_core::forecast::{fit, predict_with, History, Model, NoForecast, P
 use smartscale_core::Error;
 use smartscale_sim::trace::Trace;
 
+use crate::backtest_history::{self, Source};
+use crate::backtest_http::Endpoint;
 use crate::forecast_trace::{history_of_trace, synthetic_history};
+
+#[path = "forecast_prometheus.rs"]
+mod forecast_prometheus;
 
 #[derive(Args, Debug)]
 pub struct ForecastArgs {
     /// A trace (`timestamp,value` CSV) to forecast.
-    #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["synthetic", "prometheus"])]
     pub trace: Option<PathBuf>,
     /// Forecast the simulator's synthetic e-commerce week instead, repeated for `--days` days.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prometheus")]
     pub synthetic: bool,
-    /// Days of the synthetic demand.
+    /// Forecast a live cluster's demand history from its Prometheus, `http://host:port[/prefix]`,
+    /// read with the decider's demand query.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// With --prometheus: a Secrets Manager secret `{"username": …, "password": …}`, read with
+    /// the `aws` CLI.
+    #[arg(long, value_name = "ID", requires = "prometheus", conflicts_with_all = ["user", "password_file"])]
+    pub basic_auth_secret: Option<String>,
+    /// With --prometheus: the basic-auth user; the password comes from --password-file.
+    #[arg(long, requires_all = ["prometheus", "password_file"])]
+    pub user: Option<String>,
+    /// A file holding the basic-auth password (its trailing newline is dropped).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub password_file: Option<PathBuf>,
+    /// Seconds to wait for each Prometheus answer.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_s: u64,
+    /// With --prometheus: one new node's allocatable CPU, the demand's unit (NEW_NODE_CPU_MILLIS).
+    #[arg(long, default_value_t = smartscale_core::Policy::default().new_node_cpu_millis)]
+    pub node_cpu_millis: u32,
+    /// With --prometheus: one new node's allocatable memory (NEW_NODE_MEMORY_MIB).
+    #[arg(long, default_value_t = smartscale_core::Policy::default().new_node_memory_mib)]
+    pub node_memory_mib: u32,
+    /// Days of the synthetic demand, or of Prometheus history read (ending at --at).
     #[arg(long, default_value_t = 28)]
     pub days: u32,
-    /// The forecast instant (RFC 3339); default: the end of the history.
+    /// The forecast instant (RFC 3339); default: the end of the history (with --prometheus: now).
     #[arg(long)]
     pub at: Option<String>,
     /// Days of history the profile reads (PREDICTIVE_HISTORY_DAYS).
@@ -95,9 +124,12 @@ impl ForecastArgs {
         })
     }
 
-    fn history(&self) -> Result<(History, String), String> {
+    fn history(&self, at: Option<DateTime<Utc>>) -> Result<(History, String), String> {
         if self.peak_nodes == 0 || self.peak_nodes > 1000 {
             return Err(format!("--peak-nodes: must be between 1 and 1000, got {}", self.peak_nodes));
+        }
+        if let Some(url) = &self.prometheus {
+            return self.prometheus_history(url, at.unwrap_or_else(Utc::now));
         }
         match (&self.trace, self.synthetic) {
             (Some(path), false) => {
@@ -114,8 +146,47 @@ impl ForecastArgs {
                 let (h, _) = synthetic_history(self.days, self.peak_nodes).map_err(|e| e.to_string())?;
                 Ok((h, format!("synthetic e-commerce week × {} days", self.days)))
             }
-            _ => Err("give --trace FILE or --synthetic".to_string()),
+            _ => Err("give --trace FILE, --synthetic or --prometheus URL".to_string()),
         }
+    }
+
+    /// The demand of `[at - --days, at]` from a live Prometheus (see `forecast_prometheus`).
+    fn prometheus_history(&self, url: &str, at: DateTime<Utc>) -> Result<(History, String), String> {
+        if !(2..=366).contains(&self.days) {
+            return Err(format!("--days: must be between 2 and 366, got {}", self.days));
+        }
+        if self.node_cpu_millis == 0 || self.node_memory_mib == 0 {
+            return Err("--node-cpu-millis and --node-memory-mib must be above 0".to_string());
+        }
+        let source = Source {
+            endpoint: Endpoint::parse(url)?,
+            auth: backtest_history::basic_auth(
+                self.user.as_deref(),
+                self.password_file.as_deref(),
+                self.basic_auth_secret.as_deref(),
+            )?,
+            timeout: std::time::Duration::from_secs(self.timeout_s.max(1)),
+            retries: 2,
+            backoff: std::time::Duration::from_millis(500),
+        };
+        let node = smartscale_core::forecast::NodeSize {
+            cpu_millis: f64::from(self.node_cpu_millis),
+            memory_bytes: f64::from(self.node_memory_mib) * 1048576.0,
+        };
+        let (start, end) = forecast_prometheus::window(at, self.days);
+        let (history, read) = forecast_prometheus::read_demand(&source, start, end, node)?;
+        let utilisation = match read.by_utilisation {
+            0 => String::new(),
+            n => format!(", {n} of them from CPU utilisation where requests were unknown"),
+        };
+        let source = format!(
+            "Prometheus at {} ({} demand samples{utilisation}; nodes of {} m CPU / {} MiB)",
+            source.endpoint.url(),
+            read.samples,
+            self.node_cpu_millis,
+            self.node_memory_mib
+        );
+        Ok((history, source))
     }
 }
 
@@ -149,13 +220,16 @@ pub fn run(args: &ForecastArgs) -> Result<String, String> {
     if args.refresh_hours == 0 || args.refresh_hours > 168 {
         return Err(format!("--refresh-hours: must be between 1 and 168, got {}", args.refresh_hours));
     }
-    let (history, source) = args.history()?;
     let at = match &args.at {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("--at {text:?}: {e}"))?,
-        None => history.end(),
+        Some(text) => Some(
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| format!("--at {text:?}: {e}"))?,
+        ),
+        None => None,
     };
+    let (history, source) = args.history(at)?;
+    let at = at.unwrap_or_else(|| history.end());
     let lead_s = config.lead_s(None);
     if let Some(runs) = args.bench {
         return Ok(bench(&history, at, &config, lead_s, runs.max(1)));

@@ -12,6 +12,7 @@ use smartscale_sim::{PolicyName, Run, SimConfig};
 mod backtest;
 mod backtest_history;
 mod backtest_http;
+mod cost_rules;
 mod forecast;
 mod forecast_trace;
 mod progress;
@@ -43,7 +44,7 @@ enum Command {
     Simulate {
         #[command(flatten)]
         args: SimArgs,
-        /// smartscale, reactive-seed, ca-like, static, static-5 or oracle.
+        /// smartscale, predictive, reactive-seed, ca-like, static, static-5 or oracle.
         #[arg(long, default_value = "smartscale")]
         policy: String,
         /// Time this many runs and print the wall-clock figures instead of the summary.
@@ -82,6 +83,11 @@ enum Command {
         #[command(flatten)]
         args: backtest::BacktestArgs,
     },
+    /// Write the cluster side's Prometheus cost rules from the decider's price table (docs/cost.md).
+    CostRules {
+        #[command(flatten)]
+        args: cost_rules::CostRulesArgs,
+    },
     /// Explain which node a scale-down would remove from a cluster snapshot (JSON, schema in
     /// docs/drain.md), with every node's verdict and reasons.
     ExplainDrain {
@@ -107,6 +113,15 @@ fn main() -> ExitCode {
         Command::Compare { args } => compare(&args),
         Command::Forecast { args } => forecast::run(&args),
         Command::Backtest { args } => backtest::backtest(&args),
+        Command::CostRules { args } => {
+            return cost_rules::run(&args).map_or_else(
+                |message| {
+                    eprintln!("smartscale: {message}");
+                    ExitCode::FAILURE
+                },
+                |()| ExitCode::SUCCESS,
+            )
+        }
         Command::Invoke { handler, event, at, verbose } => {
             if verbose {
                 log_to_stderr();

@@ -162,7 +162,66 @@ pub fn summary_table(s: &Summary) -> String {
         format!("redelivered messages       {}", s.redeliveries),
         format!("replicas lost to NotReady  {}", s.pods_killed_by_node_failure),
     ]
+    .into_iter()
+    .chain(s.windows.iter().map(|w| {
+        format!(
+            "waited: {:<19} {} pods, {:.1} pod-min in {} windows; after the warm-up {} pods, {:.1} pod-min in {}",
+            w.name.split(" (").next().unwrap_or(&w.name),
+            w.pods_waited,
+            w.pod_minutes_waiting,
+            w.occurrences,
+            w.pods_waited_after_warm_up,
+            w.pod_minutes_waiting_after_warm_up,
+            w.occurrences_after_warm_up
+        )
+    }))
+    .chain(s.forecast.iter().flat_map(forecast_lines))
+    .collect::<Vec<_>>()
     .join("\n")
+}
+
+/// Predictive scaling's side of a run: where its needs came from and what they did.
+fn forecast_lines(f: &smartscale_sim::ForecastTally) -> Vec<String> {
+    let mode = f.mode.map_or("unknown", |m| m.as_str());
+    let mut lines = vec![
+        format!(
+            "{:<27}{} runs: {} with a profile, {} a floor, {} short of two cycles, {} no pattern, {} history unreadable",
+            format!("forecast ({mode})"),
+            f.runs, f.runs_with_profile, f.runs_with_floor, f.runs_not_enough_history, f.runs_no_pattern, f.runs_history_unavailable
+        ),
+        format!(
+            "forecast effects           {} pre-scales, {} raised, {} scale-downs held, {} waited; {} applied",
+            f.pre_scales, f.raised, f.scale_downs_held, f.waits, f.applied
+        ),
+        format!(
+            "forecast fits              {} ({} daily, {} weekly, {} short of two cycles, {} no pattern); first profile {}",
+            f.fits,
+            f.daily_fits,
+            f.weekly_fits,
+            f.not_enough_history_fits,
+            f.no_pattern_fits,
+            f.first_profile_at.map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        ),
+    ];
+    if let Some(fit) = &f.last_fit {
+        let score = match (&fit.backtest, &fit.out_of_phase) {
+            (Some(b), Some(o)) => format!(
+                "; asymmetric error {:.1} % (reactive {:.1} %, out of phase {:.1} %), {:.0} node-min short avoided, {:.1} node-h added",
+                b.predictive.asymmetric_error_pct,
+                b.reactive.asymmetric_error_pct,
+                o.predictive.asymmetric_error_pct,
+                b.avoided_node_minutes,
+                b.added_node_hours
+            ),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "forecast last fit          {}: {}{score}",
+            fit.at.format("%Y-%m-%d %H:%M UTC"),
+            fit.outcome
+        ));
+    }
+    lines
 }
 
 fn window(s: &Summary) -> String {
@@ -232,6 +291,13 @@ pub fn cost_report_text(weekly: &smartscale_sim::WeeklyReport) -> String {
         r.scale_ups,
         r.scale_downs,
     );
+    out.push_str(&format!(
+        "  unschedulable: {}\n",
+        smartscale_core::cost_report::describe_unschedulable(&r.unschedulable)
+    ));
+    if let Some(forecast) = &r.forecast {
+        out.push_str(&format!("  forecast: {}\n", smartscale_core::cost_report::describe_forecast(forecast)));
+    }
     for recommendation in &r.recommendations {
         out.push_str(&format!("  recommendation: {}\n", recommendation.message));
     }

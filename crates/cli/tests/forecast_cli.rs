@@ -88,7 +88,7 @@ fn bad_flags_are_named() {
         (vec!["forecast", "--synthetic", "--floors-tz", "Mars/Olympus"], "--floors-tz"),
         (vec!["forecast", "--synthetic", "--days-history", "1"], "--days-history"),
         (vec!["forecast", "--synthetic", "--at", "noon"], "--at"),
-        (vec!["forecast"], "give --trace FILE or --synthetic"),
+        (vec!["forecast"], "give --trace FILE, --synthetic or --prometheus URL"),
     ] {
         let out = smartscale(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -42,12 +42,12 @@ fn compare_prints_every_policy_and_json_with_the_issue_fields() {
     let out = smartscale(&["compare", "--days", "1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    for policy in ["smartscale", "reactive-seed", "ca-like", "static", "static-5", "oracle"] {
+    for policy in ["smartscale", "predictive", "reactive-seed", "ca-like", "static", "static-5", "oracle"] {
         assert!(text.lines().any(|l| l.starts_with(policy)), "{policy} missing:\n{text}");
     }
     let out = smartscale(&["compare", "--days", "1", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 6);
+    assert_eq!(json.as_array().unwrap().len(), 7);
     for field in [
         "cost_usd",
         "oracle_cost_usd",

@@ -173,7 +173,7 @@ fn the_window_is_in_the_summary_the_comparison_and_the_report() {
     let out = smartscale(&[&args[..], &["--json"]].concat(), None);
     let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
     let windows: Vec<&Value> = runs.as_array().unwrap().iter().map(|r| &r["window"]).collect();
-    assert_eq!(windows.len(), 6);
+    assert_eq!(windows.len(), 7);
     assert!(windows.iter().all(|w| *w == windows[0] && w["peak_used"] == 192.0), "{windows:?}");
 }
 

@@ -13,10 +13,16 @@
 //!
 //! SQS delivers at least once, so a change may be recorded twice: reading deduplicates, one
 //! launch and one removal per instance (the earliest of each).
+//!
+//! The same day item also holds what the decider observed on every run ([`DayObservations`]):
+//! unschedulable time and the forecast's errors, summed per hour of the day (24 slots at most,
+//! about 10 KB), written by the decider and read by the weekly report. Each run accounts for
+//! the time since the previous run of the day ([`DayObservations::add`]), so overlapping
+//! windows are never counted twice; time no known sample covers is unknown, never zero.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{Instance, Lifecycle, StateStore};
@@ -125,6 +131,9 @@ pub struct CostLedger {
     pub changes: Vec<CostChange>,
     /// Changes counted but not kept because their day's bucket was full.
     pub dropped: u64,
+    /// The decider's observations of each day read, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<(NaiveDate, DayObservations)>,
 }
 
 impl CostLedger {
@@ -143,12 +152,174 @@ impl CostLedger {
         }
         let mut changes: Vec<CostChange> = first.into_values().collect();
         changes.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.instance_id.cmp(&b.instance_id)));
-        CostLedger { changes, dropped }
+        CostLedger { changes, dropped, observed: Vec::new() }
+    }
+
+    /// Adds the days' decider observations (the same day items' `observed`).
+    pub fn with_observations(mut self, mut observed: Vec<(NaiveDate, DayObservations)>) -> Self {
+        observed.sort_by_key(|(day, _)| *day);
+        self.observed = observed;
+        self
+    }
+
+    /// The hour slots overlapping `[from, to)`, with each slot's start.
+    pub fn observed_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = (DateTime<Utc>, &HourObservations)> {
+        self.observed.iter().flat_map(move |(day, obs)| {
+            obs.hours.iter().filter_map(move |(hour, slot)| {
+                let start = day.and_hms_opt(*hour, 0, 0)?.and_utc();
+                (start + Duration::hours(1) > from && start < to).then_some((start, slot))
+            })
+        })
     }
 
     /// The summed change per hour; `None` if any change is unpriced.
     pub fn net_usd_per_hour(&self) -> Option<f64> {
         self.changes.iter().map(|c| c.usd_per_hour).sum()
+    }
+}
+
+/// A run accounts for at most this much time since the previous one: the decider runs every
+/// 2 or 5 minutes, so a longer gap means it did not run, and the rest is not observed (the
+/// report counts it as unknown).
+pub const MAX_RUN_GAP_S: i64 = 900;
+
+/// What one decider run saw, as the day's observations take it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunObservation {
+    pub at: DateTime<Utc>,
+    /// Unschedulable pods at each sample of the run's metrics window (a sample's `None`: no
+    /// value); `None` as a whole when the run had no live metrics (the query failed, or it
+    /// decided on a cached snapshot): its time is then unknown.
+    pub unschedulable: Option<Vec<(DateTime<Utc>, Option<u32>)>>,
+    /// The samples' step: a sample at `t` stands for `(t − step, t]`.
+    pub sample_step_s: u32,
+    /// Predictive scaling's side of the run; `None` when it is off.
+    pub forecast: Option<ForecastObservation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastObservation {
+    /// `PREDICTIVE_MODE` (`forecast-only`, `active`).
+    pub mode: String,
+    /// The demand now and the profile's demand for the slot, nodes (`None`: unknown).
+    pub actual_nodes: Option<f64>,
+    pub forecast_nodes: Option<f64>,
+    /// This run requested a scale-up for the forecast (a pre-scale made).
+    pub pre_scale_made: bool,
+    /// The forecast asked for a scale-up it did not get to make (forecast-only mode).
+    pub would_pre_scale: bool,
+    /// A pre-scale's window came and it was judged: `Some(true)` when it was used.
+    pub pre_scale_judged: Option<bool>,
+}
+
+/// The decider's observations over one UTC day, by hour (0–23).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayObservations {
+    /// The last run accounted for: the next run counts from here.
+    pub observed_until: Option<DateTime<Utc>>,
+    /// Whether the last run's forecast would have pre-scaled, so that a run of such runs counts
+    /// as one would-be pre-scale.
+    #[serde(default)]
+    pub would_pre_scale: bool,
+    pub hours: BTreeMap<u32, HourObservations>,
+}
+
+/// One hour's sums. Minutes are of wall time; pod-minutes and node-minutes are weighted by it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HourObservations {
+    /// Time with a known unschedulable-pods figure.
+    pub known_min: f64,
+    /// Time runs accounted for with no known figure (failed query, missing samples).
+    pub unknown_min: f64,
+    /// Known time with at least one unschedulable pod, and the pod-minutes of it.
+    pub unschedulable_min: f64,
+    pub unschedulable_pod_min: f64,
+    /// The predictive modes seen in the hour.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forecast_modes: Vec<String>,
+    /// Time with both the forecast and the actual demand known, and with either unknown.
+    pub forecast_min: f64,
+    pub forecast_unknown_min: f64,
+    /// Demand above the forecast (under-forecast) and below it (over-forecast), node-minutes.
+    pub under_node_min: f64,
+    pub over_node_min: f64,
+    pub pre_scales: u32,
+    pub pre_scales_judged: u32,
+    pub pre_scales_used: u32,
+    pub would_pre_scales: u32,
+}
+
+fn minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_milliseconds().max(0) as f64 / 60_000.0
+}
+
+impl DayObservations {
+    /// Accounts for `run`: the time from the previous run of the day (or midnight; at most
+    /// [`MAX_RUN_GAP_S`]) to `run.at` goes into the hour of `run.at`. Each sample in that span
+    /// stands for its step before it; span that no known sample covers is unknown. A run at
+    /// or before the last one accounted for (a redelivery, a late fast-path run) adds nothing
+    /// and returns `false`. The forecast's error at the run stands for the same span.
+    pub fn add(&mut self, run: &RunObservation) -> bool {
+        let midnight = run.at.date_naive().and_hms_opt(0, 0, 0).map_or(run.at, |t| t.and_utc());
+        let previous = self.observed_until.map_or(midnight, |t| t.max(midnight));
+        if run.at <= previous && self.observed_until.is_some() {
+            return false;
+        }
+        let span_start = previous.max(run.at - Duration::seconds(MAX_RUN_GAP_S));
+        let span = minutes(span_start, run.at);
+        self.observed_until = Some(run.at);
+        let slot = self.hours.entry(run.at.hour()).or_default();
+        match &run.unschedulable {
+            Some(samples) => {
+                let mut samples: Vec<&(DateTime<Utc>, Option<u32>)> =
+                    samples.iter().filter(|(t, _)| *t > span_start && *t <= run.at).collect();
+                samples.sort_by_key(|(t, _)| *t);
+                let step = Duration::seconds(i64::from(run.sample_step_s.max(1)));
+                let (mut covered_until, mut known) = (span_start, 0.0);
+                for (t, pods) in samples {
+                    let weight = minutes(covered_until.max(*t - step), *t);
+                    covered_until = *t;
+                    let Some(pods) = pods else { continue };
+                    known += weight;
+                    if *pods > 0 {
+                        slot.unschedulable_min += weight;
+                        slot.unschedulable_pod_min += f64::from(*pods) * weight;
+                    }
+                }
+                slot.known_min += known;
+                slot.unknown_min += (span - known).max(0.0);
+            }
+            None => slot.unknown_min += span,
+        }
+        if let Some(f) = &run.forecast {
+            if !slot.forecast_modes.contains(&f.mode) {
+                slot.forecast_modes.push(f.mode.clone());
+            }
+            match (f.actual_nodes, f.forecast_nodes) {
+                (Some(actual), Some(forecast)) => {
+                    slot.forecast_min += span;
+                    slot.under_node_min += (actual - forecast).max(0.0) * span;
+                    slot.over_node_min += (forecast - actual).max(0.0) * span;
+                }
+                _ => slot.forecast_unknown_min += span,
+            }
+            slot.pre_scales += u32::from(f.pre_scale_made);
+            if f.would_pre_scale && !self.would_pre_scale {
+                slot.would_pre_scales += 1;
+            }
+            self.would_pre_scale = f.would_pre_scale;
+            if let Some(used) = f.pre_scale_judged {
+                slot.pre_scales_judged += 1;
+                slot.pre_scales_used += u32::from(used);
+            }
+        }
+        true
     }
 }
 
@@ -218,6 +389,95 @@ mod tests {
         assert_eq!(ledger.changes[1].kind, CostChangeKind::Termination);
         assert_eq!(ledger.net_usd_per_hour(), Some(0.0));
         assert_eq!(ledger.dropped, 2);
+    }
+
+    /// The decider's 11-minute window at a 30 s step ending at `at`, with `pods(t)` per sample.
+    fn window(at: &str, pods: impl Fn(DateTime<Utc>) -> Option<u32>) -> Vec<(DateTime<Utc>, Option<u32>)> {
+        let end = t(at);
+        (0..=22).rev().map(|i| end - Duration::seconds(30 * i)).map(|s| (s, pods(s))).collect()
+    }
+
+    fn run(
+        at: &str,
+        unschedulable: Option<Vec<(DateTime<Utc>, Option<u32>)>>,
+        f: Option<(f64, f64, bool)>,
+    ) -> RunObservation {
+        RunObservation {
+            at: t(at),
+            unschedulable,
+            sample_step_s: 30,
+            forecast: f.map(|(actual, forecast, would)| ForecastObservation {
+                mode: "forecast-only".into(),
+                actual_nodes: (actual >= 0.0).then_some(actual),
+                forecast_nodes: Some(forecast),
+                pre_scale_made: false,
+                would_pre_scale: would,
+                pre_scale_judged: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn each_run_accounts_for_the_time_since_the_last_one_and_unknown_is_never_zero() {
+        let mut day = DayObservations::default();
+        // 10:00, the day's first run: it accounts from 09:45 (the 15-minute cap), and its 23
+        // samples (09:49:00–10:00:00) cover 11.5 min of it; 3.5 min are unknown. Two pods are
+        // unschedulable at the last four samples: 2 min, 4 pod-min.
+        let a = window("2026-11-23T10:00:00Z", |s| Some(if s >= t("2026-11-23T09:58:30Z") { 2 } else { 0 }));
+        assert!(day.add(&run("2026-11-23T10:00:00Z", Some(a), Some((3.0, 2.0, true)))));
+        // 10:02: only the samples after 10:00 count (10:00:30–10:02:00, 2 min); 3 pods at
+        // 10:00:30 add 0.5 min and 1.5 pod-min.
+        let b = window("2026-11-23T10:02:00Z", |s| Some(if s == t("2026-11-23T10:00:30Z") { 3 } else { 0 }));
+        assert!(day.add(&run("2026-11-23T10:02:00Z", Some(b.clone()), Some((2.0, 4.0, true)))));
+        // 10:04: the query failed: 2 min unknown, and the forecast's demand unknown too.
+        assert!(day.add(&run("2026-11-23T10:04:00Z", None, Some((-1.0, 2.0, false)))));
+        // The 10:02 run delivered again adds nothing.
+        assert!(!day.add(&run("2026-11-23T10:02:00Z", Some(b), Some((2.0, 4.0, true)))));
+        // 10:06: one of its four samples has no value: 1.5 min known, 0.5 unknown.
+        let d = window("2026-11-23T10:06:00Z", |s| if s == t("2026-11-23T10:05:00Z") { None } else { Some(0) });
+        assert!(day.add(&run("2026-11-23T10:06:00Z", Some(d), Some((1.0, 1.0, true)))));
+
+        let slot = &day.hours[&10];
+        assert!((slot.known_min - 15.0).abs() < 1e-9, "{slot:?}");
+        assert!((slot.unknown_min - 6.0).abs() < 1e-9, "{slot:?}");
+        assert!((slot.known_min + slot.unknown_min - 21.0).abs() < 1e-9, "09:45 to 10:06, all of it");
+        assert!((slot.unschedulable_min - 2.5).abs() < 1e-9 && (slot.unschedulable_pod_min - 5.5).abs() < 1e-9);
+        // Forecast: under 1 node for 15 min, over 2 nodes for 2 min, 2 min unknown, and two
+        // spells of would-be pre-scales (10:00–10:02 and 10:06).
+        assert!((slot.under_node_min - 15.0).abs() < 1e-9 && (slot.over_node_min - 4.0).abs() < 1e-9, "{slot:?}");
+        assert!((slot.forecast_min - 19.0).abs() < 1e-9 && (slot.forecast_unknown_min - 2.0).abs() < 1e-9);
+        assert_eq!((slot.would_pre_scales, slot.pre_scales), (2, 0));
+        assert_eq!(slot.forecast_modes, ["forecast-only"]);
+
+        // After a silent afternoon the 23:00 run accounts for 15 minutes only: the rest was not
+        // observed, and the report counts it as unknown.
+        assert!(day.add(&run("2026-11-23T23:00:00Z", None, None)));
+        assert!((day.hours[&23].unknown_min - 15.0).abs() < 1e-9);
+        assert_eq!(day.observed_until, Some(t("2026-11-23T23:00:00Z")));
+    }
+
+    #[test]
+    fn a_new_day_counts_from_midnight_and_a_full_day_stays_small() {
+        let mut day = DayObservations::default();
+        assert!(day.add(&run("2026-11-24T00:01:00Z", Some(window("2026-11-24T00:01:00Z", |_| Some(1))), None)));
+        let slot = &day.hours[&0];
+        assert!((slot.known_min - 1.0).abs() < 1e-9 && (slot.unschedulable_pod_min - 1.0).abs() < 1e-9, "{slot:?}");
+        // A day of runs every 2 minutes, every figure set: the JSON the day item keeps.
+        let start = t("2026-11-24T00:03:00Z");
+        for i in 0..719 {
+            let at = start + Duration::minutes(2 * i);
+            let mut r =
+                run(&at.to_rfc3339(), Some(window(&at.to_rfc3339(), |_| Some(3))), Some((2.5, 1.25, i % 3 == 0)));
+            if let Some(f) = r.forecast.as_mut() {
+                f.pre_scale_judged = Some(i % 2 == 0);
+            }
+            assert!(day.add(&r));
+        }
+        let json = serde_json::to_string(&day).unwrap();
+        assert!(json.len() < 16_000, "{} bytes next to the ledger's 200 KB", json.len());
+        assert_eq!(serde_json::from_str::<DayObservations>(&json).unwrap(), day);
+        let known: f64 = day.hours.values().map(|h| h.known_min).sum();
+        assert!((known - 1439.0).abs() < 1e-6, "{known}");
     }
 
     #[test]

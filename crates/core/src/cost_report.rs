@@ -35,6 +35,13 @@ pub const MIN_CPU_COVERAGE: f64 = 0.9;
 pub const MAX_CAPACITY_HOURS: f64 = 1.0;
 /// How far (percentage points) the Spot share may fall below its target before the report asks why.
 pub const SPOT_SHORTFALL_PP: f64 = 5.0;
+/// Unschedulable time above this share of the known time (2 %: about 200 minutes a week) gets
+/// a recommendation. Every scale-up leaves pods waiting for a node to join (2–3 minutes), so a
+/// busy week of 40 scale-ups makes about 1 % by design; twice that is capacity coming late.
+pub const HIGH_UNSCHEDULABLE_PCT: f64 = 2.0;
+/// Above this share of the window unknown, the report warns that its unschedulable figure
+/// speaks for part of the week only.
+pub const UNKNOWN_WARN_PCT: f64 = 10.0;
 
 /// The limits the fleet ran under (the scale-up worker's and policy's configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -123,7 +130,57 @@ pub struct CostReport {
     pub unaccounted_instances: u32,
     /// Ledger changes that a full day's bucket could not keep.
     pub ledger_dropped: u64,
+    /// Time pods waited unschedulable, from the decider's runs.
+    #[serde(default)]
+    pub unschedulable: UnschedulableTime,
+    /// The forecast's accuracy, when predictive scaling ran in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastAccuracy>,
     pub recommendations: Vec<Recommendation>,
+}
+
+/// Unschedulable time over the window, as the decider's runs observed it. Unknown time is
+/// reported, never counted as zero.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct UnschedulableTime {
+    /// Minutes with a known unschedulable-pods figure.
+    pub known_minutes: f64,
+    /// The rest of the window: time runs accounted for with no figure (`failed_minutes`: the
+    /// query failed, the run used a cached snapshot, or samples were missing) and time no run
+    /// accounted for (the decider not running, a record that failed).
+    pub unknown_minutes: f64,
+    pub failed_minutes: f64,
+    /// Known minutes with at least one unschedulable pod, and their pod-minutes.
+    pub minutes: f64,
+    pub pod_minutes: f64,
+    /// `minutes` as a share of the known minutes; `None` with nothing known.
+    pub share_pct: Option<f64>,
+    /// `unknown_minutes` as a share of the window.
+    pub unknown_pct: f64,
+}
+
+/// The forecast against the demand over the window (docs/forecast.md): the asymmetric errors
+/// and the pre-scales.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ForecastAccuracy {
+    /// `PREDICTIVE_MODE`s seen (`forecast-only`, `active`).
+    pub modes: Vec<String>,
+    /// Hours with both the forecast and the demand known, and with either unknown.
+    pub judged_hours: f64,
+    pub unknown_hours: f64,
+    /// Demand above the forecast (nodes the forecast missed) and below it (nodes it would have
+    /// added for nothing), node-hours.
+    pub under_node_hours: f64,
+    pub over_node_hours: f64,
+    /// Pre-scales made (mode `active`), judged at their window, and used.
+    pub pre_scales: u32,
+    pub pre_scales_judged: u32,
+    pub pre_scales_used: u32,
+    /// Spells in which the forecast would have pre-scaled but did not act (forecast-only).
+    pub would_pre_scales: u32,
+    /// The over-forecast's cost at the baseline type's On-Demand price, USD (an upper bound:
+    /// pre-scaled nodes may be Spot); `None` when the type has no price.
+    pub over_cost_usd: Option<f64>,
 }
 
 /// One instance's stay in the fleet within the window.
@@ -287,10 +344,91 @@ pub fn weekly_report(input: &ReportInput) -> CostReport {
         cpu_unknown_reason,
         unaccounted_instances,
         ledger_dropped: input.ledger.dropped,
+        unschedulable: unschedulable_time(input),
+        forecast: forecast_accuracy(input),
         recommendations: Vec::new(),
     };
     report.recommendations = recommendations(&report, limits, input.avoided);
     report
+}
+
+/// The decider's unschedulable observations over the window's hour slots; the window's
+/// minutes no run knew are unknown.
+fn unschedulable_time(input: &ReportInput) -> UnschedulableTime {
+    let mut t = UnschedulableTime::default();
+    for (_, slot) in input.ledger.observed_hours(input.from, input.to) {
+        t.known_minutes += slot.known_min;
+        t.failed_minutes += slot.unknown_min;
+        t.minutes += slot.unschedulable_min;
+        t.pod_minutes += slot.unschedulable_pod_min;
+    }
+    let window_minutes = hours(input.from, input.to) * 60.0;
+    t.unknown_minutes = (window_minutes - t.known_minutes).max(0.0);
+    t.share_pct = (t.known_minutes > 0.0).then(|| 100.0 * t.minutes / t.known_minutes);
+    t.unknown_pct = if window_minutes > 0.0 { 100.0 * t.unknown_minutes / window_minutes } else { 0.0 };
+    t
+}
+
+/// The forecast's observations over the window; `None` when no run had predictive scaling on.
+fn forecast_accuracy(input: &ReportInput) -> Option<ForecastAccuracy> {
+    let mut f = ForecastAccuracy::default();
+    let mut any = false;
+    for (_, slot) in input.ledger.observed_hours(input.from, input.to) {
+        if slot.forecast_modes.is_empty() {
+            continue;
+        }
+        any = true;
+        for mode in &slot.forecast_modes {
+            if !f.modes.contains(mode) {
+                f.modes.push(mode.clone());
+            }
+        }
+        f.judged_hours += slot.forecast_min / 60.0;
+        f.unknown_hours += slot.forecast_unknown_min / 60.0;
+        f.under_node_hours += slot.under_node_min / 60.0;
+        f.over_node_hours += slot.over_node_min / 60.0;
+        f.pre_scales += slot.pre_scales;
+        f.pre_scales_judged += slot.pre_scales_judged;
+        f.pre_scales_used += slot.pre_scales_used;
+        f.would_pre_scales += slot.would_pre_scales;
+    }
+    let baseline = &input.cost.baseline.instance_type;
+    f.over_cost_usd = input.cost.prices.per_hour(baseline, Lifecycle::OnDemand).map(|p| p * f.over_node_hours);
+    any.then_some(f)
+}
+
+/// The forecast in plain words: its errors, its pre-scales, and (forecast-only) what switching
+/// it on would have done.
+pub fn describe_forecast(f: &ForecastAccuracy) -> String {
+    let modes = f.modes.join(", ");
+    if f.judged_hours <= 0.0 {
+        // No model yet (too little history) or no demand figure: nothing to judge it by.
+        return format!(
+            "forecast ({modes}): unknown, {:.0} h with no forecast or no demand figure and none judged",
+            f.unknown_hours
+        );
+    }
+    let mut text = format!(
+        "forecast ({modes}): under {:.1} node-h, over {:.1} node-h over {:.0} h judged",
+        f.under_node_hours, f.over_node_hours, f.judged_hours
+    );
+    if f.unknown_hours > 0.0 {
+        text.push_str(&format!(" ({:.1} h unknown)", f.unknown_hours));
+    }
+    if f.modes.iter().any(|m| m == "active") {
+        text.push_str(&format!(
+            ", {} pre-scales, {} used (of {} judged)",
+            f.pre_scales, f.pre_scales_used, f.pre_scales_judged
+        ));
+    }
+    if f.modes.iter().any(|m| m == "forecast-only") {
+        let cost = f.over_cost_usd.map_or_else(|| "an unknown cost".to_string(), |c| format!("at most {}", usd(c)));
+        text.push_str(&format!(
+            ". Switching it on would have pre-scaled {} times ahead of demand, added {:.1} node-h that demand did not need ({cost}), and still left {:.1} node-h of demand above the forecast for the reactive rules",
+            f.would_pre_scales, f.over_node_hours, f.under_node_hours
+        ));
+    }
+    text
 }
 
 /// The average of the known CPU samples, and their coverage of the window: the share of the
@@ -394,7 +532,58 @@ fn recommendations(r: &CostReport, limits: FleetLimits, avoided: &[Offering]) ->
             });
         }
     }
+    let u = &r.unschedulable;
+    if let Some(share) = u.share_pct.filter(|s| *s > HIGH_UNSCHEDULABLE_PCT) {
+        let what = if r.hours_at_max > 0.0 {
+            format!(
+                "the fleet was at MAX_NODES ({}) for {:.1} h, so raise MAX_NODES (or the EC2 quotas)",
+                limits.max_nodes, r.hours_at_max
+            )
+        } else if r.forecast.is_none() {
+            "it never sat at MAX_NODES, so capacity came too late: shorten SCALE_UP_PENDING_PODS_WINDOW or the \
+             scale-up cooldown, or try PREDICTIVE_MODE=forecast-only to see whether the forecast would have come earlier"
+                .to_string()
+        } else {
+            "it never sat at MAX_NODES, so capacity came too late: shorten SCALE_UP_PENDING_PODS_WINDOW or the \
+             scale-up cooldown, or raise PREDICTIVE_LEAD_TIME so pre-scales come earlier"
+                .to_string()
+        };
+        out.push(Recommendation {
+            kind: "unschedulable_time_high".into(),
+            message: format!(
+                "Pods waited unschedulable for {:.0} min ({share:.1}% of the {:.0} h known, {:.0} pod-minutes): {what}.",
+                u.minutes,
+                u.known_minutes / 60.0,
+                u.pod_minutes
+            ),
+            figures: figures(&[
+                ("unschedulable_minutes", u.minutes),
+                ("unschedulable_pod_minutes", u.pod_minutes),
+                ("unschedulable_share_pct", share),
+                ("known_minutes", u.known_minutes),
+                ("hours_at_max", r.hours_at_max),
+            ]),
+        });
+    }
     out
+}
+
+/// Unschedulable time for people: "42 min (0.4% of known time, 96 pod-min); 3% unknown".
+pub fn describe_unschedulable(u: &UnschedulableTime) -> String {
+    let known = match u.share_pct {
+        Some(share) => format!("{:.0} min ({share:.1}% of the known time, {:.0} pod-min)", u.minutes, u.pod_minutes),
+        None => "unknown".to_string(),
+    };
+    if u.unknown_minutes >= 0.5 {
+        let failed = if u.failed_minutes >= 0.5 {
+            format!(", {:.0} min of it runs without samples", u.failed_minutes)
+        } else {
+            String::new()
+        };
+        format!("{known}; {:.0} min unknown ({:.1}% of the window{failed})", u.unknown_minutes, u.unknown_pct)
+    } else {
+        known
+    }
 }
 
 /// Money for people: `$12.35`, `−$3.10`.
@@ -458,7 +647,18 @@ pub fn slack_message(r: &CostReport, links: &Links) -> Value {
             ),
         ]}),
     ];
+    let mut observed = vec![field("Unschedulable", describe_unschedulable(&r.unschedulable))];
+    if let Some(f) = &r.forecast {
+        observed.push(field("Forecast", describe_forecast(f)));
+    }
+    blocks.push(json!({"type": "section", "fields": observed}));
     let mut caveats = Vec::new();
+    if r.unschedulable.unknown_pct > UNKNOWN_WARN_PCT {
+        caveats.push(format!(
+            "{:.0}% of the window has no unschedulable-pods figure (Prometheus down or the decider not running): the unschedulable time speaks for the rest only.",
+            r.unschedulable.unknown_pct
+        ));
+    }
     if r.unaccounted_instances > 0 {
         caveats.push(format!(
             "{} instances left the fleet with no ledger record (reclaimed or terminated outside SmartScale): their hours are not counted.",

@@ -207,3 +207,139 @@ fn money_is_rounded_for_people() {
     assert_eq!(usd(-3.1), "−$3.10");
     assert_eq!(usd(0.0), "$0.00");
 }
+
+/// Two days of the decider's observations, by hand: Monday's 08:00 slot is before the window.
+fn observed(ledger: CostLedger, hour_slot: HourObservations) -> CostLedger {
+    use crate::cost_ledger::{DayObservations, HourObservations as H};
+    let mut monday = DayObservations::default();
+    monday
+        .hours
+        .insert(8, H { known_min: 60.0, unschedulable_min: 60.0, unschedulable_pod_min: 600.0, ..H::default() });
+    monday.hours.insert(9, hour_slot.clone());
+    let mut tuesday = DayObservations::default();
+    tuesday.hours.insert(14, hour_slot);
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    ledger.with_observations(vec![(day("2026-11-17"), tuesday), (day("2026-11-16"), monday)])
+}
+
+fn report_of(ledger: &CostLedger) -> CostReport {
+    let (_, fleet) = week();
+    let cost = CostConfig::from_config(&MapConfig::new()).unwrap();
+    let cpu = hourly_cpu(Some(55.0));
+    weekly_report(&ReportInput {
+        cluster_id: "prod",
+        from: t(FROM),
+        to: t(TO),
+        ledger,
+        fleet: &fleet,
+        cpu: Ok(&cpu),
+        cost: &cost,
+        limits: LIMITS,
+        avoided: &[],
+    })
+}
+
+use crate::cost_ledger::HourObservations;
+
+#[test]
+fn unschedulable_time_comes_from_the_decider_s_hours_and_unknown_is_the_rest_of_the_week() {
+    let (ledger, _) = week();
+    let slot = HourObservations {
+        known_min: 58.0,
+        unknown_min: 2.0,
+        unschedulable_min: 45.0,
+        unschedulable_pod_min: 135.0,
+        ..Default::default()
+    };
+    let r = report_of(&observed(ledger, slot));
+    let u = r.unschedulable;
+    // Two slots in the window (Monday 09:00 and Tuesday 14:00); Monday 08:00 is before it.
+    assert!(close(u.known_minutes, 116.0) && close(u.failed_minutes, 4.0), "{u:?}");
+    assert!(close(u.minutes, 90.0) && close(u.pod_minutes, 270.0), "{u:?}");
+    assert!(close(u.share_pct.unwrap(), 100.0 * 90.0 / 116.0));
+    assert!(close(u.unknown_minutes, 7.0 * 1440.0 - 116.0), "the rest of the week is unknown, never zero");
+    let rec = r.recommendations.iter().find(|r| r.kind == "unschedulable_time_high").expect("high: recommended");
+    assert_eq!(rec.figures["unschedulable_minutes"], 90.0);
+    assert!(rec.message.contains("90 min") && rec.message.contains("raise MAX_NODES"), "{}", rec.message);
+    let text = slack_message(&r, &Links::default()).to_string();
+    assert!(text.contains("*Unschedulable*\\n90 min (77.6% of the known time, 270 pod-min); 9964 min unknown (98.8% of the window, 4 min of it runs without samples)"), "{text}");
+    assert!(text.contains("99% of the window has no unschedulable-pods figure"), "{text}");
+    assert_eq!(serde_json::from_value::<CostReport>(serde_json::to_value(&r).unwrap()).unwrap(), r);
+    assert!(r.forecast.is_none(), "no run had predictive scaling on");
+}
+
+#[test]
+fn a_week_with_no_observations_says_unknown_and_recommends_nothing_on_it() {
+    let (ledger, _) = week();
+    let r = report_of(&ledger);
+    assert_eq!(r.unschedulable.share_pct, None);
+    assert!(close(r.unschedulable.unknown_pct, 100.0));
+    assert!(r.recommendations.iter().all(|r| r.kind != "unschedulable_time_high"));
+    assert!(slack_message(&r, &Links::default()).to_string().contains("*Unschedulable*\\nunknown; 10080 min unknown"));
+    // A known and quiet week: no recommendation, and no caveat.
+    let calm = HourObservations { known_min: 60.0, ..Default::default() };
+    let (ledger, _) = week();
+    let mut ledger = observed(ledger, calm);
+    for (_, day) in &mut ledger.observed {
+        for h in 0..24 {
+            day.hours.insert(h, HourObservations { known_min: 60.0, ..Default::default() });
+        }
+    }
+    let r = report_of(&ledger);
+    assert_eq!(r.unschedulable.share_pct, Some(0.0));
+    assert!(r.recommendations.iter().all(|r| r.kind != "unschedulable_time_high"));
+}
+
+#[test]
+fn the_forecast_s_accuracy_is_said_in_plain_words() {
+    let (ledger, _) = week();
+    let slot = HourObservations {
+        known_min: 60.0,
+        forecast_modes: vec!["forecast-only".into()],
+        forecast_min: 60.0,
+        under_node_min: 36.0,
+        over_node_min: 102.0,
+        would_pre_scales: 2,
+        ..Default::default()
+    };
+    let r = report_of(&observed(ledger, slot));
+    let f = r.forecast.clone().expect("the forecast ran");
+    assert!(close(f.under_node_hours, 1.2) && close(f.over_node_hours, 3.4) && close(f.judged_hours, 2.0), "{f:?}");
+    assert_eq!(f.would_pre_scales, 4);
+    // 3.4 node-h at the baseline t3.small's On-Demand $0.0208.
+    assert!(close(f.over_cost_usd.unwrap(), 3.4 * 0.0208));
+    let words = describe_forecast(&f);
+    assert_eq!(
+        words,
+        "forecast (forecast-only): under 1.2 node-h, over 3.4 node-h over 2 h judged. Switching it on would have \
+         pre-scaled 4 times ahead of demand, added 3.4 node-h that demand did not need (at most $0.07), and still \
+         left 1.2 node-h of demand above the forecast for the reactive rules"
+    );
+    assert!(slack_message(&r, &Links::default()).to_string().contains("*Forecast*\\nforecast (forecast-only)"));
+
+    let active = HourObservations {
+        forecast_modes: vec!["active".into()],
+        forecast_min: 60.0,
+        pre_scales: 5,
+        pre_scales_judged: 5,
+        pre_scales_used: 4,
+        ..Default::default()
+    };
+    let (ledger, _) = week();
+    let f = report_of(&observed(ledger, active)).forecast.unwrap();
+    assert_eq!((f.pre_scales, f.pre_scales_used), (10, 8));
+    assert!(describe_forecast(&f).ends_with(", 10 pre-scales, 8 used (of 10 judged)"), "{}", describe_forecast(&f));
+
+    // No model all week (too little history): unknown, not "0 node-h off".
+    let unfitted = HourObservations {
+        forecast_modes: vec!["forecast-only".into()],
+        forecast_unknown_min: 60.0,
+        ..Default::default()
+    };
+    let (ledger, _) = week();
+    let f = report_of(&observed(ledger, unfitted)).forecast.unwrap();
+    assert_eq!(
+        describe_forecast(&f),
+        "forecast (forecast-only): unknown, 2 h with no forecast or no demand figure and none judged"
+    );
+}

@@ -289,9 +289,18 @@ fn nodes_for_pending(policy: &Policy, view: &SignalView) -> Option<(u32, String)
 /// The scale-down fit check: the pods' requests, running plus pending, at their peak over the
 /// lookback, must fill at most `scale_down_fit_max_pct` of the room of one node fewer. Unknown
 /// requests fail it.
+///
+/// With `scale_down_fit_descent` on, a peak the requests have only come down from does not hold
+/// the node for the whole lookback: when the peak over `scale_down_fit_descent_lookback_s` fits
+/// and the requests have not risen past the limit, from a node's worth below it, at any time in
+/// the lookback plus that window, the load is on its way down (an evening, the end of a sale),
+/// not between two bursts, and the node goes after the short window, as Cluster Autoscaler's
+/// `scale-down-unneeded-time` lets it. Such a rise within that span (a burst that came and went,
+/// and may come again) keeps the hour's peak in force.
 fn fit_check(policy: &Policy, view: &SignalView, n: u32, met: &mut Vec<String>, unmet: &mut Vec<String>) {
     let limit = policy.scale_down_fit_max_pct;
     let lookback = policy.scale_down_fit_lookback_s;
+    let descent = policy.scale_down_fit_descent.then_some(policy.scale_down_fit_descent_lookback_s);
     let mib = 1024.0 * 1024.0;
     let resources = [
         ("cpu", Signal::RequestedCpu, Signal::PendingCpu, f64::from(policy.new_node_cpu_millis)),
@@ -302,14 +311,38 @@ fn fit_check(policy: &Policy, view: &SignalView, n: u32, met: &mut Vec<String>, 
             unmet.push(format!("requested {label} unknown: the fit check cannot pass"));
             continue;
         };
-        let fill = if n > 1 { peak / (f64::from(n - 1) * room) * 100.0 } else { f64::INFINITY };
+        let capacity = if n > 1 { f64::from(n - 1) * room } else { 0.0 };
+        let fill = |requests: f64| if capacity > 0.0 { requests / capacity * 100.0 } else { f64::INFINITY };
         let over = duration(lookback.into());
-        if fill <= limit {
-            met.push(format!("peak requested {label} over {over} fills {fill:.0}% of one node fewer <= {limit}%"));
-        } else {
-            unmet.push(format!(
-                "peak requested {label} over {over} would fill {fill:.0}% of one node fewer (> {limit}%)"
+        if fill(peak) <= limit {
+            met.push(format!(
+                "peak requested {label} over {over} fills {:.0}% of one node fewer <= {limit}%",
+                fill(peak)
             ));
+            continue;
+        }
+        let came_down = descent.and_then(|short| {
+            let recent = view.peak_sum(running, pending, short)?;
+            let span = lookback.saturating_add(short);
+            // A burst is a rise of at least a node's worth: from what one node fewer again
+            // would hold to past the limit.
+            let high = capacity * limit / 100.0;
+            let low = high - room * limit / 100.0;
+            (fill(recent) <= limit && !view.rose_past(running, pending, low, high, span))
+                .then_some((short, recent, span))
+        });
+        match came_down {
+            Some((short, recent, span)) => met.push(format!(
+                "requested {label} came down: peak over {} fills {:.0}% of one node fewer <= {limit}%, and it has not risen past that in {} (the {over} peak, {:.0}%, was on the way down)",
+                duration(short.into()),
+                fill(recent),
+                duration(span.into()),
+                fill(peak)
+            )),
+            None => unmet.push(format!(
+                "peak requested {label} over {over} would fill {:.0}% of one node fewer (> {limit}%)",
+                fill(peak)
+            )),
         }
     }
 }
@@ -445,39 +478,40 @@ struct Held {
     for_s: i64,
 }
 
-/// Samples split per signal: only points where the signal is known, at or before `now`, oldest first.
-struct SignalView {
-    now: DateTime<Utc>,
+/// The samples the rules may look at, oldest first, with their times as epoch milliseconds.
+/// Every query reads its signal straight from the samples it covers: the engine runs at every
+/// decider run (and every simulated one), and splitting an hour of samples into a series per
+/// signal first cost more than all the rules together.
+struct SignalView<'a> {
+    now_ms: i64,
     interval_ms: i64,
-    series: Vec<(Signal, Points)>,
+    samples: Vec<(i64, &'a Sample)>,
 }
 
-type Points = Vec<(DateTime<Utc>, f64)>;
+/// A signal's known value in a sample (a non-finite number is no value).
+fn known(signal: Signal, sample: &Sample) -> Option<f64> {
+    signal.value(sample).filter(|v| v.is_finite())
+}
 
-impl SignalView {
-    fn new(samples: &[Sample], now: DateTime<Utc>, policy: &Policy) -> Self {
+impl<'a> SignalView<'a> {
+    fn new(samples: &'a [Sample], now: DateTime<Utc>, policy: &Policy) -> Self {
+        let now_ms = now.timestamp_millis();
         // Nothing older than the longest look back matters (plus one interval for coverage).
         let horizon_ms = (i64::from(policy.longest_lookback_s()) + i64::from(policy.sample_interval_s)) * 1000;
-        let mut recent: Vec<&Sample> =
-            samples.iter().filter(|s| s.at <= now && (now - s.at).num_milliseconds() <= horizon_ms).collect();
-        if !recent.is_sorted_by_key(|s| s.at) {
-            recent.sort_by_key(|s| s.at);
+        let mut recent: Vec<(i64, &Sample)> = samples
+            .iter()
+            .filter(|s| s.at <= now)
+            .map(|s| (s.at.timestamp_millis(), s))
+            .filter(|(at, _)| now_ms - at <= horizon_ms)
+            .collect();
+        if !recent.is_sorted_by_key(|(at, _)| *at) {
+            recent.sort_by_key(|(at, _)| *at);
         }
-        // One pass over the samples fills every signal's series.
-        let mut series: Vec<(Signal, Points)> =
-            Signal::ALL.into_iter().map(|signal| (signal, Vec::with_capacity(recent.len()))).collect();
-        for sample in recent {
-            for (signal, points) in series.iter_mut() {
-                if let Some(v) = signal.value(sample).filter(|v| v.is_finite()) {
-                    points.push((sample.at, v));
-                }
-            }
-        }
-        SignalView { now, interval_ms: i64::from(policy.sample_interval_s) * 1000, series }
+        SignalView { now_ms, interval_ms: i64::from(policy.sample_interval_s) * 1000, samples: recent }
     }
 
-    fn points(&self, signal: Signal) -> &[(DateTime<Utc>, f64)] {
-        self.series.iter().find(|(s, _)| *s == signal).map(|(_, p)| p.as_slice()).unwrap_or(&[])
+    fn age_ms(&self, at: i64) -> i64 {
+        self.now_ms - at
     }
 
     fn max_gap_ms(&self) -> i64 {
@@ -492,17 +526,24 @@ impl SignalView {
         self.latest(signal).is_some()
     }
 
-    /// The newest value, unless it is stale.
+    /// The newest value, unless it is stale (only the samples young enough are looked at).
     fn latest(&self, signal: Signal) -> Option<f64> {
-        let (at, value) = self.points(signal).last()?;
-        ((self.now - *at).num_milliseconds() <= self.max_gap_ms()).then_some(*value)
+        self.samples
+            .iter()
+            .rev()
+            .take_while(|(at, _)| self.age_ms(*at) <= self.max_gap_ms())
+            .find_map(|(_, s)| known(signal, s))
     }
 
-    /// The points no older than `window_s`.
-    fn points_within(&self, signal: Signal, window_s: u32) -> &[(DateTime<Utc>, f64)] {
-        let points = self.points(signal);
+    /// Where the samples no older than `window_s` begin.
+    fn window_start(&self, window_s: u32) -> usize {
         let window_ms = i64::from(window_s) * 1000;
-        &points[points.partition_point(|(at, _)| (self.now - *at).num_milliseconds() > window_ms)..]
+        self.samples.partition_point(|(at, _)| self.age_ms(*at) > window_ms)
+    }
+
+    /// `a + b` over the last `window_s`, at the samples where both are known, oldest first.
+    fn sums(&self, a: Signal, b: Signal, window_s: u32) -> impl Iterator<Item = f64> + '_ {
+        self.samples[self.window_start(window_s)..].iter().filter_map(move |(_, s)| Some(known(a, s)? + known(b, s)?))
     }
 
     /// The highest `a + b` over the last `window_s`, at the samples where both are known;
@@ -510,53 +551,53 @@ impl SignalView {
     fn peak_sum(&self, a: Signal, b: Signal, window_s: u32) -> Option<f64> {
         self.latest(a)?;
         self.latest(b)?;
-        let (a, b) = (self.points_within(a, window_s), self.points_within(b, window_s));
-        // Both are oldest first: walk them together, pairing equal timestamps.
-        let (mut i, mut j, mut peak) = (0, 0, None::<f64>);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    let sum = a[i].1 + b[j].1;
-                    peak = Some(peak.map_or(sum, |p| p.max(sum)));
-                    i += 1;
-                    j += 1;
-                }
+        self.sums(a, b, window_s).reduce(f64::max)
+    }
+
+    /// Whether `a + b` rose from at or below `low` to above `high` within the last `window_s`
+    /// (a sample above `high` follows one at or below `low`). A load that has only come down
+    /// since the window began never did; the gap between the two keeps noise around one line
+    /// from reading as a rise.
+    fn rose_past(&self, a: Signal, b: Signal, low: f64, high: f64, window_s: u32) -> bool {
+        let mut was_low = false;
+        for sum in self.sums(a, b, window_s) {
+            if sum <= low {
+                was_low = true;
+            } else if was_low && sum > high {
+                return true;
             }
         }
-        peak
+        false
     }
 
     /// `Some` when `holds` is sustained over the last `window_s` (see the module docs).
     fn sustained(&self, signal: Signal, window_s: u32, holds: impl Fn(f64) -> bool) -> Option<Held> {
-        let points = self.points(signal);
         let window_ms = i64::from(window_s) * 1000;
-        let age_ms = |at: &DateTime<Utc>| (self.now - *at).num_milliseconds();
-        let first_in_window = points.iter().position(|(at, _)| age_ms(at) <= window_ms)?;
-        let in_window = &points[first_in_window..];
-        if !in_window.iter().all(|(_, v)| holds(*v)) {
+        let start = self.window_start(window_s);
+        let mut in_window = self.samples[start..].iter().filter_map(|(at, s)| known(signal, s).map(|v| (*at, v)));
+        let (oldest_at, first) = in_window.next()?;
+        if !holds(first) || self.age_ms(oldest_at) < window_ms - self.interval_ms {
             return None;
         }
-        if age_ms(&in_window[0].0) < window_ms - self.interval_ms {
-            return None;
+        let (mut newest_at, mut latest) = (oldest_at, first);
+        for (at, v) in in_window {
+            if !holds(v) || at - newest_at > self.max_gap_ms() {
+                return None;
+            }
+            (newest_at, latest) = (at, v);
         }
-        let newest = in_window.last()?;
-        if age_ms(&newest.0) > self.max_gap_ms()
-            || in_window.windows(2).any(|w| (w[1].0 - w[0].0).num_milliseconds() > self.max_gap_ms())
-        {
+        if self.age_ms(newest_at) > self.max_gap_ms() {
             return None;
         }
         // Extend back past the window while the run continues unbroken, for the explanation.
-        let mut start = first_in_window;
-        while start > 0 {
-            let (prev_at, prev_v) = points[start - 1];
-            if !holds(prev_v) || (points[start].0 - prev_at).num_milliseconds() > self.max_gap_ms() {
+        let mut run_start = oldest_at;
+        for (at, v) in self.samples[..start].iter().rev().filter_map(|(at, s)| known(signal, s).map(|v| (*at, v))) {
+            if !holds(v) || run_start - at > self.max_gap_ms() {
                 break;
             }
-            start -= 1;
+            run_start = at;
         }
-        Some(Held { latest: newest.1, for_s: (age_ms(&points[start].0) / 1000).max(i64::from(window_s)) })
+        Some(Held { latest, for_s: (self.age_ms(run_start) / 1000).max(i64::from(window_s)) })
     }
 }
 

@@ -611,6 +611,82 @@ fn the_fit_check_remembers_the_peak_of_the_last_hour() {
     assert_eq!(decide(&policy, &state(3), &samples, now()).action, Action::ScaleDown);
 }
 
+/// Quiet samples whose requested memory is `mib(age_s)` (3 nodes: one node fewer has 2944 MiB
+/// of room, 2355 MiB at 80 %, and a node's worth below that is 1178 MiB).
+fn memory_requests(span_s: i64, mib: impl Fn(i64) -> f64) -> Vec<Sample> {
+    series(span_s, |a| Sample { requested_memory_bytes: Some(mib(a) * MIB), ..quiet(a) })
+}
+
+#[test]
+fn a_descent_releases_the_node_after_the_short_window_not_the_hour() {
+    // 12 replicas (3072 MiB, 104 % of one node fewer) until 20 minutes ago, 6 since: the load
+    // came down and stayed down.
+    let samples = memory_requests(4200, |a| if a > 1200 { 3072.0 } else { 1536.0 });
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!(d.action, Action::ScaleDown, "{d:?}");
+    let why = "requested memory came down: peak over 15m00s fills 52% of one node fewer <= 80%, and it has not risen past that in 75m00s (the 60m00s peak, 104%, was on the way down)";
+    assert!(d.reasons.iter().any(|r| r == why), "{d:?}");
+    // Off, the hour's peak holds the node, as before.
+    let off = Policy { scale_down_fit_descent: false, ..Policy::default() };
+    let d = decide(&off, &state(3), &samples, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("peak requested memory over 60m00s would fill 104%")), "{d:?}");
+}
+
+#[test]
+fn a_descent_never_goes_below_min_nodes_nor_inside_the_cooldown() {
+    let samples = memory_requests(4200, |a| if a > 1200 { 3072.0 } else { 1536.0 });
+    let at_floor = Policy { min_nodes: 3, ..Policy::default() };
+    let d = decide(&at_floor, &state(3), &samples, now());
+    assert_eq!((d.action, d.blocked_by), (Action::None, Some(BlockedBy::MinNodes)), "{d:?}");
+    let d = decide(&Policy::default(), &after(ScaleAction::ScaleDown, 300, 3), &samples, now());
+    assert_eq!((d.action, d.blocked_by), (Action::None, Some(BlockedBy::Cooldown)), "{d:?}");
+}
+
+#[test]
+fn a_descent_needs_the_short_window_to_fit_too() {
+    // Down for 8 minutes only: the last 15 minutes still hold the peak.
+    let samples = memory_requests(4200, |a| if a > 480 { 3072.0 } else { 1536.0 });
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("would fill 104%")), "{d:?}");
+}
+
+#[test]
+fn a_wiggle_smaller_than_a_node_is_still_a_descent_but_a_burst_holds_the_hour() {
+    // Coming down with one bounce back over the line, from 1536 MiB (above 1178: less than a
+    // node's worth below the limit).
+    let wiggle = memory_requests(4200, |a| match a {
+        1301.. => 3072.0,
+        1000..=1060 => 2500.0,
+        _ => 1536.0,
+    });
+    assert_eq!(decide(&Policy::default(), &state(3), &wiggle, now()).action, Action::ScaleDown);
+    // The same bounce from 1024 MiB (a node's worth below the limit and more): a burst, which
+    // may come again; the hour's peak (2500 MiB, 85 % of one node fewer) holds the node.
+    let burst = memory_requests(4200, |a| match a {
+        1000..=1060 => 2500.0,
+        _ => 1024.0,
+    });
+    let d = decide(&Policy::default(), &state(3), &burst, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("peak requested memory over 60m00s would fill 85%")), "{d:?}");
+}
+
+#[test]
+fn an_hourly_burst_is_seen_rising_whatever_its_phase() {
+    // The previous burst straddles the hour's edge: inside the hour only its tail shows, which
+    // alone would look like a descent. The descent rule looks back the hour and its own 15
+    // minutes, so it sees the burst rise (the ASG trace's hourly spike).
+    let samples = memory_requests(4200, |a| if (3540..=3660).contains(&a) { 3072.0 } else { 1024.0 });
+    let d = decide(&Policy::default(), &state(3), &samples, now());
+    assert_eq!(d.action, Action::None, "{d:?}");
+    assert!(d.reasons.iter().any(|r| r.contains("peak requested memory over 60m00s would fill 104%")), "{d:?}");
+    // Seen over the hour alone (the samples older than it dropped), the tail reads as a descent.
+    let hour_only: Vec<Sample> = samples.into_iter().filter(|s| s.at >= now() - Duration::seconds(3600)).collect();
+    assert_eq!(decide(&Policy::default(), &state(3), &hour_only, now()).action, Action::ScaleDown);
+}
+
 #[test]
 fn unschedulable_pods_trigger_after_30_s_where_the_spec_waits_three_minutes() {
     let samples = series(90, |a| pending(a, 2, 400.0, 512.0));

@@ -104,6 +104,12 @@ policy_fields! {
     /// How far back the fit check looks for the peak: a stabilization window, so that a
     /// recurring peak is not scaled away between its occurrences.
     scale_down_fit_lookback_s: u32 = 3600, env "SCALE_DOWN_FIT_LOOKBACK";
+    /// SmartScale's deviation: a peak the requests have only come down from holds a node for
+    /// `scale_down_fit_descent_lookback_s`, not the whole lookback. The lookback still holds
+    /// for a load that rose past the limit within it (a burst that may recur).
+    scale_down_fit_descent: bool = true, env "SCALE_DOWN_FIT_DESCENT";
+    /// The short window of a descent: how long the requests must have fitted on one node fewer.
+    scale_down_fit_descent_lookback_s: u32 = 900, env "SCALE_DOWN_FIT_DESCENT_LOOKBACK";
     /// SmartScale's deviation: consolidate by requests. When the spec's utilization rule does not
     /// hold (CPU between its thresholds), still remove a node whose pods fit on the others: the
     /// fit check passes, no pods are pending, and CPU (sustained over `scale_down_window_s`) and
@@ -131,10 +137,27 @@ impl Policy {
             self.error_rate_window_s,
             self.scale_down_window_s,
             self.scale_down_fit_lookback_s,
+            self.descent_span_s(),
         ]
         .into_iter()
         .max()
         .unwrap_or(0)
+    }
+
+    /// How far back the descent rule looks for a rise past the fit limit: the fit check's
+    /// lookback plus the short window (so that a burst recurring once per lookback is always
+    /// seen rising, whatever the phase); 0 when the rule is off.
+    pub fn descent_span_s(&self) -> u32 {
+        if self.scale_down_fit_check_may_run() && self.scale_down_fit_descent {
+            self.scale_down_fit_lookback_s.saturating_add(self.scale_down_fit_descent_lookback_s)
+        } else {
+            0
+        }
+    }
+
+    /// The fit check runs when it is on or when consolidation (which always uses it) is.
+    fn scale_down_fit_check_may_run(&self) -> bool {
+        self.scale_down_fit_check || self.consolidate_by_requests
     }
 
     /// Defaults overridden by the configuration source, validated. Errors name the variable.
@@ -206,6 +229,7 @@ impl Policy {
             ("scale_down_window_s", self.scale_down_window_s),
             ("sample_interval_s", self.sample_interval_s),
             ("scale_down_fit_lookback_s", self.scale_down_fit_lookback_s),
+            ("scale_down_fit_descent_lookback_s", self.scale_down_fit_descent_lookback_s),
         ] {
             if value == 0 || value > MAX_WINDOW_S {
                 return fail(field, format!("must be between 1 and {MAX_WINDOW_S} seconds, got {value}"));
@@ -227,6 +251,15 @@ impl Policy {
             return fail(
                 "sample_interval_s",
                 format!("{} s is longer than the shortest window ({shortest_window} s)", self.sample_interval_s),
+            );
+        }
+        if self.scale_down_fit_descent_lookback_s > self.scale_down_fit_lookback_s {
+            return fail(
+                "scale_down_fit_descent_lookback_s",
+                format!(
+                    "{} s is longer than scale_down_fit_lookback_s ({} s): a descent's window must be the shorter",
+                    self.scale_down_fit_descent_lookback_s, self.scale_down_fit_lookback_s
+                ),
             );
         }
         if self.scale_up_step == 0 || self.scale_up_step > self.scale_up_step_urgent {
@@ -254,7 +287,8 @@ impl Policy {
             .max(self.pending_pods_window_s)
             .max(self.error_rate_window_s)
             .max(self.scale_down_window_s)
-            .max(if self.scale_down_fit_check { self.scale_down_fit_lookback_s } else { 0 })
+            .max(if self.scale_down_fit_check_may_run() { self.scale_down_fit_lookback_s } else { 0 })
+            .max(self.descent_span_s())
             + self.sample_interval_s
     }
 }
@@ -309,6 +343,8 @@ mod tests {
             (MapConfig::new().with("SCALE_UP_STEP", "3"), "SCALE_UP_STEP"),
             (MapConfig::new().with("METRICS_STEP", "900"), "METRICS_STEP"),
             (MapConfig::new().with("SCALE_UP_THRESHOLD_CPU", "NaN"), "SCALE_UP_THRESHOLD_CPU"),
+            (MapConfig::new().with("SCALE_DOWN_FIT_DESCENT_LOOKBACK", "7200"), "SCALE_DOWN_FIT_DESCENT_LOOKBACK"),
+            (MapConfig::new().with("SCALE_DOWN_FIT_DESCENT_LOOKBACK", "0"), "SCALE_DOWN_FIT_DESCENT_LOOKBACK"),
         ];
         for (cfg, var) in cases {
             match Policy::from_config(&cfg) {
@@ -327,8 +363,10 @@ mod tests {
 
     #[test]
     fn lookback_covers_the_longest_window() {
-        assert_eq!(Policy::default().lookback_s(), 3630, "the fit check's hour");
-        let spec = Policy { scale_down_fit_check: false, ..Policy::default() };
+        assert_eq!(Policy::default().lookback_s(), 4530, "the fit check's hour and the descent's 15 minutes");
+        let no_descent = Policy { scale_down_fit_descent: false, ..Policy::default() };
+        assert_eq!(no_descent.lookback_s(), 3630, "the fit check's hour");
+        let spec = Policy { scale_down_fit_check: false, consolidate_by_requests: false, ..Policy::default() };
         assert_eq!(spec.lookback_s(), 630);
     }
 }

@@ -344,11 +344,28 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
         ttl_s: u32,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Appends `latencies` to the state item's join latencies, keeping the newest
+    /// [`crate::state::JOIN_LATENCIES_KEPT`]; a conditional write, so that two workers recording
+    /// at once both keep their entries.
+    fn record_join_latencies(
+        &self,
+        cluster_id: &str,
+        latencies: &[crate::state::JoinLatency],
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Appends `change` to the cluster's savings ledger, in the bucket of its UTC day (see
     /// [`crate::cost_ledger`] for the bounds). `Ok(false)` when that bucket is full: the change
     /// is then counted as dropped, not kept.
     fn record_cost_change(&self, cluster_id: &str, change: &CostChange) -> impl Future<Output = Result<bool>> + Send;
-    /// The ledger's changes from `from` to `to`, deduplicated, oldest first.
+    /// Adds one decider run's observations to the ledger's bucket of its UTC day
+    /// ([`crate::cost_ledger::DayObservations::add`]), atomically against a concurrent run.
+    /// `Ok(false)` when the run was at or before the last one accounted for.
+    fn record_observation(
+        &self,
+        cluster_id: &str,
+        run: &crate::cost_ledger::RunObservation,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// The ledger's changes from `from` to `to`, deduplicated, oldest first, with the days'
+    /// observations.
     fn cost_ledger(
         &self,
         cluster_id: &str,

@@ -56,6 +56,36 @@ pub struct StateItem {
     /// The last pre-scale, until its window comes and it is judged used or not.
     #[serde(default)]
     pub pre_scale: Option<PendingPreScale>,
+    /// The last [`JOIN_LATENCIES_KEPT`] launch → node Ready times the scale-up worker measured,
+    /// oldest first: predictive scaling's lead time is their p90.
+    #[serde(default)]
+    pub join_latencies: Vec<JoinLatency>,
+}
+
+/// How many join latencies the state item keeps: enough for a p90 that follows the fleet's
+/// recent boots (an AMI or instance-type change), few enough to stay a small part of the item.
+pub const JOIN_LATENCIES_KEPT: usize = 50;
+
+/// One node's launch → Ready time, as the scale-up worker's join check saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinLatency {
+    pub instance_id: String,
+    pub ready_at: DateTime<Utc>,
+    pub seconds: f64,
+}
+
+/// `kept` with `new` appended (an instance already in it is not counted twice: a redelivered
+/// join check), cut to the newest [`JOIN_LATENCIES_KEPT`].
+pub fn with_join_latencies(kept: &[JoinLatency], new: &[JoinLatency]) -> Vec<JoinLatency> {
+    let mut list = kept.to_vec();
+    for latency in new {
+        if !list.iter().any(|l| l.instance_id == latency.instance_id) {
+            list.push(latency.clone());
+        }
+    }
+    let excess = list.len().saturating_sub(JOIN_LATENCIES_KEPT);
+    list.drain(..excess);
+    list
 }
 
 /// The fit of the demand history, cached so the 14-day `query_range` runs every few hours, not

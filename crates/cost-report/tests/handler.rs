@@ -100,3 +100,29 @@ async fn the_forwarder_renders_the_published_report() {
     assert!(text.contains(&smartscale_core::cost_report::usd(report.cost_usd.unwrap())), "{text}");
     assert!(text.contains("1 scale-ups (1 nodes), 1 scale-downs"), "{text}");
 }
+
+#[tokio::test]
+async fn the_decider_s_observations_become_the_week_s_unschedulable_time() {
+    use smartscale_core::cost_ledger::RunObservation;
+    use smartscale_core::ports::StateStore;
+    let deps = week().await;
+    // The decider ran every 2 minutes on Wednesday 10:00–12:00, a pod unschedulable throughout
+    // the first half hour; one run's query failed.
+    let start = t("2026-11-18T10:00:00Z");
+    for i in 0..=60 {
+        let at = start + Duration::minutes(2 * i);
+        let pods = if at <= start + Duration::minutes(30) { 1 } else { 0 };
+        let samples = (0..=22).map(|k| (at - Duration::seconds(30 * k), Some(pods))).collect();
+        let run = RunObservation { at, unschedulable: (i != 40).then_some(samples), sample_step_s: 30, forecast: None };
+        assert!(deps.state.record_observation("prod", &run).await.unwrap());
+    }
+    let report = handle(event(json!({"days": 7})), &deps).await.unwrap();
+    let u = report.unschedulable;
+    // 09:45–12:00 accounted: the first run's 15 minutes (11.5 covered by samples), then 2 min a run.
+    assert!((u.known_minutes - (11.5 + 118.0)).abs() < 1e-9, "{u:?}");
+    assert!((u.failed_minutes - 5.5).abs() < 1e-9, "{u:?}");
+    // 09:49 to 10:30 had the pod waiting: 11.5 + 30 min.
+    assert!((u.minutes - 41.5).abs() < 1e-9 && (u.pod_minutes - 41.5).abs() < 1e-9, "{u:?}");
+    assert!((u.unknown_minutes - (7.0 * 1440.0 - 129.5)).abs() < 1e-9);
+    assert_eq!(deps.publisher.reports()[0].unschedulable, u, "what is published is what was computed");
+}

@@ -4,6 +4,7 @@ use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
+use smartscale_core::cost_ledger::{ForecastObservation, RunObservation};
 use smartscale_core::decide::{decide, Action, BlockedBy, Decision, DecisionState};
 use smartscale_core::emf::{Metric, MetricBatch};
 use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
@@ -404,6 +405,7 @@ where
         decision.reasons.insert(0, reason);
     }
     let mut forecast = None;
+    let mut pre_scale_judged = None;
     if let Some((prediction, origin, actual_demand, forecast_demand)) =
         predictive::predict(cfg, &deps.metrics, &mut item, &mut update, now).await
     {
@@ -418,12 +420,15 @@ where
             actual_demand,
             forecast_demand,
         };
+        // Judged here as `predictive::record` judges it just below (same item, same rule).
+        pre_scale_judged = judged_pre_scale(&item, f.actual_demand, now);
         predictive::record(emf, &f, &item, &mut update, now);
         info!(decision_id, forecast = %serde_json::to_string(&f).unwrap_or_default(), "predictive");
         forecast = Some(f);
     }
     info!(decision_id, action = ?decision.action, delta = decision.delta, blocked_by = ?decision.blocked_by, reasons = ?decision.reasons, "decided");
 
+    let mut pre_scale_made = false;
     let taken = match decision.action {
         Action::None => {
             if decision.blocked_by == Some(BlockedBy::MaxNodes) {
@@ -450,6 +455,7 @@ where
             let taken = act(deps, decision_id, &item, &decision, now, emf).await?;
             if let (Taken::ScaleUpRequested { .. }, Some(f)) = (&taken, forecast.as_ref().filter(|f| f.applied)) {
                 if let Some(pending) = predictive::pending(&f.effect, f.prediction.lead_s, now) {
+                    pre_scale_made = true;
                     emf.put_with("Mode", f.mode.as_str(), Metric::PreScales, 1.0);
                     save(deps, &StateUpdate { pre_scale: Some(Some(pending)), ..Default::default() }).await;
                 }
@@ -457,9 +463,47 @@ where
             taken
         }
     };
+    let observation = RunObservation {
+        at: now,
+        unschedulable: (origin == MetricsOrigin::Live)
+            .then(|| samples.iter().map(|s| (s.at, s.pending_pods)).collect()),
+        sample_step_s: cfg.policy.sample_interval_s,
+        forecast: forecast.as_ref().map(|f| ForecastObservation {
+            mode: f.mode.as_str().to_string(),
+            actual_nodes: f.actual_demand,
+            forecast_nodes: f.forecast_demand,
+            pre_scale_made,
+            would_pre_scale: !f.applied && f.effect.is_pre_scale(),
+            pre_scale_judged,
+        }),
+    };
+    record_observation(deps, &observation).await;
     let mut outcome = outcome(cfg, decision_id, trigger, &item, origin, Some(decision), taken);
     outcome.forecast = forecast.map(Box::new);
     Ok(outcome)
+}
+
+/// Adds the run's unschedulable pods and forecast error to the day's observations, for the
+/// weekly report. A failure is logged, not fatal: the next run's span covers this run's time,
+/// and whatever no run accounts for the report counts as unknown.
+async fn record_observation<S, M, F, Q, N, C, K>(deps: &Deps<S, M, F, Q, N, C, K>, run: &RunObservation)
+where
+    S: StateStore,
+{
+    match deps.state.record_observation(&deps.config.cluster_id, run).await {
+        Ok(true) => {}
+        Ok(false) => {
+            info!(at = %run.at, "a later run was already observed; this one adds nothing to the day's figures")
+        }
+        Err(e) => error!(error = %e, "could not record the run's observations for the cost report"),
+    }
+}
+
+/// Whether a pre-scale is judged this run, and if so whether it was used: its window has come
+/// and the demand is known (the rule of `predictive::record`, which clears it).
+fn judged_pre_scale(item: &StateItem, actual_demand: Option<f64>, now: DateTime<Utc>) -> Option<bool> {
+    let pending = item.pre_scale.as_ref().filter(|p| p.window_at <= now)?;
+    actual_demand.map(|actual| actual > f64::from(pending.reactive_nodes))
 }
 
 /// Takes the lock, sends the work, records the action and announces it.

@@ -3,6 +3,7 @@
 
 use smartscale_core::fakes::DemandOp;
 use smartscale_core::forecast::{DemandSample, Effect, PredictiveMode};
+use smartscale_core::state::JoinLatency;
 
 use super::*;
 use crate::predictive::ModelOrigin;
@@ -33,9 +34,16 @@ fn steady(_: i64) -> Sample {
 }
 
 async fn world(nodes: usize, mode: &str) -> World {
+    world_with(nodes, mode, &[]).await
+}
+
+async fn world_with(nodes: usize, mode: &str, vars: &[(&str, &str)]) -> World {
     let mut world = World::new(nodes).await;
-    world.deps.config =
-        DeciderConfig::from_config(&MapConfig::new().with("CLUSTER_ID", "prod").with("PREDICTIVE_MODE", mode)).unwrap();
+    let mut config = MapConfig::new().with("CLUSTER_ID", "prod").with("PREDICTIVE_MODE", mode);
+    for (k, v) in vars {
+        config = config.with(k, v);
+    }
+    world.deps.config = DeciderConfig::from_config(&config).unwrap();
     world.deps.clock.set(before_rush());
     world.deps.metrics.set_demand(daily_rush());
     world
@@ -61,7 +69,8 @@ async fn a_fitted_history_makes_an_active_decider_pre_scale_with_the_reason() {
     let [WorkMessage::ScaleUpRequest(request)] = sent.as_slice() else { panic!("one scale-up request: {sent:?}") };
     assert!(
         request.reason.contains(
-            "forecast 5 nodes at Mon 09:00 UTC (daily profile, p90 of 14 days + 10 %); pre-scaling 10 min ahead; pre-scale 3 → 5 nodes"
+            "forecast 5 nodes at Mon 09:00 UTC (daily profile, p90 of 14 days + 10 %); pre-scaling 10 min ahead \
+             (the default lead: 0 node joins recorded, 5 needed for a p90); pre-scale 3 → 5 nodes"
         ),
         "{}",
         request.reason
@@ -199,4 +208,104 @@ async fn the_model_is_not_refit_on_every_run() {
     let outcome = world.run().await;
     assert!(matches!(outcome.forecast.unwrap().origin, ModelOrigin::Fitted { .. }));
     assert_eq!(refits(&world), 2);
+}
+
+/// Joins recorded as the scale-up worker records them, through the store's port.
+async fn record_joins(world: &World, seconds: &[f64]) {
+    let joins: Vec<JoinLatency> = seconds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| JoinLatency {
+            instance_id: format!("i-join{i:03}"),
+            ready_at: before_rush() - Duration::days(1),
+            seconds: *s,
+        })
+        .collect();
+    world.deps.state.record_join_latencies("prod", &joins).await.unwrap();
+}
+
+/// Eighteen joins of 10 to 12 min 50 s and two of 25 and 30 min: the p90 is 770 s.
+fn slow_joins() -> Vec<f64> {
+    let mut s: Vec<f64> = (0..18).map(|i| 600.0 + 10.0 * f64::from(i)).collect();
+    s.extend([1500.0, 1800.0]);
+    s
+}
+
+fn scale_up_reason(world: &World) -> String {
+    let sent = world.sent();
+    let [WorkMessage::ScaleUpRequest(request)] = sent.as_slice() else { panic!("one scale-up request: {sent:?}") };
+    request.reason.clone()
+}
+
+#[tokio::test]
+async fn the_measured_join_p90_is_the_lead_of_the_pre_scale() {
+    // 08:48: a 10-minute lead would not reach the 09:00 rush; the fleet's 13 minutes do.
+    let world = world(3, "active").await;
+    record_joins(&world, &slow_joins()).await;
+    world.deps.clock.set(before_rush() - Duration::minutes(2));
+    world.metrics(steady);
+    let outcome = world.run().await;
+    let f = outcome.forecast.as_ref().unwrap();
+    assert_eq!(f.prediction.lead_s, 780);
+    assert_eq!(f.effect, Effect::PreScale { from: 3, to: 5 });
+    let reason = scale_up_reason(&world);
+    assert!(
+        reason.contains("pre-scaling 13 min ahead (lead = the p90 of 20 node joins, 12.8 min); pre-scale 3 → 5"),
+        "{reason}"
+    );
+    let item = world.deps.state.item("prod").unwrap();
+    assert_eq!(item.pre_scale.unwrap().window_at, before_rush() - Duration::minutes(2) + Duration::minutes(13));
+    assert_eq!(item.forecast_model.unwrap().lead_s, 780, "the profile is fitted for the lead it is used with");
+
+    // The same minute with the default lead: nothing to pre-scale yet.
+    let default = world_with(3, "active", &[]).await;
+    default.deps.clock.set(before_rush() - Duration::minutes(2));
+    default.metrics(steady);
+    let outcome = default.run().await;
+    assert_eq!(outcome.forecast.unwrap().prediction.lead_s, 600);
+    assert_eq!(outcome.taken, Taken::NoAction);
+}
+
+#[tokio::test]
+async fn fewer_than_five_joins_use_the_default_lead_and_say_so() {
+    let world = world(3, "active").await;
+    record_joins(&world, &[1500.0, 1600.0, 1700.0]).await;
+    world.metrics(steady);
+    let outcome = world.run().await;
+    assert_eq!(outcome.forecast.as_ref().unwrap().prediction.lead_s, 600);
+    let reason = scale_up_reason(&world);
+    assert!(
+        reason.contains("pre-scaling 10 min ahead (the default lead: 3 node joins recorded, 5 needed for a p90)"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_set_lead_below_the_minimum_wins_over_the_joins() {
+    // PREDICTIVE_LEAD_TIME=300 and a 13-minute fleet: at 08:50 the 5-minute window misses the
+    // rush; at 08:55 it reaches it.
+    let world = world_with(3, "active", &[("PREDICTIVE_LEAD_TIME", "300")]).await;
+    record_joins(&world, &slow_joins()).await;
+    world.metrics(steady);
+    let outcome = world.run().await;
+    assert_eq!(outcome.forecast.unwrap().prediction.lead_s, 300);
+    assert_eq!(outcome.taken, Taken::NoAction);
+    world.deps.clock.set(before_rush() + Duration::minutes(5));
+    world.metrics(steady);
+    let outcome = world.run().await;
+    assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 2 });
+    assert!(scale_up_reason(&world).contains("pre-scaling 5 min ahead (lead set by PREDICTIVE_LEAD_TIME)"));
+}
+
+#[tokio::test]
+async fn a_user_set_lead_above_the_joins_wins_too() {
+    // PREDICTIVE_LEAD_TIME=1800 and a 13-minute fleet: at 08:35 the 30-minute window reaches 09:00.
+    let world = world_with(3, "active", &[("PREDICTIVE_LEAD_TIME", "1800")]).await;
+    record_joins(&world, &slow_joins()).await;
+    world.deps.clock.set(before_rush() - Duration::minutes(15));
+    world.metrics(steady);
+    let outcome = world.run().await;
+    assert_eq!(outcome.forecast.unwrap().prediction.lead_s, 1800);
+    assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 2 });
+    assert!(scale_up_reason(&world).contains("pre-scaling 30 min ahead (lead set by PREDICTIVE_LEAD_TIME)"));
 }

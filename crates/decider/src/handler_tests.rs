@@ -652,5 +652,96 @@ async fn the_entry_point_dispatches_on_the_event_shape() {
     }
 }
 
+/// The day's observations the runs left in the ledger's day item.
+async fn observed_hours(world: &World) -> Vec<(DateTime<Utc>, smartscale_core::cost_ledger::HourObservations)> {
+    let day = world.deps.clock.now() - Duration::hours(12);
+    let ledger = world.deps.state.cost_ledger("prod", day, day + Duration::days(1)).await.unwrap();
+    ledger.observed_hours(day, day + Duration::days(1)).map(|(at, h)| (at, h.clone())).collect()
+}
+
+#[tokio::test]
+async fn every_run_records_its_unschedulable_time_and_a_failed_query_counts_as_unknown() {
+    let world = World::new(4).await;
+    // 12:00, the day's first run: 15 minutes accounted (the cap), the 23 samples cover 11.5
+    // of them; 2 pods unschedulable at the last four samples: 2 min, 4 pod-min.
+    world.metrics(|i| Sample { pending_pods: Some(if i >= 19 { 2 } else { 0 }), ..hot(i) });
+    world.run().await;
+    // 12:02: Prometheus is down, the run decides on the cached snapshot: 2 min unknown.
+    world.deps.clock.advance(120);
+    world.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
+    let outcome = world.run().await;
+    assert!(matches!(outcome.metrics, MetricsOrigin::CachedSnapshot { .. }), "{:?}", outcome.metrics);
+    // 12:04: back, nothing pending: 2 more known minutes.
+    world.deps.clock.advance(120);
+    world.deps.metrics.faults.clear(FetchOp);
+    world.metrics(hot);
+    world.run().await;
+    let hours = observed_hours(&world).await;
+    let [(at, h)] = hours.as_slice() else { panic!("one hour slot: {hours:?}") };
+    assert_eq!(*at, t0());
+    assert!((h.known_min - 13.5).abs() < 1e-9 && (h.unknown_min - 5.5).abs() < 1e-9, "{h:?}");
+    assert!((h.unschedulable_min - 2.0).abs() < 1e-9 && (h.unschedulable_pod_min - 4.0).abs() < 1e-9, "{h:?}");
+    // The default PREDICTIVE_MODE is forecast-only; with no demand history its error is unknown.
+    assert_eq!(h.forecast_modes, ["forecast-only"]);
+    assert!((h.forecast_unknown_min - 19.0).abs() < 1e-9 && h.forecast_min == 0.0, "{h:?}");
+    // A failed ledger write is logged, and the run still decides.
+    world.deps.clock.advance(120);
+    world
+        .deps
+        .state
+        .faults
+        .fail_next(smartscale_core::fakes::StateOp::Ledger, Error::unavailable("dynamodb", "throttled"));
+    world.run().await;
+    assert_eq!(observed_hours(&world).await[0].1, *h, "nothing counted; the next run's span covers it");
+}
+
+#[tokio::test]
+async fn every_run_records_the_forecast_s_error_and_its_pre_scales() {
+    let mut world = World::new(3).await;
+    let config = MapConfig::new().with("CLUSTER_ID", "prod").with("PREDICTIVE_MODE", "active");
+    world.deps.config = DeciderConfig::from_config(&config).unwrap();
+    // A daily 09:00–11:00 rush to 4.5 nodes over 1.2 for 15 days; 08:50, ten minutes before it.
+    let before_rush: DateTime<Utc> = "2026-11-23T08:50:00Z".parse().unwrap();
+    let start = before_rush - Duration::days(15) - Duration::minutes(8 * 60 + 50);
+    world.deps.metrics.set_demand(
+        (0..15 * 288 + 144)
+            .map(|i| smartscale_core::forecast::DemandSample {
+                at: start + Duration::minutes(5 * i),
+                nodes: if (108..132).contains(&(i % 288)) { 4.5 } else { 1.2 },
+            })
+            .collect(),
+    );
+    world.deps.clock.set(before_rush);
+    let steady = |_| Sample { cpu_pct: Some(50.0), mem_pct: Some(60.0), pending_pods: Some(0), ..Default::default() };
+    world.metrics(steady);
+    let first = world.run().await;
+    assert_eq!(first.taken, Taken::ScaleUpRequested { count: 2 }, "the pre-scale");
+    let f = first.forecast.clone().unwrap();
+    let (actual, forecast) = (f.actual_demand.unwrap(), f.forecast_demand.unwrap());
+    // 09:00: the window comes, demand 4.5 is above the 3 nodes the reactive rules kept: used.
+    world.deps.clock.advance(600);
+    world.deps.fleet.add_running("t3.small", "us-east-1a", Lifecycle::OnDemand);
+    world.deps.fleet.add_running("t3.small", "us-east-1a", Lifecycle::OnDemand);
+    world.metrics(steady);
+    let second = world.run().await;
+    let f2 = second.forecast.clone().unwrap();
+    let (actual2, forecast2) = (f2.actual_demand.unwrap(), f2.forecast_demand.unwrap());
+
+    let hours = observed_hours(&world).await;
+    let [(_, h8), (_, h9)] = hours.as_slice() else { panic!("the 08:00 and 09:00 slots: {hours:?}") };
+    assert_eq!(h8.forecast_modes, ["active"]);
+    assert_eq!((h8.pre_scales, h8.pre_scales_judged, h8.pre_scales_used), (1, 0, 0));
+    assert_eq!((h9.pre_scales, h9.pre_scales_judged, h9.pre_scales_used), (0, 1, 1));
+    // 08:50 accounts for 15 minutes, 09:00 for the 10 since; each at its own error.
+    assert!((h8.forecast_min - 15.0).abs() < 1e-9 && (h9.forecast_min - 10.0).abs() < 1e-9);
+    let under = |a: f64, f: f64, m: f64| (a - f).max(0.0) * m;
+    let over = |a: f64, f: f64, m: f64| (f - a).max(0.0) * m;
+    assert!((h8.under_node_min - under(actual, forecast, 15.0)).abs() < 1e-9, "{h8:?}");
+    assert!((h8.over_node_min - over(actual, forecast, 15.0)).abs() < 1e-9, "{h8:?}");
+    assert!((h9.under_node_min - under(actual2, forecast2, 10.0)).abs() < 1e-9, "{h9:?}");
+    assert!((h9.over_node_min - over(actual2, forecast2, 10.0)).abs() < 1e-9, "{h9:?}");
+    assert!(h8.over_node_min + h8.under_node_min + h9.over_node_min + h9.under_node_min > 0.0, "some error to see");
+}
+
 #[path = "handler_predictive_tests.rs"]
 mod predictive;

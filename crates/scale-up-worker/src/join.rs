@@ -8,7 +8,7 @@ use smartscale_core::messages::{JoinCheck, WorkMessage};
 use smartscale_core::notification::{FailureType, InstanceSummary, NotificationEvent};
 use smartscale_core::placement::node_for_instance;
 use smartscale_core::ports::{Clock, Cluster, Fleet, Instance, MetricsSink, Node, StateStore, WorkQueue};
-use smartscale_core::state::{ReleaseOutcome, StateUpdate};
+use smartscale_core::state::{JoinLatency, ReleaseOutcome, StateUpdate};
 use smartscale_core::{tags, Result};
 use smartscale_lambda::Worker;
 use tracing::{info, warn};
@@ -55,6 +55,9 @@ pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinChec
             },
         })
         .collect();
+    // Recorded at the first check that sees each node Ready, not when the slowest is: the
+    // lead time of predictive scaling is their p90, and a node's own time is what it needs.
+    record_join_latencies(deps, check, &statuses, now).await?;
     let waiting = statuses.iter().filter(|s| matches!(s, Status::Waiting(..))).count();
     if waiting > 0 && now < check.deadline {
         let remaining = (check.deadline - now).num_seconds().max(1) as u32;
@@ -70,6 +73,37 @@ pub async fn check<W: Worker<Config = ScaleUpConfig>>(deps: &W, check: &JoinChec
         return Ok(());
     }
     finish(deps, check, &statuses, &instances, &nodes, now).await
+}
+
+/// The launch → Ready seconds of the Ready instances in the state item (a node already there,
+/// from an earlier check, keeps its first time).
+async fn record_join_latencies<W: Worker<Config = ScaleUpConfig>>(
+    deps: &W,
+    check: &JoinCheck,
+    statuses: &[Status<'_>],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let latencies: Vec<JoinLatency> = statuses
+        .iter()
+        .filter_map(|s| match s {
+            Status::Ready(instance) => Some(JoinLatency {
+                instance_id: instance.instance_id.clone(),
+                ready_at: now,
+                seconds: join_seconds(instance, check, now),
+            }),
+            _ => None,
+        })
+        .collect();
+    if latencies.is_empty() {
+        return Ok(());
+    }
+    Box::pin(deps.state().record_join_latencies(&deps.config().cluster_id, &latencies)).await
+}
+
+/// Seconds from the instance's launch (EC2's, else the decision's) to `now`.
+fn join_seconds(instance: &Instance, check: &JoinCheck, now: DateTime<Utc>) -> f64 {
+    let launched_at = instance.launched_at.unwrap_or(check.launched_at);
+    (now - launched_at).num_milliseconds() as f64 / 1000.0
 }
 
 async fn finish<W: Worker<Config = ScaleUpConfig>>(
@@ -128,8 +162,7 @@ async fn finish<W: Worker<Config = ScaleUpConfig>>(
     }
 
     for instance in &ready {
-        let launched_at = instance.launched_at.unwrap_or(check.launched_at);
-        emf.put(Metric::NodeJoinLatency, (now - launched_at).num_milliseconds() as f64 / 1000.0);
+        emf.put(Metric::NodeJoinLatency, join_seconds(instance, check, now));
     }
     let terminated: Vec<&str> = to_terminate.iter().map(|i| i.instance_id.as_str()).collect();
     let new_total =

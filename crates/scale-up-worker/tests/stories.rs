@@ -514,3 +514,80 @@ async fn a_scale_up_request_whose_lock_is_gone_launches_nothing() {
     world.send(world.request(TOKEN, 2)).await;
     assert!(world.launched(TOKEN).is_empty(), "a late copy of a finished decision");
 }
+
+/// Each node's launch → Ready time is recorded at the first check that sees it Ready, in the
+/// state item, for the decider's lead time; a node already recorded keeps its first time.
+#[tokio::test]
+async fn join_latencies_are_recorded_per_node_when_each_becomes_ready() {
+    let world = World::new(&[]).await;
+    world.send(world.request(TOKEN, 2)).await;
+    let launched = world.launched(TOKEN);
+    world.tick(15).await; // check 1: nothing registered
+    world.join(&launched[0].instance_id, true);
+    world.join(&launched[1].instance_id, false);
+    world.tick(15).await; // check 2: the first Ready at 30 s, the second still joining
+    let item = world.deps.state.item("prod").unwrap();
+    let recorded: Vec<(&str, f64)> = item.join_latencies.iter().map(|j| (j.instance_id.as_str(), j.seconds)).collect();
+    assert_eq!(recorded, vec![(launched[0].instance_id.as_str(), 30.0)]);
+    assert!(item.scaling_in_progress, "the work goes on while the second joins");
+
+    world.join(&launched[1].instance_id, true);
+    world.tick(15).await; // check 3: the second Ready at 45 s; the first is not recorded again
+    let item = world.deps.state.item("prod").unwrap();
+    let recorded: Vec<(&str, f64)> = item.join_latencies.iter().map(|j| (j.instance_id.as_str(), j.seconds)).collect();
+    assert_eq!(recorded, vec![(launched[0].instance_id.as_str(), 30.0), (launched[1].instance_id.as_str(), 45.0)]);
+    assert_eq!(item.join_latencies[1].ready_at, world.deps.clock.now());
+    assert!(!item.scaling_in_progress);
+}
+
+#[tokio::test]
+async fn the_join_latencies_keep_the_newest_fifty_and_a_timed_out_node_adds_none() {
+    use smartscale_core::state::{JoinLatency, JOIN_LATENCIES_KEPT};
+    let world = World::new(&[]).await;
+    let old: Vec<JoinLatency> = (0..JOIN_LATENCIES_KEPT)
+        .map(|i| JoinLatency { instance_id: format!("i-old{i:02}"), ready_at: t0(), seconds: 100.0 + i as f64 })
+        .collect();
+    world.deps.state.record_join_latencies("prod", &old).await.unwrap();
+
+    world.send(world.request(TOKEN, 2)).await;
+    let launched = world.launched(TOKEN);
+    world.join(&launched[0].instance_id, true); // the other never registers
+    for _ in 0..25 {
+        world.tick(15).await;
+    }
+    let item = world.deps.state.item("prod").unwrap();
+    assert_eq!(item.join_latencies.len(), JOIN_LATENCIES_KEPT, "bounded");
+    assert_eq!(item.join_latencies[0].instance_id, "i-old01", "the oldest went");
+    let newest = item.join_latencies.last().unwrap();
+    assert_eq!((newest.instance_id.as_str(), newest.seconds), (launched[0].instance_id.as_str(), 15.0));
+    assert!(
+        !item.join_latencies.iter().any(|j| j.instance_id == launched[1].instance_id),
+        "a node that never became Ready has no join time"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_join_latency_write_fails_the_check_for_a_retry() {
+    use smartscale_core::fakes::StateOp;
+    let world = World::new(&[]).await;
+    world.send(world.request(TOKEN, 1)).await;
+    let instance = world.launched(TOKEN).remove(0);
+    world.join(&instance.instance_id, true);
+    world
+        .deps
+        .state
+        .faults
+        .fail_always(StateOp::JoinLatencies, smartscale_core::Error::unavailable("dynamodb", "throttled"));
+    world.deps.clock.advance(15);
+    let due = world.deps.queue.take_visible(QueueName::ScaleUp);
+    let failures = world.deliver(due.iter().map(|m| m.body.clone()).collect()).await;
+    assert_eq!(failures.len(), 1, "SQS redelivers the check");
+    assert!(world.deps.state.item("prod").unwrap().scaling_in_progress, "not finished without its record");
+
+    world.deps.state.faults.clear(StateOp::JoinLatencies);
+    let failures = world.deliver(due.iter().map(|m| m.body.clone()).collect()).await;
+    assert!(failures.is_empty());
+    let item = world.deps.state.item("prod").unwrap();
+    assert_eq!(item.join_latencies.len(), 1);
+    assert!(!item.scaling_in_progress);
+}

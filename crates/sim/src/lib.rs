@@ -8,6 +8,7 @@ mod ca_like;
 mod demand;
 mod fast_path;
 pub mod faults;
+mod forecast_tally;
 pub mod history;
 pub mod invoke;
 mod metrics;
@@ -20,15 +21,18 @@ mod settings;
 mod svg;
 mod timeline;
 pub mod trace;
+mod windows;
 mod workload;
 mod world;
 
 pub use demand::{Demand, Window};
 pub use faults::{FaultKind, FaultPlan};
+pub use forecast_tally::{FitScore, ForecastTally};
 pub use model::{MetricsModel, PolicyName, SimConfig, Summary, DEFAULT_SPOT_SHARE};
 pub use references::References;
 pub use settings::check_settings;
 pub use timeline::{Event, EventKind, Point, Timeline};
+pub use windows::{WindowWait, WARM_UP_DAYS};
 pub use world::{Run, WeeklyReport};
 
 use smartscale_core::Result;

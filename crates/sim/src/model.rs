@@ -32,6 +32,9 @@ pub fn pods_per_node() -> u64 {
 pub enum PolicyName {
     /// SmartScale's handlers with its default policy, deviations included.
     Smartscale,
+    /// SmartScale with predictive scaling acting (`PREDICTIVE_MODE=active`), from the demand
+    /// history the world records; everything else as `smartscale`.
+    Predictive,
     /// The same handlers with the spec's rules exactly as written.
     ReactiveSeed,
     /// Cluster Autoscaler's documented defaults, acting through the same workers.
@@ -45,8 +48,9 @@ pub enum PolicyName {
 }
 
 impl PolicyName {
-    pub const ALL: [PolicyName; 6] = [
+    pub const ALL: [PolicyName; 7] = [
         PolicyName::Smartscale,
+        PolicyName::Predictive,
         PolicyName::ReactiveSeed,
         PolicyName::CaLike,
         PolicyName::Static,
@@ -57,6 +61,7 @@ impl PolicyName {
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyName::Smartscale => "smartscale",
+            PolicyName::Predictive => "predictive",
             PolicyName::ReactiveSeed => "reactive-seed",
             PolicyName::CaLike => "ca-like",
             PolicyName::Static => "static",
@@ -271,6 +276,12 @@ pub struct Summary {
     pub redeliveries: u32,
     /// Decider runs Alertmanager's fast path invoked (SmartScale only).
     pub fast_path_invocations: u32,
+    /// Pods waiting inside the synthetic week's named windows (the 9 AM rush, the Friday
+    /// flash sale); empty for a trace.
+    pub windows: Vec<crate::windows::WindowWait>,
+    /// What predictive scaling did in the decider's runs (`None`: no decider, or
+    /// `PREDICTIVE_MODE=off`).
+    pub forecast: Option<crate::forecast_tally::ForecastTally>,
 }
 
 impl Summary {
@@ -286,7 +297,7 @@ impl Summary {
 
     /// The figures a comparison table shows, as (heading, cell), in column order.
     pub fn cells(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut cells = vec![
             ("policy", self.policy.clone()),
             ("cost $", format!("{:.2}", self.cost_usd)),
             ("× oracle", format!("{:.2}", self.cost_vs_oracle)),
@@ -306,7 +317,17 @@ impl Summary {
             ("orphans", self.orphan_instances.to_string()),
             ("decider errs", self.decider_errors.to_string()),
             ("episodes/alerts", format!("{}/{}", self.fault_episodes, self.fault_alerts)),
-        ]
+        ];
+        // The synthetic week's named windows (a trace has none): pods that waited after the
+        // warm-up, rush/sale; "-" for the oracle, which is never short and not simulated.
+        if self.window.as_ref().is_some_and(|w| w.trace.is_none()) {
+            let waited = match self.windows.as_slice() {
+                [] => "-".to_string(),
+                waits => waits.iter().map(|w| w.pods_waited_after_warm_up.to_string()).collect::<Vec<_>>().join("/"),
+            };
+            cells.push(("waited rush/sale", waited));
+        }
+        cells
     }
 
     /// Fills the ratios from the totals.

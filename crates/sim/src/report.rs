@@ -19,6 +19,7 @@ pub fn capacity_chart_id(policy: &str) -> String {
 fn color(policy: &str) -> &'static str {
     match policy {
         "smartscale" => "#1f77b4",
+        "predictive" => "#17becf",
         "reactive-seed" => "#ff7f0e",
         "ca-like" => "#2ca02c",
         "static" => "#7f7f7f",

@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use smartscale_core::config::MapConfig;
-use smartscale_core::fakes::{ClusterOp, FakeMetrics, FetchOp, StateOp, StopAfter};
+use smartscale_core::fakes::{ClusterOp, DemandOp, FakeMetrics, FetchOp, StateOp, StopAfter};
+use smartscale_core::forecast::{DemandSample, NodeSize, PredictiveConfig, PredictiveMode, STEP_S};
 use smartscale_core::messages::{QueueName, WorkMessage};
 use smartscale_core::notification::{FailureType, NotificationEvent};
 use smartscale_core::ports::{Instance, InstanceState, Lifecycle, Node, StateStore, WorkQueue};
@@ -26,6 +27,7 @@ use crate::ca_like::{self, CaLike};
 use crate::demand::Demand;
 use crate::fast_path::{self, AlertRoute};
 use crate::faults::{FaultKind, FaultPlan, NODE_NOT_READY_MINUTES, PROMETHEUS_OUTAGE_MINUTES};
+use crate::forecast_tally::ForecastTally;
 use crate::metrics::{self, Replicas};
 use crate::model::*;
 use crate::ports::{Decider, Deps, Ports, APP_NAMESPACE, SUBNETS, ZONES};
@@ -33,6 +35,7 @@ use crate::references::References;
 use crate::scrape::Prometheus;
 use crate::settings::HandlerConfigs;
 use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline};
+use crate::windows::WindowCounter;
 
 pub(crate) const CLUSTER: &str = "sim";
 const DECIDER_EVERY_S: i64 = 120;
@@ -41,14 +44,18 @@ const SPOT_WARNING_S: i64 = 120;
 /// The work queues' redrive policy and visibility timeout (infra/template.yaml).
 const MAX_RECEIVES: u32 = 5;
 const VISIBILITY_TIMEOUT_S: i64 = 360;
-/// An instance with no node this long after its join deadline is an orphan.
-const ORPHAN_GRACE_S: i64 = 300;
+/// An instance with no node this long after its join deadline is an orphan. Two visibility
+/// timeouts: a join check that two injected Lambda timeouts delay (each returns the message to
+/// the queue for `VISIBILITY_TIMEOUT_S`) still terminates its never-joined instance, later.
+const ORPHAN_GRACE_S: i64 = 2 * VISIBILITY_TIMEOUT_S;
 /// Draw keys, one per kind of draw, so that no two draws share a key.
 const KEY_JOIN: u64 = 0x4A01_4E00;
 const KEY_OUTAGE: u64 = 0x0D7A_6E00;
 const KEY_NOT_READY: u64 = 0x0E0D_7E00;
 const KEY_INVOCATION: u64 = 0x1417_0C00;
 const KEY_SCRAPE: u64 = 0x5C4A_9E00;
+/// Prometheus' retention in the cluster's manifests: the demand history the decider can read.
+pub(crate) const HISTORY_RETENTION_DAYS: i64 = 14;
 
 /// Who decides: the real decider on its schedule, the CA-like scan every step, or nobody.
 enum Controller {
@@ -68,7 +75,8 @@ pub(crate) fn handler_config(config: &SimConfig) -> MapConfig {
     }
     // SmartScale's fast path: Alertmanager's alert reaches the decider through SNS
     // (`--set FAST_PATH_TOPIC_ARN=` switches it off). The seeds have none.
-    if config.policy == PolicyName::Smartscale && !config.settings.iter().any(|(k, _)| k == "FAST_PATH_TOPIC_ARN") {
+    let smartscale = matches!(config.policy, PolicyName::Smartscale | PolicyName::Predictive);
+    if smartscale && !config.settings.iter().any(|(k, _)| k == "FAST_PATH_TOPIC_ARN") {
         base = base.with("FAST_PATH_TOPIC_ARN", fast_path::TOPIC_ARN);
     }
     match config.policy {
@@ -78,6 +86,8 @@ pub(crate) fn handler_config(config: &SimConfig) -> MapConfig {
             .with("SCALE_DOWN_FIT_CHECK", "false")
             .with("SCALE_DOWN_CONSOLIDATE_BY_REQUESTS", "false")
             .with("DRAIN_CANDIDATE", "fewest_pods"),
+        // The same as `smartscale` with the forecast acting, whatever `--set` says of the mode.
+        PolicyName::Predictive => base.with(PredictiveConfig::MODE, PredictiveMode::Active.as_str()),
         _ => base,
     }
 }
@@ -163,6 +173,13 @@ pub struct World<'a> {
     summary: Summary,
     timeline: Timeline,
     copies: Copies,
+    /// The decider's demand unit (one new node's allocatable), for the demand history the world
+    /// records every 5 minutes; `None` for the policies without a decider.
+    demand_node: Option<NodeSize>,
+    /// The demand (nodes) of the latest scrape: what `query_range` reads at a step's instant.
+    scraped_demand: Option<f64>,
+    windows: WindowCounter,
+    forecast: ForecastTally,
 }
 
 /// The world's copies of the nodes and instances, taken again only when the fakes' generation
@@ -184,16 +201,18 @@ impl<'a> World<'a> {
         ports.fleet.set_instance_limit(config.instance_quota);
         let metrics = FakeMetrics::default();
         metrics.calls.turn_off();
+        metrics.demand_calls.turn_off();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| Error::rejected("simulator", e.to_string()))?;
         let handlers = HandlerConfigs::read(&handler_config(config), &config.settings)?;
         let decider_config = handlers.decider;
         let fast_path = decider_config.fast_path_topic_arn.is_some().then(AlertRoute::default);
+        let demand_node = smartscale_decider::predictive::node_size(&decider_config);
         let (min_nodes, max_nodes) = (decider_config.policy.min_nodes, decider_config.policy.max_nodes);
         let join_deadline_s = i64::from(handlers.scale_up.join_timeout_s) + ORPHAN_GRACE_S;
         let controller = match config.policy {
-            PolicyName::Smartscale | PolicyName::ReactiveSeed => {
+            PolicyName::Smartscale | PolicyName::Predictive | PolicyName::ReactiveSeed => {
                 Controller::Decider(Box::new(ports.decider(decider_config, &metrics)))
             }
             PolicyName::CaLike => Controller::CaLike(CaLike::new(CLUSTER)),
@@ -216,6 +235,7 @@ impl<'a> World<'a> {
                 clock: ports.clock.clone(),
             }),
         };
+        let has_decider = matches!(controller, Controller::Decider(_));
         let mut world = World {
             config,
             demand,
@@ -256,6 +276,15 @@ impl<'a> World<'a> {
             summary: Summary { policy: config.policy.as_str().into(), ..Summary::default() },
             timeline: Timeline::default(),
             copies: Copies::default(),
+            demand_node: has_decider.then_some(demand_node),
+            scraped_demand: None,
+            // The demand's own origin, not the flags: a cluster's history (backtest) has no trace
+            // flag either, and its windows are not the synthetic week's.
+            windows: match demand.window.trace {
+                None => WindowCounter::synthetic_week(config.start),
+                Some(_) => WindowCounter::default(),
+            },
+            forecast: ForecastTally::default(),
         };
         world.seed(seed_nodes);
         Ok(world)
@@ -352,11 +381,13 @@ impl<'a> World<'a> {
                 }
                 let throttled = inject_throttle(&self.ports, &self.faults, &mut self.summary, self.config.seed, key);
                 // A failed run is retried by the next tick, as the schedule would.
-                if self.runtime.block_on(smartscale_decider::handle(event, decider.as_ref())).is_err() {
-                    self.summary.decider_errors += 1;
-                }
+                let outcome = self.runtime.block_on(smartscale_decider::handle(event, decider.as_ref()));
                 if let Some(op) = throttled {
                     self.ports.state.faults.clear(op);
+                }
+                match outcome {
+                    Ok(outcome) => self.tally_forecast(&outcome),
+                    Err(_) => self.summary.decider_errors += 1,
                 }
                 if rival {
                     let update = smartscale_core::state::StateUpdate::default();
@@ -430,10 +461,23 @@ impl<'a> World<'a> {
         );
         let id = format!("fp-{}", self.summary.fast_path_invocations);
         let event = LambdaEvent::new(message.to_sns_event(fast_path::TOPIC_ARN, &id, now), Context::default());
-        if self.runtime.block_on(smartscale_decider::handle_fast_path(event, decider.as_ref())).is_err() {
-            self.summary.decider_errors += 1;
+        match self.runtime.block_on(smartscale_decider::handle_fast_path(event, decider.as_ref())) {
+            Ok(smartscale_decider::FastPathOutcome::Decided(outcome)) => self.tally_forecast(&outcome),
+            Ok(smartscale_decider::FastPathOutcome::Resolved { .. }) => {}
+            Err(_) => self.summary.decider_errors += 1,
         }
         Ok(())
+    }
+
+    /// The forecast side of a decider run, and after a refit the model it cached.
+    fn tally_forecast(&mut self, outcome: &smartscale_decider::Outcome) {
+        let Some(forecast) = outcome.forecast.as_deref() else { return };
+        let refitted = matches!(forecast.origin, smartscale_decider::predictive::ModelOrigin::Fitted { .. });
+        let cached = match refitted {
+            true => self.runtime.block_on(self.ports.state.get(CLUSTER)).ok().flatten().and_then(|i| i.forecast_model),
+            false => None,
+        };
+        self.forecast.observe(forecast, cached.as_ref());
     }
 
     /// Pending instances boot (45–90 s) and join (30–60 s more).
@@ -516,6 +560,7 @@ impl<'a> World<'a> {
         if let Some(until) = self.outage_until {
             if now >= until {
                 self.metrics.faults.clear(FetchOp);
+                self.metrics.demand_faults.clear(DemandOp);
                 self.outage_until = None;
             }
             return;
@@ -525,7 +570,8 @@ impl<'a> World<'a> {
         let fits = step + PROMETHEUS_OUTAGE_MINUTES * 60 / self.config.step_s() < self.config.steps();
         if per_step > 0.0 && fits && self.chance((step as u64).wrapping_mul(KEY_OUTAGE)) < per_step {
             let error = Error::unavailable("prometheus", "connection refused (injected outage)");
-            self.metrics.faults.fail_always(FetchOp, error);
+            self.metrics.faults.fail_always(FetchOp, error.clone());
+            self.metrics.demand_faults.fail_always(DemandOp, error);
             self.outage_until = Some(now + Duration::minutes(PROMETHEUS_OUTAGE_MINUTES));
             // Longer than the decider's snapshot (5 min): an episode that must reach a person,
             // if a decider reads Prometheus in this policy.
@@ -693,10 +739,22 @@ impl<'a> World<'a> {
                         count(&mut self.summary, FaultKind::MissedScrape);
                     } else {
                         prometheus.scrape(&observed);
+                        self.scraped_demand = self.demand_node.and_then(|node| demand_of(&observed, node));
                     }
                     sample
                 }
             };
+            // Predictive scaling's history, as `query_range` at a 5-minute step reads it: the
+            // latest scrape at each grid instant (the ideal model: the step's exact state).
+            if now.timestamp() % STEP_S == 0 {
+                let nodes = match self.prometheus {
+                    Some(_) => self.scraped_demand,
+                    None => self.demand_node.and_then(|node| demand_of(&observed, node)),
+                };
+                if let Some(nodes) = nodes {
+                    self.metrics.push_demand(DemandSample { at: now, nodes });
+                }
+            }
             self.scraped_unschedulable = sample.pending_pods;
             self.metrics.push(sample);
         }
@@ -708,8 +766,9 @@ impl<'a> World<'a> {
             self.summary.pdb_violations += 1;
         }
         if now.timestamp() % 3600 == 0 {
-            // The decider looks back an hour at most (the fit check's stabilization window).
+            // The decider looks back 75 minutes at most (the fit check's hour and the descent's 15 minutes).
             self.metrics.prune_before(now - Duration::hours(2));
+            self.metrics.prune_demand_before(now - Duration::days(HISTORY_RETENTION_DAYS));
             self.ports.fleet.forget_terminated();
             let live: Vec<String> = self.ports.fleet.instances().into_iter().map(|i| i.instance_id).collect();
             self.boots.retain(|id, _| live.contains(id));
@@ -726,6 +785,18 @@ impl<'a> World<'a> {
         self.summary.total_pod_minutes += desired as f64 * step_h * 60.0;
         self.summary.unschedulable_pod_minutes += replicas.pending as f64 * step_h * 60.0;
         self.spells.observe(step * self.config.step_s(), replicas.pending > 0);
+        if self.windows.wants(now) {
+            let names = match replicas.pending {
+                0 => Vec::new(),
+                _ => self.ports.cluster.with_pods(|pods| {
+                    pods.values()
+                        .filter(|p| p.namespace == APP_NAMESPACE && !p.terminating && p.node.is_none())
+                        .map(|p| p.name.clone())
+                        .collect()
+                }),
+            };
+            self.windows.observe(now, self.config.step_s(), replicas.pending, &names);
+        }
         let schedulable = ready.iter().filter(|n| !n.unschedulable).count() as u64;
         self.timeline.observe(
             step,
@@ -923,10 +994,22 @@ impl<'a> World<'a> {
         s.scale_ups = self.timeline.count(EventKind::ScaleUp);
         s.scale_downs = self.timeline.count(EventKind::ScaleDown);
         s.thrash_events = self.timeline.thrash_events(0.25);
+        s.windows = std::mem::take(&mut self.windows).finish();
+        s.forecast = (self.forecast.runs > 0).then(|| std::mem::take(&mut self.forecast));
         self.references.fill(s);
         s.finish();
         Run { summary: self.summary, timeline: self.timeline, cost_reports: self.cost_reports }
     }
+}
+
+/// The demand signal of one step (production's `demand_history`): summed requests of the
+/// running and the unschedulable app replicas, in nodes of `node`, the larger of CPU and memory.
+fn demand_of(observed: &metrics::Observed, node: NodeSize) -> Option<f64> {
+    let (running, pending) = (observed.running_requests, observed.pending_requests);
+    node.nodes(
+        Some((running.cpu_millis + pending.cpu_millis) as f64),
+        Some((running.memory_bytes + pending.memory_bytes) as f64),
+    )
 }
 
 fn hours(config: &SimConfig, now: DateTime<Utc>) -> f64 {

@@ -11,7 +11,7 @@ fn the_report_holds_every_chart_and_the_summary() {
     for id in [COST_CHART_ID, PENDING_CHART_ID, SUMMARY_TABLE_ID] {
         assert!(html.contains(&format!("id=\"{id}\"")), "missing {id}");
     }
-    for policy in ["smartscale", "reactive-seed", "ca-like", "static", "static-5"] {
+    for policy in ["smartscale", "predictive", "reactive-seed", "ca-like", "static", "static-5"] {
         assert!(html.contains(&format!("id=\"{}\"", capacity_chart_id(policy))), "missing the {policy} chart");
         assert!(html.contains(&format!("<td>{policy}</td>")), "missing {policy} in the table");
     }
@@ -27,7 +27,7 @@ fn the_report_holds_every_chart_and_the_summary() {
     ] {
         assert!(html.contains(text), "missing {text:?}");
     }
-    assert_eq!(html.matches("<svg").count(), 2 + 5);
+    assert_eq!(html.matches("<svg").count(), 2 + 6);
     // Self-contained: nothing to fetch.
     assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src="));
     assert_eq!(html.matches("http").count(), html.matches("http://www.w3.org/2000/svg").count());

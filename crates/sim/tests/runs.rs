@@ -41,7 +41,7 @@ fn a_run_is_deterministic_for_a_seed() {
 fn every_policy_runs_on_the_same_demand() {
     let runs = compare(&config(2), &mut |_| {}).unwrap();
     let names: Vec<&str> = runs.iter().map(|r| r.summary.policy.as_str()).collect();
-    assert_eq!(names, ["smartscale", "reactive-seed", "ca-like", "static", "static-5", "oracle"]);
+    assert_eq!(names, ["smartscale", "predictive", "reactive-seed", "ca-like", "static", "static-5", "oracle"]);
     for r in &runs {
         safe(&r.summary);
         assert_eq!(r.summary.total_pod_minutes, runs[0].summary.total_pod_minutes, "same demand");
@@ -56,7 +56,7 @@ fn every_policy_runs_on_the_same_demand() {
     assert!(by("static-5").unschedulable_pod_minutes > 0.0);
     assert_eq!(by("static").scale_ups + by("static").spot_interruptions, 0);
     // The autoscalers follow the load.
-    for name in ["smartscale", "reactive-seed", "ca-like"] {
+    for name in ["smartscale", "predictive", "reactive-seed", "ca-like"] {
         assert!(by(name).scale_ups > 0 && by(name).scale_downs > 0, "{:?}", by(name));
         assert!(by(name).cost_usd < by("static").cost_usd, "{:?}", by(name));
     }

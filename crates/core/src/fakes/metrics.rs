@@ -59,6 +59,19 @@ impl FakeMetrics {
         lock(&self.demand).get_or_insert_with(Vec::new).push(sample);
     }
 
+    /// Drops demand samples older than `before`, as a retention limit does (Prometheus keeps
+    /// 14 days in the cluster's manifests; the simulator keeps its history bounded the same way).
+    pub fn prune_demand_before(&self, before: DateTime<Utc>) {
+        if let Some(samples) = lock(&self.demand).as_mut() {
+            samples.retain(|s| s.at >= before);
+        }
+    }
+
+    /// How many demand samples are held (`None`: this source keeps no demand history).
+    pub fn demand_len(&self) -> Option<usize> {
+        lock(&self.demand).as_ref().map(Vec::len)
+    }
+
     pub fn replace(&self, samples: Vec<Sample>) {
         *lock(&self.samples) = samples;
     }
@@ -84,5 +97,26 @@ impl MetricsSource for FakeMetrics {
             Some(samples) => Ok(samples.iter().filter(|s| s.at >= start && s.at <= end).copied().collect()),
             None => Err(crate::Error::unavailable("demand history", "this metrics source keeps no demand history")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_demand_history_is_bounded_by_its_retention() {
+        let m = FakeMetrics::default();
+        assert_eq!(m.demand_len(), None, "no history until one is fed");
+        m.prune_demand_before(Utc::now());
+        assert_eq!(m.demand_len(), None);
+        let start: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+        for i in 0..10 {
+            m.push_demand(DemandSample { at: start + Duration::minutes(5 * i), nodes: i as f64 });
+        }
+        m.prune_demand_before(start + Duration::minutes(20));
+        assert_eq!(m.demand_len(), Some(6));
     }
 }

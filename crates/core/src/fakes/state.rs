@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{lock, Faults, Recorder};
 use crate::cost_ledger::{self, CostChange, CostLedger, LEDGER_DAY_CAPACITY};
 use crate::ports::StateStore;
-use crate::state::{LockOutcome, ReleaseOutcome, StateItem, StateUpdate};
+use crate::state::{self, JoinLatency, LockOutcome, ReleaseOutcome, StateItem, StateUpdate};
 use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,6 +17,7 @@ pub enum StateOp {
     Update,
     Events,
     Ledger,
+    JoinLatencies,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +45,7 @@ pub struct FakeStateStore {
 struct LedgerBucket {
     changes: Vec<CostChange>,
     dropped: u64,
+    observed: Option<cost_ledger::DayObservations>,
 }
 
 impl FakeStateStore {
@@ -140,6 +142,14 @@ impl StateStore for FakeStateStore {
         Ok(true)
     }
 
+    async fn record_join_latencies(&self, cluster_id: &str, latencies: &[JoinLatency]) -> Result<()> {
+        self.faults.check(StateOp::JoinLatencies)?;
+        let mut items = lock(&self.items);
+        let item = items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id));
+        item.join_latencies = state::with_join_latencies(&item.join_latencies, latencies);
+        Ok(())
+    }
+
     async fn record_cost_change(&self, cluster_id: &str, change: &CostChange) -> Result<bool> {
         self.faults.check(StateOp::Ledger)?;
         let mut ledger = lock(&self.ledger);
@@ -152,17 +162,25 @@ impl StateStore for FakeStateStore {
         Ok(true)
     }
 
+    async fn record_observation(&self, cluster_id: &str, run: &cost_ledger::RunObservation) -> Result<bool> {
+        self.faults.check(StateOp::Ledger)?;
+        let mut ledger = lock(&self.ledger);
+        let bucket = ledger.entry(cost_ledger::bucket_key(cluster_id, run.at.date_naive())).or_default();
+        Ok(bucket.observed.get_or_insert_with(Default::default).add(run))
+    }
+
     async fn cost_ledger(&self, cluster_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<CostLedger> {
         self.faults.check(StateOp::Ledger)?;
         let ledger = lock(&self.ledger);
-        let (mut changes, mut dropped) = (Vec::new(), 0);
+        let (mut changes, mut dropped, mut observed) = (Vec::new(), 0, Vec::new());
         for day in cost_ledger::days_covering(from, to) {
             if let Some(bucket) = ledger.get(&cost_ledger::bucket_key(cluster_id, day)) {
                 changes.extend(bucket.changes.iter().cloned());
                 dropped += bucket.dropped;
+                observed.extend(bucket.observed.clone().map(|o| (day, o)));
             }
         }
-        Ok(CostLedger::from_changes(changes, dropped, from, to))
+        Ok(CostLedger::from_changes(changes, dropped, from, to).with_observations(observed))
     }
 }
 

@@ -72,11 +72,13 @@ pub fn combine(
         return unchanged(decision);
     };
     let need = need.clamp(policy.min_nodes, policy.max_nodes);
+    // A scale-down must not go below the need a little past the lead either (`HOLD_BEYOND_LEAD_S`).
+    let hold = prediction.hold_nodes.unwrap_or(need).clamp(policy.min_nodes, policy.max_nodes).max(need);
     let n = state.node_count;
     let effect = match decision.action {
         Action::ScaleUp if need > decision.target_nodes => Effect::Raised { reactive: decision.target_nodes, to: need },
-        Action::ScaleDown if decision.target_nodes < need => {
-            Effect::ScaleDownHeld { reactive: decision.target_nodes, need }
+        Action::ScaleDown if decision.target_nodes < hold => {
+            Effect::ScaleDownHeld { reactive: decision.target_nodes, need: hold }
         }
         Action::None if need > n => match waits(&decision, policy, state, now) {
             Some(why) => Effect::Waits { to: need, why },
@@ -136,6 +138,7 @@ mod tests {
             mode,
             lead_s: 600,
             nodes,
+            hold_nodes: None,
             source: None,
             no_forecast: None,
             reason:
@@ -180,6 +183,21 @@ mod tests {
         let big = prediction(PredictiveMode::Active, Some(500));
         let c = combine(reactive(Action::None, 3, 3), &big, &policy, &state(3), now());
         assert_eq!(c.decision.target_nodes, policy.max_nodes);
+    }
+
+    #[test]
+    fn a_scale_down_is_held_for_a_need_just_past_the_lead() {
+        let policy = Policy::default();
+        // The next lead window needs 4, the quarter of an hour after it 6: draining one of 6 now
+        // would buy it back within the thrash window.
+        let p = Prediction { hold_nodes: Some(6), ..prediction(PredictiveMode::Active, Some(4)) };
+        let c = combine(reactive(Action::ScaleDown, 6, 5), &p, &policy, &state(6), now());
+        assert_eq!((c.decision.action, c.effect), (Action::None, Effect::ScaleDownHeld { reactive: 5, need: 6 }));
+        // It never pre-scales for the hold: only the lead window's need buys nodes.
+        let c = combine(reactive(Action::None, 3, 3), &p, &policy, &state(3), now());
+        assert_eq!(c.effect, Effect::PreScale { from: 3, to: 4 });
+        let c = combine(reactive(Action::ScaleDown, 8, 7), &p, &policy, &state(8), now());
+        assert_eq!(c.decision.action, Action::ScaleDown, "7 still covers the hold");
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct PredictiveConfig {
     pub margin_pct: f64,
     /// How many days of history the profile reads.
     pub history_days: u32,
+    /// How far past the lead a scale-down looks for the need it must not go below (see
+    /// [`super::HOLD_BEYOND_LEAD_S`], the default).
+    pub hold_beyond_lead_s: u32,
     pub floors: ScheduledFloors,
 }
 
@@ -97,6 +100,7 @@ impl Default for PredictiveConfig {
             quantile: Quantile::P90,
             margin_pct: 10.0,
             history_days: 14,
+            hold_beyond_lead_s: super::HOLD_BEYOND_LEAD_S,
             floors: ScheduledFloors::default(),
         }
     }
@@ -108,6 +112,7 @@ impl PredictiveConfig {
     pub const QUANTILE: &'static str = "PREDICTIVE_QUANTILE";
     pub const MARGIN_PCT: &'static str = "PREDICTIVE_MARGIN_PCT";
     pub const HISTORY_DAYS: &'static str = "PREDICTIVE_HISTORY_DAYS";
+    pub const SCALE_DOWN_HOLD: &'static str = "PREDICTIVE_SCALE_DOWN_HOLD";
 
     pub fn from_config(source: &dyn ConfigSource) -> Result<PredictiveConfig> {
         let mut c = PredictiveConfig::default();
@@ -139,6 +144,12 @@ impl PredictiveConfig {
                 return Err(Error::config(Self::HISTORY_DAYS, format!("{days} must lie between 2 and 56")));
             }
             c.history_days = days;
+        }
+        if let Some(hold) = config::parsed::<u32>(source, Self::SCALE_DOWN_HOLD)? {
+            if hold > 3600 {
+                return Err(Error::config(Self::SCALE_DOWN_HOLD, format!("{hold} s is more than an hour")));
+            }
+            c.hold_beyond_lead_s = hold;
         }
         c.floors = ScheduledFloors::from_config(source)?;
         Ok(c)
@@ -209,6 +220,7 @@ mod tests {
             ("PREDICTIVE_QUANTILE", "most"),
             ("PREDICTIVE_MARGIN_PCT", "-5"),
             ("PREDICTIVE_HISTORY_DAYS", "1"),
+            ("PREDICTIVE_SCALE_DOWN_HOLD", "3601"),
             ("SCHEDULED_FLOORS", "FRI 25:00-26:00 = 6"),
             ("SCHEDULED_FLOORS_TZ", "Mars/Olympus"),
         ];

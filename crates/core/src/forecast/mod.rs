@@ -43,6 +43,10 @@ pub struct Prediction {
     /// asks for any (then the decision stays reactive).
     pub nodes: Option<u32>,
     pub source: Option<NeedSource>,
+    /// Whole nodes needed over `[now, now + lead + PREDICTIVE_SCALE_DOWN_HOLD]`: a scale-down below this
+    /// is held, since the node it removes would be bought back within the thrash window.
+    #[serde(default)]
+    pub hold_nodes: Option<u32>,
     /// Why the profile has no forecast, when it has none.
     pub no_forecast: Option<NoForecast>,
     /// For the decision's reasons: what set the need, or why there is none.
@@ -55,6 +59,12 @@ impl Prediction {
         self.mode == PredictiveMode::Active && self.nodes.is_some()
     }
 }
+
+/// How far past the lead a scale-down looks for the need it must not go below, by default
+/// (`PREDICTIVE_SCALE_DOWN_HOLD`): a node drained
+/// now and bought back within 15 minutes is a thrash (the simulator's and the spec's measure),
+/// and buys nothing but a boot.
+pub const HOLD_BEYOND_LEAD_S: u32 = 900;
 
 /// Fits the profile and predicts in one call. The decider may instead cache [`fit`]'s result and
 /// call [`predict_with`] on every run.
@@ -76,6 +86,7 @@ fn off(lead_s: u32) -> Prediction {
         mode: PredictiveMode::Off,
         lead_s,
         nodes: None,
+        hold_nodes: None,
         source: None,
         no_forecast: None,
         reason: "predictive scaling is off (PREDICTIVE_MODE=off)".to_string(),
@@ -95,9 +106,18 @@ pub fn predict_with(
     let ahead = format!("pre-scaling {} min ahead", lead_s / 60);
     let profile = model.as_ref().ok().and_then(|m| m.need(now, lead_s).map(|(n, at)| (n, at, m)));
     let floor = config.floors.need(now, lead_s);
+    let hold_s = lead_s + config.hold_beyond_lead_s;
+    let hold_nodes = [
+        model.as_ref().ok().and_then(|m| m.need(now, hold_s)).map(|(n, _)| n),
+        config.floors.need(now, hold_s).map(|f| f.nodes),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
     let mut prediction = Prediction {
         mode: config.mode,
         lead_s,
+        hold_nodes,
         nodes: None,
         source: None,
         no_forecast: model.as_ref().err().cloned(),
@@ -194,6 +214,21 @@ pub(crate) mod tests {
         let p = predict(&daily_rush(1), start() + Duration::days(14) + Duration::hours(19), &c, None);
         assert_eq!(p.nodes, Some(4));
         assert!(matches!(p.no_forecast, Some(NoForecast::NotEnoughHistory { .. })));
+    }
+
+    #[test]
+    fn the_hold_looks_a_quarter_of_an_hour_past_the_lead() {
+        // 08:35: the lead window (to 08:45) is before the 09:00 rush, the hold (to 09:00) reaches it.
+        let now = start() + Duration::days(14) + Duration::minutes(8 * 60 + 35);
+        let p = predict(&daily_rush(15), now, &config(&[("PREDICTIVE_MODE", "active")]), None);
+        assert_eq!((p.nodes, p.hold_nodes), (Some(1), Some(5)));
+        let short = predict(
+            &daily_rush(15),
+            now,
+            &config(&[("PREDICTIVE_MODE", "active"), ("PREDICTIVE_SCALE_DOWN_HOLD", "0")]),
+            None,
+        );
+        assert_eq!(short.hold_nodes, Some(1), "no look past the lead");
     }
 
     #[test]
