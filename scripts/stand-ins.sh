@@ -8,24 +8,19 @@ MOTO_EXTRAS="server,ec2,dynamodb,sqs,sns,secretsmanager"
 
 log() { echo "stand-ins: $*" >&2; }
 
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
-}
+# shellcheck source=scripts/debian.sh
+source "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
 
 install_prometheus() {
     if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return; fi
-    log "installing Debian's prometheus (with promtool)"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    apt_install prometheus
     # The package may start its own service; ours runs on its own port and data directory.
 }
 
 # Headless Chromium renders the simulator's HTML report in its test.
 install_chromium() {
     if ! command -v chromium >/dev/null; then
-        log "installing Debian's chromium (for the report's render test)"
-        as_root apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        apt_install chromium
     fi
     export SMARTSCALE_TEST_CHROMIUM
     SMARTSCALE_TEST_CHROMIUM=$(command -v chromium)
