@@ -13,7 +13,8 @@
 //!
 //! The join latencies (`join_latencies`, a JSON list in the state item) are read, extended and
 //! written back on the condition that the attribute still holds what was read: a worker that
-//! loses the race to another reads again, so neither's entries are lost.
+//! loses the race to another reads again, so neither's entries are lost. A day's `observed`
+//! (the decider runs' unschedulable time and forecast figures) is kept the same way.
 
 use std::collections::HashMap;
 
@@ -33,16 +34,17 @@ use crate::{error_code, sdk_error};
 /// Items untouched for this long expire through DynamoDB TTL (a cluster that was deleted).
 const ITEM_TTL_DAYS: i64 = 30;
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
-/// Conditional writes of the join latencies before giving up: each loss means another worker
-/// wrote in between. Between attempts a jittered backoff from [`JOIN_LATENCY_BACKOFF_MS`],
-/// doubling, spreads the writers out (about 6 s in all at worst).
-const JOIN_LATENCY_WRITE_ATTEMPTS: u32 = 8;
-const JOIN_LATENCY_BACKOFF_MS: u64 = 25;
+/// Conditional writes of a JSON attribute (the join latencies, a day's observations) before
+/// giving up: each loss means another writer changed it in between. Between attempts a jittered
+/// backoff from [`CONDITIONAL_WRITE_BACKOFF_MS`], doubling, spreads the writers out (about 6 s
+/// in all at worst).
+const CONDITIONAL_WRITE_ATTEMPTS: u32 = 8;
+const CONDITIONAL_WRITE_BACKOFF_MS: u64 = 25;
 
 /// A delay in `[base/2, base)` for `attempt` (from 1), jittered by the clock's nanoseconds so
 /// that writers who lost together do not retry together.
 fn jittered_backoff(attempt: u32) -> std::time::Duration {
-    let base = JOIN_LATENCY_BACKOFF_MS << attempt.saturating_sub(1).min(10);
+    let base = CONDITIONAL_WRITE_BACKOFF_MS << attempt.saturating_sub(1).min(10);
     let nanos = u64::from(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos(),
     );
@@ -59,23 +61,7 @@ impl DynamoStateStore {
     /// The first step of recording join latencies: the `join_latencies` attribute as stored
     /// (JSON), `None` when there is none yet.
     pub async fn read_join_latencies(&self, cluster_id: &str) -> Result<Option<String>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("cluster_id", s(cluster_id))
-            .projection_expression("join_latencies")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("dynamodb", "GetItem (join latencies)", e))?;
-        match out.item().and_then(|i| i.get("join_latencies")) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::S(json)) => Ok(Some(json.clone())),
-            Some(other) => {
-                Err(Error::invalid("state item join_latencies", format!("expected a string, found {other:?}")))
-            }
-        }
+        self.read_json_attribute(cluster_id, "join_latencies", "state item join_latencies").await
     }
 
     /// The second step: writes `list` on the condition that the attribute still holds `read`
@@ -87,26 +73,96 @@ impl DynamoStateStore {
         list: &[JoinLatency],
     ) -> Result<bool> {
         let json = serde_json::to_string(list).map_err(|e| Error::invalid("join_latencies", e.to_string()))?;
+        let ttl = (Utc::now() + Duration::days(ITEM_TTL_DAYS)).timestamp();
+        self.write_json_attribute_if(cluster_id, "join_latencies", read, json, ttl).await
+    }
+
+    /// `attribute` of item `key` as stored (a JSON string), read consistently; `None` when absent.
+    /// `field` names it in errors.
+    async fn read_json_attribute(&self, key: &str, attribute: &str, field: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("cluster_id", s(key))
+            .projection_expression(attribute)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", &format!("GetItem ({field})"), e))?;
+        match out.item().and_then(|i| i.get(attribute)) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(json)) => Ok(Some(json.clone())),
+            Some(other) => Err(Error::invalid(field, format!("expected a string, found {other:?}"))),
+        }
+    }
+
+    /// Writes `json` to `attribute` of item `key` (and the item's TTL, epoch seconds) on the
+    /// condition that the attribute still holds `read` (absent for `None`). `Ok(false)`: another
+    /// writer changed it in between.
+    async fn write_json_attribute_if(
+        &self,
+        key: &str,
+        attribute: &str,
+        read: Option<&str>,
+        json: String,
+        ttl: i64,
+    ) -> Result<bool> {
+        let mut names = ttl_name();
+        names.insert("#attribute".to_string(), attribute.to_string());
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("cluster_id", s(cluster_id))
-            .update_expression("SET join_latencies = :list, #ttl = :ttl")
-            .set_expression_attribute_names(Some(ttl_name()))
-            .expression_attribute_values(":list", s(json))
-            .expression_attribute_values(":ttl", n((Utc::now() + Duration::days(ITEM_TTL_DAYS)).timestamp()));
+            .key("cluster_id", s(key))
+            .update_expression("SET #attribute = :new, #ttl = :ttl")
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":new", s(json))
+            .expression_attribute_values(":ttl", n(ttl));
         let request = match read {
-            None => request.condition_expression("attribute_not_exists(join_latencies)"),
+            None => request.condition_expression("attribute_not_exists(#attribute)"),
             Some(old) => {
-                request.condition_expression("join_latencies = :old").expression_attribute_values(":old", s(old))
+                request.condition_expression("#attribute = :old").expression_attribute_values(":old", s(old))
             }
         };
         match request.send().await {
             Ok(_) => Ok(true),
             Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(false),
-            Err(e) => Err(sdk_error("dynamodb", "UpdateItem (join latencies)", e)),
+            Err(e) => Err(sdk_error("dynamodb", &format!("UpdateItem ({attribute})"), e)),
         }
+    }
+
+    /// A read-modify-write of a JSON attribute that loses nothing to a concurrent writer: read
+    /// it, let `change` compute the new JSON from what was read (`None`: nothing to write), and
+    /// write that only if the attribute is still what was read; a lost race reads again after a
+    /// jittered backoff, up to [`CONDITIONAL_WRITE_ATTEMPTS`] times. `Ok(true)`: written;
+    /// `Ok(false)`: `change` had nothing to write.
+    async fn update_json_attribute<F>(
+        &self,
+        key: &str,
+        attribute: &str,
+        field: &str,
+        ttl: i64,
+        mut change: F,
+    ) -> Result<bool>
+    where
+        F: FnMut(Option<&str>) -> Result<Option<String>>,
+    {
+        for attempt in 1..=CONDITIONAL_WRITE_ATTEMPTS {
+            let read = self.read_json_attribute(key, attribute, field).await?;
+            let Some(json) = change(read.as_deref())? else {
+                return Ok(false);
+            };
+            if self.write_json_attribute_if(key, attribute, read.as_deref(), json, ttl).await? {
+                return Ok(true);
+            }
+            tracing::info!(attempt, attribute, "another writer changed it first; reading it again");
+            tokio::time::sleep(jittered_backoff(attempt)).await;
+        }
+        Err(Error::unavailable(
+            "dynamodb",
+            format!("UpdateItem ({field}): it changed under each of {CONDITIONAL_WRITE_ATTEMPTS} conditional writes"),
+        ))
     }
 
     pub fn new(config: &SdkConfig, table: impl Into<String>) -> Self {
@@ -313,25 +369,17 @@ impl StateStore for DynamoStateStore {
         if latencies.is_empty() {
             return Ok(());
         }
-        for attempt in 1..=JOIN_LATENCY_WRITE_ATTEMPTS {
-            let read = self.read_join_latencies(cluster_id).await?;
-            let kept = read.as_deref().map(parse_join_latencies).transpose()?.unwrap_or_default();
+        let ttl = (Utc::now() + Duration::days(ITEM_TTL_DAYS)).timestamp();
+        self.update_json_attribute(cluster_id, "join_latencies", "state item join_latencies", ttl, |read| {
+            let kept = read.map(parse_join_latencies).transpose()?.unwrap_or_default();
             let list = state::with_join_latencies(&kept, latencies);
             if list == kept {
-                return Ok(()); // every one is recorded already (a later check of the same nodes)
+                return Ok(None); // every one is recorded already (a later check of the same nodes)
             }
-            if self.write_join_latencies_if(cluster_id, read.as_deref(), &list).await? {
-                return Ok(());
-            }
-            tracing::info!(attempt, "another worker recorded join latencies first; reading them again");
-            tokio::time::sleep(jittered_backoff(attempt)).await;
-        }
-        Err(Error::unavailable(
-            "dynamodb",
-            format!(
-                "UpdateItem (join latencies): the list changed under each of {JOIN_LATENCY_WRITE_ATTEMPTS} conditional writes"
-            ),
-        ))
+            serde_json::to_string(&list).map(Some).map_err(|e| Error::invalid("join_latencies", e.to_string()))
+        })
+        .await
+        .map(|_| ())
     }
 
     #[instrument(skip(self, change), fields(kind = ?change.kind, instance_id = %change.instance_id))]
@@ -375,67 +423,21 @@ impl StateStore for DynamoStateStore {
         }
     }
 
-    /// A read-modify-write of the day item's `observed` JSON, conditional on it being unchanged
-    /// since the read, so that a fast-path run and a scheduled run at once both count; a
-    /// conflict re-reads, up to [`OBSERVATION_ATTEMPTS`] times.
+    /// A read-modify-write of the day item's `observed` JSON that a concurrent writer cannot
+    /// undo, so that a fast-path run and a scheduled run at once both count.
     #[instrument(skip(self, run), fields(at = %run.at))]
     async fn record_observation(&self, cluster_id: &str, run: &cost_ledger::RunObservation) -> Result<bool> {
         let day = run.at.date_naive();
         let key = cost_ledger::bucket_key(cluster_id, day);
-        for _ in 0..OBSERVATION_ATTEMPTS {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("cluster_id", s(&key))
-                .consistent_read(true)
-                .projection_expression("observed")
-                .send()
-                .await
-                .map_err(|e| sdk_error("dynamodb", "GetItem (observations)", e))?;
-            let old = match out.item().and_then(|i| i.get("observed")) {
-                None => None,
-                Some(AttributeValue::S(json)) => Some(json.clone()),
-                Some(other) => {
-                    return Err(Error::invalid(
-                        format!("ledger {key} observed"),
-                        format!("expected a string, found {other:?}"),
-                    ))
-                }
-            };
-            let mut observed =
-                old.as_deref().map(|json| parse_observations(&key, json)).transpose()?.unwrap_or_default();
+        let field = format!("ledger {key} observed");
+        self.update_json_attribute(&key, "observed", &field, cost_ledger::bucket_expiry(day), |read| {
+            let mut observed = read.map(|json| parse_observations(&key, json)).transpose()?.unwrap_or_default();
             if !observed.add(run) {
-                return Ok(false);
+                return Ok(None);
             }
-            let json = serde_json::to_string(&observed).map_err(|e| Error::invalid("observations", e.to_string()))?;
-            let mut request = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("cluster_id", s(&key))
-                .update_expression("SET observed = :new, #ttl = :ttl")
-                .set_expression_attribute_names(Some(ttl_name()))
-                .expression_attribute_values(":new", s(json))
-                .expression_attribute_values(":ttl", n(cost_ledger::bucket_expiry(day)));
-            request = match old {
-                Some(old) => {
-                    request.condition_expression("observed = :old").expression_attribute_values(":old", s(old))
-                }
-                None => request.condition_expression("attribute_not_exists(observed)"),
-            };
-            match request.send().await {
-                Ok(_) => return Ok(true),
-                Err(e) if error_code(&e) == Some(CONDITION_FAILED) => continue,
-                Err(e) => return Err(sdk_error("dynamodb", "UpdateItem (observations)", e)),
-            }
-        }
-        Err(Error::unavailable(
-            "dynamodb",
-            format!(
-                "ledger {key} observed changed under {OBSERVATION_ATTEMPTS} attempts in a row; this run's observation is not counted"
-            ),
-        ))
+            serde_json::to_string(&observed).map(Some).map_err(|e| Error::invalid("observations", e.to_string()))
+        })
+        .await
     }
 
     #[instrument(skip(self))]
@@ -485,9 +487,6 @@ impl StateStore for DynamoStateStore {
         Ok(CostLedger::from_changes(changes, dropped, from, to).with_observations(observed))
     }
 }
-
-/// How often a decider run's observation is retried against a concurrent write.
-const OBSERVATION_ATTEMPTS: u32 = 3;
 
 fn parse_observations(key: &str, json: &str) -> Result<cost_ledger::DayObservations> {
     serde_json::from_str(json).map_err(|e| Error::invalid(format!("ledger {key} observed"), e.to_string()))

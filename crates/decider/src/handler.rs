@@ -799,14 +799,9 @@ where
 
 fn record_cluster_metrics(emf: &mut MetricBatch, samples: &[Sample], at: DateTime<Utc>, interval_s: u32) {
     let fresh = Duration::seconds(2 * i64::from(interval_s));
-    let latest = |signal: Signal| {
-        samples
-            .iter()
-            .filter(|s| s.at <= at && at - s.at <= fresh)
-            .max_by_key(|s| s.at)
-            .and_then(|s| signal.value(s))
-            .unwrap_or(f64::NAN)
-    };
+    // One pass for the latest fresh sample; unknown (no fresh sample, or no value) is NaN, never 0.
+    let newest = samples.iter().filter(|s| s.at <= at && at - s.at <= fresh).max_by_key(|s| s.at);
+    let latest = |signal: Signal| newest.and_then(|s| signal.value(s)).unwrap_or(f64::NAN);
     emf.put(Metric::ClusterCpuUtilization, latest(Signal::Cpu))
         .put(Metric::ClusterMemoryUtilization, latest(Signal::Memory))
         .put(Metric::PendingPods, latest(Signal::PendingPods));
