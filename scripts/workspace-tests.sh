@@ -9,6 +9,10 @@
 # Doc tests are left to the final `cargo test --workspace` in scripts/test.
 
 _workspace_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The index of test binaries, made at the first use in this script and shared with the
+# subshells (`out=$(workspace_test …)`) that use it after: they see the file, not a variable.
+_workspace_tests="${CARGO_TARGET_DIR:-$_workspace_root/target}/workspace-tests.index"
+rm -f "$_workspace_tests"
 
 # build_workspace: the one build every check shares (a no-op when scripts/test has already run it).
 build_workspace() {
@@ -17,12 +21,17 @@ build_workspace() {
 
 # The test binaries of that build, one "package kind name manifest_dir executable" line each.
 _workspace_test_index() {
-    if [ -z "${_workspace_tests:-}" ] || [ ! -s "$_workspace_tests" ]; then
-        _workspace_tests=$(mktemp)
-        (cd "$_workspace_root" && cargo test --workspace --all-features --locked --no-run --message-format=json 2>/dev/null) |
-            python3 -c '
+    [ -s "$_workspace_tests" ] && return
+    mkdir -p "$(dirname "$_workspace_tests")"
+    if ! (cd "$_workspace_root" && cargo test --workspace --all-features --locked --no-run --message-format=json \
+        2>"$_workspace_tests.log") >"$_workspace_tests.json"; then
+        echo "workspace-tests: cargo test --no-run failed:" >&2
+        tail -n 20 "$_workspace_tests.log" >&2
+        return 1
+    fi
+    python3 -c '
 import json, os, sys
-for line in sys.stdin:
+for line in open(sys.argv[1]):
     try:
         m = json.loads(line)
     except ValueError:
@@ -35,8 +44,8 @@ for line in sys.stdin:
     package = tail.split("@")[0] if "@" in tail else os.path.basename(source)
     kind = "lib" if t["kind"][0] in ("lib", "rlib", "cdylib", "staticlib", "proc-macro") else t["kind"][0]
     print(package, kind, t["name"], os.path.dirname(m["manifest_path"]), m["executable"])
-' >"$_workspace_tests"
-    fi
+' "$_workspace_tests.json" >"$_workspace_tests"
+    rm -f "$_workspace_tests.json" "$_workspace_tests.log"
     [ -s "$_workspace_tests" ] || { echo "workspace-tests: cargo test --no-run listed no test binaries" >&2; return 1; }
 }
 
@@ -60,11 +69,11 @@ run_package_tests() {
     local package=$1 rc=0 kind name
     shift
     _workspace_test_index || return 1
+    grep -q "^$package " "$_workspace_tests" ||
+        { echo "workspace-tests: package $package has no test binaries" >&2; return 1; }
     while read -r kind name; do
         run_test_binary "$package" "$kind" "$name" "$@" || rc=$?
     done < <(awk -v p="$package" '$1 == p { print $2, $3 }' "$_workspace_tests")
-    [ "$(awk -v p="$package" '$1 == p' "$_workspace_tests" | wc -l)" -gt 0 ] ||
-        { echo "workspace-tests: package $package has no test binaries" >&2; return 1; }
     return "$rc"
 }
 
