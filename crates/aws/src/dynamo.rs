@@ -564,6 +564,11 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<StateItem> {
             .map(|json| serde_json::from_str::<Option<_>>(&json).map_err(|e| field("pre_scale", e.to_string())))
             .transpose()?
             .flatten(),
-        join_latencies: string("join_latencies")?.as_deref().map(parse_join_latencies).transpose()?.unwrap_or_default(),
+        join_latencies: string("join_latencies")?
+            .as_deref()
+            .map(parse_join_latencies)
+            .transpose()?
+            .map(std::sync::Arc::new)
+            .unwrap_or_default(),
     })
 }

@@ -35,7 +35,7 @@ async fn join_latencies_are_appended_beside_the_item_and_kept_by_its_other_write
     store.update(&cluster, &StateUpdate { node_count: Some(5), ..Default::default() }).await.unwrap();
     let item = store.get(&cluster).await.unwrap().unwrap();
     assert_eq!(item.node_count, 5);
-    assert_eq!(item.join_latencies, vec![join("i-1", 312.5), join("i-2", 420.25), join("i-3", 97.75)]);
+    assert_eq!(*item.join_latencies, vec![join("i-1", 312.5), join("i-2", 420.25), join("i-3", 97.75)]);
 
     // An item that does not exist yet is created with the list alone.
     let fresh = smartscale_testbed::unique("joins");
@@ -81,7 +81,7 @@ async fn a_worker_that_loses_the_race_reads_again_and_loses_nothing() {
 
     store.record_join_latencies(&cluster, &[join("i-a", 300.0)]).await.unwrap(); // A again
     let ids: Vec<String> =
-        store.get(&cluster).await.unwrap().unwrap().join_latencies.into_iter().map(|j| j.instance_id).collect();
+        store.get(&cluster).await.unwrap().unwrap().join_latencies.iter().map(|j| j.instance_id.clone()).collect();
     assert_eq!(ids, vec!["i-0", "i-b", "i-a"]);
 }
 

@@ -97,7 +97,8 @@ async fn state_round_trips_with_snapshot_and_ttl() {
             mem_pct: Some(60.0),
             pending_pods: Some(2),
             ..Default::default()
-        }],
+        }]
+        .into(),
     };
     store
         .update(

@@ -57,9 +57,10 @@ pub struct StateItem {
     #[serde(default)]
     pub pre_scale: Option<PendingPreScale>,
     /// The last [`JOIN_LATENCIES_KEPT`] launch → node Ready times the scale-up worker measured,
-    /// oldest first: predictive scaling's lead time is their p90.
+    /// oldest first: predictive scaling's lead time is their p90. Shared, as the item is read
+    /// on every decider run and only a join check changes the list.
     #[serde(default)]
-    pub join_latencies: Vec<JoinLatency>,
+    pub join_latencies: std::sync::Arc<Vec<JoinLatency>>,
 }
 
 /// How many join latencies the state item keeps: enough for a p90 that follows the fleet's
@@ -214,7 +215,10 @@ impl StateItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
     pub taken_at: DateTime<Utc>,
-    pub samples: Vec<Sample>,
+    /// Shared, not copied: every run stores the hour of samples it decided on, and the state
+    /// item, the update and the run's own decision all hold the same ones. (An `Arc<Vec>`, not
+    /// an `Arc<[_]>`: the fetched `Vec` moves in without a copy.)
+    pub samples: std::sync::Arc<Vec<Sample>>,
 }
 
 /// Fields to set on the state item; `None` leaves a field as it is.

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::event::sns::SnsEvent;
@@ -324,7 +325,8 @@ where
     let (samples, judged_at, origin) = match deps.metrics.fetch(now - lookback, now, cfg.policy.sample_interval_s).await
     {
         Ok(samples) => {
-            update.metrics_snapshot = Some(MetricsSnapshot { taken_at: now, samples: samples.clone() });
+            let samples = Arc::new(samples);
+            update.metrics_snapshot = Some(MetricsSnapshot { taken_at: now, samples: Arc::clone(&samples) });
             if let Some(outage) = item.episode(EpisodeKind::MetricsUnavailable).cloned() {
                 item.set_episode(&mut update, EpisodeKind::MetricsUnavailable, None);
                 if outage.notified {
@@ -389,7 +391,7 @@ where
                     );
                     // No samples: the engine answers `no_data`, except that it still restores
                     // the min_nodes floor, which needs no metrics.
-                    (Vec::new(), now, MetricsOrigin::Unavailable { error: e.to_string() })
+                    (Arc::default(), now, MetricsOrigin::Unavailable { error: e.to_string() })
                 }
             }
         }
@@ -684,7 +686,7 @@ async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
 ) where
     N: Notifier,
 {
-    let latest = samples.iter().filter(|s| s.unhostable_pods.is_some()).max_by_key(|s| s.at);
+    let latest = newest(samples, |s| s.unhostable_pods.is_some());
     let Some(pods) = latest.and_then(|s| s.unhostable_pods) else { return };
     let open = item.episode(EpisodeKind::UnhostablePods).is_some();
     if pods == 0 {
@@ -797,10 +799,21 @@ where
     }
 }
 
+/// The newest sample `holds` is true of (the last of equally new ones). Prometheus' range
+/// queries come oldest first, so that is a walk back from the end, which stops at the first
+/// match; samples in any other order are scanned whole.
+fn newest(samples: &[Sample], holds: impl Fn(&Sample) -> bool) -> Option<&Sample> {
+    if samples.is_sorted_by_key(|s| s.at) {
+        samples.iter().rev().find(|s| holds(s))
+    } else {
+        samples.iter().filter(|s| holds(s)).max_by_key(|s| s.at)
+    }
+}
+
 fn record_cluster_metrics(emf: &mut MetricBatch, samples: &[Sample], at: DateTime<Utc>, interval_s: u32) {
     let fresh = Duration::seconds(2 * i64::from(interval_s));
     // One pass for the latest fresh sample; unknown (no fresh sample, or no value) is NaN, never 0.
-    let newest = samples.iter().filter(|s| s.at <= at && at - s.at <= fresh).max_by_key(|s| s.at);
+    let newest = newest(samples, |s| s.at <= at && at - s.at <= fresh);
     let latest = |signal: Signal| newest.and_then(|s| signal.value(s)).unwrap_or(f64::NAN);
     emf.put(Metric::ClusterCpuUtilization, latest(Signal::Cpu))
         .put(Metric::ClusterMemoryUtilization, latest(Signal::Memory))

@@ -69,7 +69,7 @@ impl World {
         self.deps.state.put(StateItem {
             cluster_id: "prod".into(),
             node_count: 4,
-            metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(age_s), samples }),
+            metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(age_s), samples: samples.into() }),
             ..Default::default()
         });
         self.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
@@ -745,3 +745,18 @@ async fn every_run_records_the_forecast_s_error_and_its_pre_scales() {
 
 #[path = "handler_predictive_tests.rs"]
 mod predictive;
+
+#[test]
+fn the_newest_matching_sample_is_the_same_in_any_order() {
+    let at = |s: i64| t0() + Duration::seconds(s);
+    let sample = |s: i64, pending: Option<u32>| Sample { pending_pods: pending, ..Sample::at(at(s)) };
+    // Two samples at the same instant: the later one fed is the newest, as `max_by_key` has it.
+    let ordered = vec![sample(0, Some(1)), sample(15, Some(2)), sample(30, Some(3)), sample(30, Some(4)), sample(45, None)];
+    let mut shuffled = ordered.clone();
+    shuffled.swap(0, 4);
+    for samples in [&ordered, &shuffled] {
+        let found = super::newest(samples, |s| s.pending_pods.is_some());
+        assert_eq!(found.and_then(|s| s.pending_pods), Some(4), "{samples:?}");
+        assert!(super::newest(samples, |s| s.at > at(60)).is_none());
+    }
+}

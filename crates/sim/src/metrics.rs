@@ -39,14 +39,12 @@ pub fn reconcile_and_schedule(
     next_pod: &mut u64,
     reclaimed_nodes: &BTreeSet<String>,
 ) -> Replicas {
-    let nodes: Vec<&Node> = all_nodes.iter().filter(|n| n.ready).collect();
-    // The nodes come sorted by name (the cluster keeps them by name): look names up by bisection.
-    let existing: Vec<&str> = all_nodes.iter().map(|n| n.name.as_str()).collect();
-    let ready: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-    let known = |names: &[&str], name: &str| names.binary_search(&name).is_ok();
+    // The nodes come sorted by name (the cluster keeps them by name): a pod's node is found by
+    // bisection, once per pod and pass.
+    let index = |name: &str| all_nodes.binary_search_by(|n| n.name.as_str().cmp(name)).ok();
     cluster.with_pods(|pods| {
         // The pod garbage collector: DaemonSet pods go with their deleted node.
-        pods.retain(|_, p| p.namespace == APP_NAMESPACE || p.node.as_deref().is_none_or(|n| known(&existing, n)));
+        pods.retain(|_, p| p.namespace == APP_NAMESPACE || p.node.as_deref().is_none_or(|n| index(n).is_some()));
         let is_live = |p: &Pod| p.namespace == APP_NAMESPACE && !p.terminating;
         let count = pods.values().filter(|p| is_live(p)).count() as u64;
         if count < desired {
@@ -69,31 +67,33 @@ pub fn reconcile_and_schedule(
             }
         }
 
-        // Free room per schedulable Ready node, in name order (first-fit walks it in that order).
-        let mut free: Vec<(&str, (u64, u64))> = nodes
+        // Free room per schedulable Ready node, by the node's index (name order, which first-fit
+        // walks), and each pod's node index in the pods' order, for the pass after.
+        let mut free: Vec<Option<(u64, u64)>> = all_nodes
             .iter()
-            .filter(|n| !n.unschedulable)
-            .map(|n| (n.name.as_str(), (n.allocatable.cpu_millis, n.allocatable.memory_bytes)))
+            .map(|n| (n.ready && !n.unschedulable).then_some((n.allocatable.cpu_millis, n.allocatable.memory_bytes)))
             .collect();
+        let mut bound_to: Vec<Option<usize>> = Vec::with_capacity(pods.len());
         for pod in pods.values() {
-            let slot = pod.node.as_deref().and_then(|n| free.binary_search_by(|(name, _)| name.cmp(&n)).ok());
-            if let Some((_, f)) = slot.map(|i| &mut free[i]) {
+            let node = pod.node.as_deref().and_then(index);
+            if let Some(f) = node.and_then(|i| free[i].as_mut()) {
                 f.0 = f.0.saturating_sub(pod.requests.cpu_millis);
                 f.1 = f.1.saturating_sub(pod.requests.memory_bytes);
             }
+            bound_to.push(node);
         }
         let mut replicas = Replicas::default();
-        for pod in pods.values_mut().filter(|p| p.namespace == APP_NAMESPACE) {
+        for (pod, node) in pods.values_mut().zip(bound_to).filter(|(p, _)| p.namespace == APP_NAMESPACE) {
             if pod.terminating {
                 replicas.evicting += 1;
                 continue;
             }
-            if let Some(node) = &pod.node {
-                if known(&ready, node) {
+            if let Some(name) = &pod.node {
+                if node.is_some_and(|i| all_nodes[i].ready) {
                     replicas.running += 1;
                     continue;
                 }
-                if reclaimed_nodes.contains(node) {
+                if reclaimed_nodes.contains(name) {
                     replicas.reclaimed += 1;
                 } else {
                     replicas.lost += 1;
@@ -103,11 +103,12 @@ pub fn reconcile_and_schedule(
                 pod.ready = false;
             }
             let fits = |f: &(u64, u64)| f.0 >= pod.requests.cpu_millis && f.1 >= pod.requests.memory_bytes;
-            match free.iter_mut().find(|(_, f)| fits(f)) {
-                Some((name, f)) => {
+            let first_fit = free.iter_mut().enumerate().find_map(|(i, f)| f.as_mut().filter(|f| fits(f)).map(|f| (i, f)));
+            match first_fit {
+                Some((i, f)) => {
                     f.0 -= pod.requests.cpu_millis;
                     f.1 -= pod.requests.memory_bytes;
-                    pod.node = Some(name.to_string());
+                    pod.node = Some(all_nodes[i].name.clone());
                     pod.phase = PodPhase::Running;
                     pod.ready = true;
                     replicas.running += 1;

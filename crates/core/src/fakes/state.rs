@@ -146,7 +146,7 @@ impl StateStore for FakeStateStore {
         self.faults.check(StateOp::JoinLatencies)?;
         let mut items = lock(&self.items);
         let item = items.entry(cluster_id.to_string()).or_insert_with(|| StateItem::new(cluster_id));
-        item.join_latencies = state::with_join_latencies(&item.join_latencies, latencies);
+        item.join_latencies = std::sync::Arc::new(state::with_join_latencies(&item.join_latencies, latencies));
         Ok(())
     }
 

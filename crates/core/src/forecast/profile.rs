@@ -101,7 +101,8 @@ pub struct Model {
     pub cycles: u32,
     pub lead_s: u32,
     /// The forecast demand in nodes (quantile plus margin) of each slot of `[fitted_at, fitted_at + period)`.
-    pub slots: Vec<Option<f64>>,
+    /// Shared: the model is cached in the state item, which every decider run reads.
+    pub slots: std::sync::Arc<[Option<f64>]>,
     /// The chosen period's back-test on the last cycle, and the other candidate's when it had the history.
     pub backtest: Score,
     pub other: Option<(Period, Score)>,
