@@ -124,7 +124,7 @@ impl Prometheus {
             .filter(|(previous, _, _)| *previous > start)
             .fold((0.0, 0.0), |(b, t), (_, busy, total)| (b + busy, t + total));
         let cpu_pct = (total > 0.0).then(|| (busy / total * 100.0).min(100.0));
-        let latest = window().last();
+        let latest = window().next_back();
         let (scrapes, overloads) = window().fold((0u32, 0.0), |(n, sum), s| (n + 1, sum + s.overload));
         let mean_overload = (scrapes > 0).then(|| overloads / f64::from(scrapes));
         Sample {
