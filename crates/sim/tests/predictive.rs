@@ -126,7 +126,7 @@ fn a_load_with_no_season_has_no_pattern_and_prediction_changes_nothing_for_the_w
     assert!(f.fits > 0 && f.no_pattern_fits > 0, "{f:?}");
     assert!(f.runs_no_pattern > 10 * f.runs_with_profile, "the engine finds no pattern: {f:?}");
     assert!(f.last_no_forecast.as_deref().is_some_and(|w| w.starts_with("no pattern: ")), "{f:?}");
-    assert!(predictive.cost_usd <= reactive.cost_usd * 1.01, "{} vs {}", predictive.cost_usd, reactive.cost_usd);
+    assert!(predictive.cost_usd <= reactive.cost_usd * 1.01, "{} vs {}: {f:?}", predictive.cost_usd, reactive.cost_usd);
     assert!(
         predictive.unschedulable_pod_minutes <= reactive.unschedulable_pod_minutes * 1.05 + 1.0,
         "{} vs {}",

@@ -56,8 +56,8 @@ impl Period {
 pub enum NoForecast {
     /// Fewer than two whole cycles of even the daily period.
     NotEnoughHistory { history_days: f64, whole_days: u32 },
-    /// On the last cycle the profile avoided no shortfall, or did no better read half a day out
-    /// of phase: the demand has no daily or weekly shape to act on.
+    /// On the last cycle the profile avoided no shortfall, or did no better read out of phase
+    /// (the best of [`OUT_OF_PHASE_SHIFTS`]): the demand has no daily or weekly shape to act on.
     NoPattern { period: Period, backtest: Score, out_of_phase: Score },
     /// The demand history could not be read (and no cached model was fresh enough).
     HistoryUnavailable { error: String },
@@ -74,7 +74,7 @@ impl std::fmt::Display for NoForecast {
             NoForecast::NoPattern { period, backtest, out_of_phase } => write!(
                 f,
                 "no pattern: over the last {:.0} h the best ({}) profile's asymmetric error is {:.1} % against {:.1} % \
-                 read half a day out of phase and {:.1} % for reactive alone ({:.0} under-provisioned node-minutes avoided, \
+                 read out of phase and {:.1} % for reactive alone ({:.0} under-provisioned node-minutes avoided, \
                  {:.1} node-hours added)",
                 backtest.hours,
                 period.label(),
@@ -106,7 +106,8 @@ pub struct Model {
     /// The chosen period's back-test on the last cycle, and the other candidate's when it had the history.
     pub backtest: Score,
     pub other: Option<(Period, Score)>,
-    /// The same profile read half a day out of phase, on the same slots: the yardstick it beat.
+    /// The same profile read out of phase (the best of [`OUT_OF_PHASE_SHIFTS`]), on the same slots:
+    /// the yardstick it beat.
     pub out_of_phase: Score,
 }
 
@@ -221,10 +222,12 @@ pub fn backtest(
     score_needs(h, from, to, lead_s, |i| slot_forecast(h, i, period, cycles, config, &mut buf))
 }
 
-/// The non-seasonal yardstick: the same profile read half a day out of phase. Where the demand
-/// has a daily or weekly shape, the profile in phase does clearly better; where it does not
-/// (bursts, drift, noise), reading the wrong hours does as well, and what the profile found is a
-/// buffer of high values, not a pattern.
+/// The non-seasonal yardstick: the same profile read out of phase, by each of
+/// [`OUT_OF_PHASE_SHIFTS`], and the best of those readings. Where the demand has a daily or
+/// weekly shape, the profile in phase does clearly better than every one of them; where it does
+/// not (bursts, drift, noise), some wrong hours do as well, and what the profile found is a
+/// buffer of high values, not a pattern. One shift alone is a coin toss on noise: on a few days
+/// of random bursts, one reading out of phase may happen to miss more of them than the profile.
 pub fn out_of_phase_backtest(
     h: &History,
     from: DateTime<Utc>,
@@ -235,13 +238,21 @@ pub fn out_of_phase_backtest(
     lead_s: u32,
 ) -> Score {
     let mut buf = Vec::with_capacity(cycles as usize);
-    score_needs(h, from, to, lead_s, |i| {
-        shifted_slot_forecast(h, i, period, cycles, OUT_OF_PHASE_SLOTS, config, &mut buf)
-    })
+    OUT_OF_PHASE_SHIFTS
+        .iter()
+        .map(|&shift| {
+            score_needs(h, from, to, lead_s, |i| shifted_slot_forecast(h, i, period, cycles, shift, config, &mut buf))
+        })
+        .min_by(|a, b| a.predictive.asymmetric_error_pct.total_cmp(&b.predictive.asymmetric_error_pct))
+        .expect("at least one shift")
 }
 
-/// Half a day, in slots.
-const OUT_OF_PHASE_SLOTS: i64 = 12 * 3600 / STEP_S;
+/// The out-of-phase shifts, in slots: seven, from 5 h 35 min to 18 h 55 min, each at least
+/// 5 h from the same phase of the next day either way. Each a prime number of slots, so a
+/// multiple of no shorter period a load may repeat on: shifted by exactly 12 h, a spike every
+/// hour (or every 2, 3, 4 or 6 hours) would land on itself, score as well out of phase as in
+/// phase, and be refused as no pattern.
+pub const OUT_OF_PHASE_SHIFTS: [i64; 7] = [67, 97, 127, 149, 173, 199, 227];
 
 fn score_needs(
     h: &History,
@@ -280,8 +291,11 @@ pub fn fit(history: &History, now: DateTime<Utc>, config: &PredictiveConfig, lea
         let history_days = h.coverage(h.start(), h.end()) * h.len() as f64 * STEP_S as f64 / 86_400.0;
         return Err(NoForecast::NotEnoughHistory { history_days, whole_days });
     };
-    // Every candidate is scored on the same slots: the last cycle of the longest one.
-    let eval_from = now - longest.duration();
+    // Every candidate is scored on the same slots: the last cycle of the longest one, or its
+    // last two when the history holds three (a daily profile after three days): one day of
+    // random bursts can line up with the days before it by chance, two rarely do.
+    let eval_cycles = if whole_cycles(&h, now, longest) >= 3 { 2 } else { 1 };
+    let eval_from = now - longest.duration() * eval_cycles;
     let cycles_of = |p: Period| config.history_days / p.days();
     let mut scored: Vec<(Period, Score)> =
         candidates.iter().map(|&p| (p, backtest(&h, eval_from, now, p, cycles_of(p), config, lead_s))).collect();
@@ -392,6 +406,28 @@ mod tests {
         assert_eq!(model.need(now + Duration::hours(3), 600).map(|n| n.0), Some(1), "0.8 × 1.1 after");
         assert_eq!(model.need(now - Duration::minutes(30), 600), None, "nothing before the fit");
         assert_eq!(model.describe(), "weekly profile, p90 of 2 weeks + 10 %");
+    }
+
+    #[test]
+    fn learns_a_spike_every_hour() {
+        // The ASG trace's shape: 3 nodes, and a 5-minute spike to 8 at the same minute of every
+        // hour. Read exactly 12 h out of phase it would land on itself and be refused.
+        let h = history_of(14, |_, i| Some(if i % 12 == 1 { 8.0 } else { 3.0 + 0.3 * noise(i, 11) }));
+        let now = monday() + Duration::days(14);
+        let model = fit(&h, now, &PredictiveConfig::default(), 600).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(model.period, Period::Daily, "the hourly spike repeats every day: {:?}", model.other);
+        let error = |s: &Score| s.predictive.asymmetric_error_pct;
+        assert!(error(&model.backtest) < (1.0 - MIN_RELATIVE_GAIN) * error(&model.out_of_phase));
+        // What a 12-hour shift would have scored on the same slots: exactly the profile's own.
+        let config = PredictiveConfig::default();
+        let mut buf = Vec::new();
+        let twelve_hours = score_needs(&h, now - Duration::days(7), now, 600, |i| {
+            shifted_slot_forecast(&h, i, Period::Daily, 14, 144, &config, &mut buf)
+        });
+        assert_eq!(error(&twelve_hours), error(&model.backtest));
+        assert_eq!(model.need(now, 0).map(|n| n.0), Some(4), "between spikes: 3.3 × 1.1");
+        assert_eq!(model.need(now, 600).map(|n| n.0), Some(9), "the spike 5 minutes in: 8 × 1.1");
+        assert!(OUT_OF_PHASE_SHIFTS.iter().all(|s| s * STEP_S % 3600 != 0), "none a whole number of hours");
     }
 
     #[test]
