@@ -18,7 +18,7 @@ use smartscale_core::state::{
 use tracing::{error, info, instrument, warn};
 
 use crate::fast_path::{self, AlertStatus, FAST_PATH_ALERT};
-use crate::predictive::{self, combine, ForecastOutcome};
+use crate::predictive::{self, combine, reactive_policy, ForecastOutcome};
 use crate::{DeciderConfig, Result, ScheduledEvent};
 
 /// The ports the decider works through.
@@ -402,16 +402,23 @@ where
         report_unhostable_pods(deps, &samples, now, &mut item, &mut update).await;
     }
 
-    let mut decision = decide(&cfg.policy, &item.decision_state(now), &samples, judged_at);
+    let predicted = predictive::predict(cfg, &deps.metrics, &mut item, &mut update, now).await;
+    // An active profile that covers the fit check's lookback lets it fill more (`reactive_policy`).
+    let relaxed = predicted
+        .as_ref()
+        .and_then(|(prediction, ..)| reactive_policy(&cfg.policy, prediction, cfg.predictive.fit_max_pct));
+    let policy = relaxed.as_ref().map_or(&cfg.policy, |(p, _)| p);
+    let mut decision = decide(policy, &item.decision_state(now), &samples, judged_at);
+    if let Some((_, why)) = relaxed.as_ref().filter(|_| decision.action == Action::ScaleDown) {
+        decision.reasons.push(why.clone());
+    }
     if let Some(reason) = trigger.reason() {
         decision.reasons.insert(0, reason);
     }
     let mut forecast = None;
     let mut pre_scale_judged = None;
-    if let Some((prediction, origin, actual_demand, forecast_demand)) =
-        predictive::predict(cfg, &deps.metrics, &mut item, &mut update, now).await
-    {
-        let combined = combine(decision, &prediction, &cfg.policy, &item.decision_state(now), judged_at);
+    if let Some((prediction, origin, actual_demand, forecast_demand)) = predicted {
+        let combined = combine(decision, &prediction, policy, &item.decision_state(now), judged_at);
         decision = combined.decision;
         let f = ForecastOutcome {
             mode: prediction.mode,
@@ -440,7 +447,7 @@ where
             if decision.blocked_by == Some(BlockedBy::LockHeld) {
                 // Would it scale up but for the lock? Then a drain holding it must give way.
                 let unlocked = DecisionState { lock_expires_at: None, ..item.decision_state(now) };
-                if decide(&cfg.policy, &unlocked, &samples, judged_at).action == Action::ScaleUp {
+                if decide(policy, &unlocked, &samples, judged_at).action == Action::ScaleUp {
                     ask_drain_to_give_way(deps, decision_id, now).await;
                 }
             }

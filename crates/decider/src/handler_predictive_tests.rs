@@ -309,3 +309,24 @@ async fn a_user_set_lead_above_the_joins_wins_too() {
     assert_eq!(outcome.taken, Taken::ScaleUpRequested { count: 2 });
     assert!(scale_up_reason(&world).contains("pre-scaling 30 min ahead (lead set by PREDICTIVE_LEAD_TIME)"));
 }
+
+#[tokio::test]
+async fn an_active_profile_over_the_next_hour_lets_the_fit_check_fill_more() {
+    // 13:00, two hours after the rush: the profile's next hour needs 2 of the 4 nodes. The pods'
+    // requests fill 82 % of one node fewer: above the reactive fit check's 80 %, within 85 %.
+    fn tight(_: i64) -> Sample {
+        Sample { requested_cpu_millis: Some(0.82 * 3.0 * 1800.0), ..quiet(0) }
+    }
+    for (mode, expected) in [("forecast-only", Taken::NoAction), ("active", Taken::DrainRequested)] {
+        let world = world(4, mode).await;
+        world.deps.clock.set(before_rush() + Duration::minutes(250));
+        world.metrics(tight);
+        let outcome = world.run().await;
+        assert_eq!(outcome.taken, expected, "{mode}: {:?}", outcome.decision);
+        let reasons = outcome.decision.unwrap().reasons;
+        let relaxed = reasons.iter().any(|r| {
+            r == "the fit check fills up to 85% of one node fewer, not 80%: the profile forecasts the next 120 min"
+        });
+        assert_eq!(relaxed, mode == "active", "{mode}: {reasons:?}");
+    }
+}

@@ -110,6 +110,30 @@ pub fn combine(
     Combined { decision, effect, applied: true }
 }
 
+/// The policy the reactive decision runs with. The fit check lets the requests fill only
+/// `scale_down_fit_max_pct` of one node fewer: the rest is room for a rise while the next node
+/// boots. While an `active` profile forecasts every slot of the fit check's lookback ahead, the
+/// rises it knows are pre-scaled a lead time ahead and scale-downs are held below their need, so
+/// less of that room is needed: the fit check fills up to `fit_max_pct` (the predictive setting,
+/// `PREDICTIVE_FIT_MAX_REQUESTED_PCT`). This is where prediction saves what its pre-scales cost.
+/// `None`: the policy as it is (any other mode, no such profile, the setting not above the
+/// policy's, or no fit check).
+pub fn reactive_policy(policy: &Policy, prediction: &Prediction, fit_max_pct: f64) -> Option<(Policy, String)> {
+    let lookback = policy.scale_down_fit_lookback_s;
+    let applies = prediction.mode == PredictiveMode::Active
+        && prediction.profile_ahead_s >= lookback
+        && fit_max_pct > policy.scale_down_fit_max_pct
+        && (policy.scale_down_fit_check || policy.consolidate_by_requests);
+    applies.then(|| {
+        let reason = format!(
+            "the fit check fills up to {fit_max_pct}% of one node fewer, not {}%: the profile forecasts the next {} min",
+            policy.scale_down_fit_max_pct,
+            prediction.profile_ahead_s / 60
+        );
+        (Policy { scale_down_fit_max_pct: fit_max_pct, ..policy.clone() }, reason)
+    })
+}
+
 /// Why a pre-scale cannot go now: the lock, or the scale-up cooldown (the same rules a
 /// reactive scale-up obeys).
 fn waits(decision: &Decision, policy: &Policy, state: &DecisionState, now: DateTime<Utc>) -> Option<String> {
@@ -139,6 +163,7 @@ mod tests {
             lead_s: 600,
             nodes,
             hold_nodes: None,
+            profile_ahead_s: 0,
             source: None,
             no_forecast: None,
             reason:
@@ -183,6 +208,27 @@ mod tests {
         let big = prediction(PredictiveMode::Active, Some(500));
         let c = combine(reactive(Action::None, 3, 3), &big, &policy, &state(3), now());
         assert_eq!(c.decision.target_nodes, policy.max_nodes);
+    }
+
+    #[test]
+    fn an_active_profile_over_the_whole_lookback_lets_the_fit_check_fill_more() {
+        let policy = Policy::default();
+        let covering = Prediction { profile_ahead_s: 3600, ..prediction(PredictiveMode::Active, Some(4)) };
+        let (relaxed, why) = reactive_policy(&policy, &covering, 85.0).expect("it applies");
+        assert_eq!(relaxed, Policy { scale_down_fit_max_pct: 85.0, ..policy.clone() }, "nothing else changes");
+        assert_eq!(
+            why,
+            "the fit check fills up to 85% of one node fewer, not 80%: the profile forecasts the next 60 min"
+        );
+        // Not in forecast-only (it changes no decision), not with a profile short of the lookback,
+        // not when the setting is no looser than the policy's, not without a fit check.
+        let only = Prediction { mode: PredictiveMode::ForecastOnly, ..covering.clone() };
+        assert_eq!(reactive_policy(&policy, &only, 85.0), None);
+        let short = Prediction { profile_ahead_s: 3599, ..covering.clone() };
+        assert_eq!(reactive_policy(&policy, &short, 85.0), None);
+        assert_eq!(reactive_policy(&policy, &covering, 80.0), None);
+        let no_fit = Policy { scale_down_fit_check: false, consolidate_by_requests: false, ..policy.clone() };
+        assert_eq!(reactive_policy(&no_fit, &covering, 85.0), None);
     }
 
     #[test]

@@ -89,8 +89,16 @@ pub struct PredictiveConfig {
     /// How far past the lead a scale-down looks for the need it must not go below (see
     /// [`super::HOLD_BEYOND_LEAD_S`], the default).
     pub hold_beyond_lead_s: u32,
+    /// How much of one node fewer's room the fit check lets the requests fill while an `active`
+    /// profile forecasts the fit check's whole lookback ahead (see
+    /// [`super::combine::reactive_policy`]); at or below the policy's own, no change.
+    pub fit_max_pct: f64,
     pub floors: ScheduledFloors,
 }
+
+/// The default of [`PredictiveConfig::fit_max_pct`]: 85 % of the room, against the reactive
+/// policy's 80 %.
+pub const DEFAULT_FIT_MAX_PCT: f64 = 85.0;
 
 impl Default for PredictiveConfig {
     fn default() -> Self {
@@ -101,6 +109,7 @@ impl Default for PredictiveConfig {
             margin_pct: 10.0,
             history_days: 14,
             hold_beyond_lead_s: super::HOLD_BEYOND_LEAD_S,
+            fit_max_pct: DEFAULT_FIT_MAX_PCT,
             floors: ScheduledFloors::default(),
         }
     }
@@ -113,6 +122,7 @@ impl PredictiveConfig {
     pub const MARGIN_PCT: &'static str = "PREDICTIVE_MARGIN_PCT";
     pub const HISTORY_DAYS: &'static str = "PREDICTIVE_HISTORY_DAYS";
     pub const SCALE_DOWN_HOLD: &'static str = "PREDICTIVE_SCALE_DOWN_HOLD";
+    pub const FIT_MAX_PCT: &'static str = "PREDICTIVE_FIT_MAX_REQUESTED_PCT";
 
     pub fn from_config(source: &dyn ConfigSource) -> Result<PredictiveConfig> {
         let mut c = PredictiveConfig::default();
@@ -150,6 +160,12 @@ impl PredictiveConfig {
                 return Err(Error::config(Self::SCALE_DOWN_HOLD, format!("{hold} s is more than an hour")));
             }
             c.hold_beyond_lead_s = hold;
+        }
+        if let Some(pct) = config::parsed::<f64>(source, Self::FIT_MAX_PCT)? {
+            if !(50.0..=100.0).contains(&pct) {
+                return Err(Error::config(Self::FIT_MAX_PCT, format!("{pct} must lie between 50 and 100")));
+            }
+            c.fit_max_pct = pct;
         }
         c.floors = ScheduledFloors::from_config(source)?;
         Ok(c)
@@ -199,6 +215,7 @@ mod tests {
             .with("PREDICTIVE_QUANTILE", "max")
             .with("PREDICTIVE_MARGIN_PCT", "0")
             .with("PREDICTIVE_HISTORY_DAYS", "28")
+            .with("PREDICTIVE_FIT_MAX_REQUESTED_PCT", "90")
             .with("SCHEDULED_FLOORS", "FRI 19:50-22:00 = 6");
         let c = PredictiveConfig::from_config(&cfg).unwrap();
         assert_eq!(c.mode, PredictiveMode::Active);
@@ -206,6 +223,7 @@ mod tests {
         assert_eq!(c.quantile, Quantile::MAX);
         assert_eq!(c.margin_pct, 0.0);
         assert_eq!(c.history_days, 28);
+        assert_eq!(c.fit_max_pct, 90.0);
         assert_eq!(c.floors.entries().len(), 1);
         assert_eq!(Quantile::parse("0.95").unwrap().label(), "p95");
     }
@@ -221,6 +239,8 @@ mod tests {
             ("PREDICTIVE_MARGIN_PCT", "-5"),
             ("PREDICTIVE_HISTORY_DAYS", "1"),
             ("PREDICTIVE_SCALE_DOWN_HOLD", "3601"),
+            ("PREDICTIVE_FIT_MAX_REQUESTED_PCT", "101"),
+            ("PREDICTIVE_FIT_MAX_REQUESTED_PCT", "many"),
             ("SCHEDULED_FLOORS", "FRI 25:00-26:00 = 6"),
             ("SCHEDULED_FLOORS_TZ", "Mars/Olympus"),
         ];

@@ -47,6 +47,11 @@ pub struct Prediction {
     /// is held, since the node it removes would be bought back within the thrash window.
     #[serde(default)]
     pub hold_nodes: Option<u32>,
+    /// How far ahead of now the profile forecasts every slot, at most [`PROFILE_AHEAD_CAP_S`]
+    /// (0 without a profile): when it covers the fit check's lookback, the lookback may shrink
+    /// ([`combine::reactive_policy`]).
+    #[serde(default)]
+    pub profile_ahead_s: u32,
     /// Why the profile has no forecast, when it has none.
     pub no_forecast: Option<NoForecast>,
     /// For the decision's reasons: what set the need, or why there is none.
@@ -65,6 +70,10 @@ impl Prediction {
 /// now and bought back within 15 minutes is a thrash (the simulator's and the spec's measure),
 /// and buys nothing but a boot.
 pub const HOLD_BEYOND_LEAD_S: u32 = 900;
+
+/// How far ahead [`Prediction::profile_ahead_s`] looks: two hours, more than any fit-check lookback
+/// worth shrinking.
+pub const PROFILE_AHEAD_CAP_S: u32 = 7200;
 
 /// Fits the profile and predicts in one call. The decider may instead cache [`fit`]'s result and
 /// call [`predict_with`] on every run.
@@ -87,6 +96,7 @@ fn off(lead_s: u32) -> Prediction {
         lead_s,
         nodes: None,
         hold_nodes: None,
+        profile_ahead_s: 0,
         source: None,
         no_forecast: None,
         reason: "predictive scaling is off (PREDICTIVE_MODE=off)".to_string(),
@@ -118,6 +128,7 @@ pub fn predict_with(
         mode: config.mode,
         lead_s,
         hold_nodes,
+        profile_ahead_s: model.as_ref().map_or(0, |m| m.known_ahead_s(now, PROFILE_AHEAD_CAP_S)),
         nodes: None,
         source: None,
         no_forecast: model.as_ref().err().cloned(),

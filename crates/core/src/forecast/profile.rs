@@ -131,6 +131,18 @@ impl Model {
             })
     }
 
+    /// How far from `now` (at most `cap_s`) every slot has a forecast: the span the profile
+    /// can speak for, from the slot holding `now` on.
+    pub fn known_ahead_s(&self, now: DateTime<Utc>, cap_s: u32) -> u32 {
+        let first = slot_start(now);
+        let known = (0..=i64::from(cap_s) / STEP_S)
+            .take_while(|k| self.at(first + Duration::seconds(k * STEP_S)).is_some())
+            .count() as i64;
+        // Slot k known means the forecast reaches the end of slot k, measured from now.
+        let reach = (first + Duration::seconds(known * STEP_S) - now).num_seconds();
+        reach.clamp(0, i64::from(cap_s)) as u32
+    }
+
     /// "daily profile, p90 of 14 days + 10 %".
     pub fn describe(&self) -> String {
         let unit = match self.period {
@@ -406,6 +418,11 @@ mod tests {
         assert_eq!(model.need(now + Duration::hours(3), 600).map(|n| n.0), Some(1), "0.8 × 1.1 after");
         assert_eq!(model.need(now - Duration::minutes(30), 600), None, "nothing before the fit");
         assert_eq!(model.describe(), "weekly profile, p90 of 2 weeks + 10 %");
+        // The profile speaks for its whole week from the fit on, and for nothing before it.
+        assert_eq!(model.known_ahead_s(now, 7200), 7200);
+        assert_eq!(model.known_ahead_s(now - Duration::minutes(30), 7200), 0);
+        let end = model.fitted_at + Period::Weekly.duration();
+        assert_eq!(model.known_ahead_s(end - Duration::minutes(12), 7200), 12 * 60, "up to the cycle's end");
     }
 
     #[test]
