@@ -770,7 +770,7 @@ impl<'a> World<'a> {
             // The decider looks back 75 minutes at most (the fit check's hour and the descent's 15 minutes).
             self.metrics.prune_before(now - Duration::hours(2));
             self.metrics.prune_demand_before(now - Duration::days(HISTORY_RETENTION_DAYS));
-            self.ports.fleet.forget_terminated();
+            self.ports.fleet.forget_terminated_before(now - Duration::hours(1));
             let live: Vec<String> = self.ports.fleet.instances().into_iter().map(|i| i.instance_id).collect();
             self.boots.retain(|id, _| live.contains(id));
         }

@@ -30,6 +30,8 @@ struct FleetState {
     instance_limit: Option<usize>,
     /// Bumped by every change to an instance: a reader that keeps a copy refreshes it only then.
     generation: u64,
+    /// When each terminated instance was terminated, for [`FakeFleet::forget_terminated_before`].
+    terminated_at: HashMap<String, chrono::DateTime<chrono::Utc>>,
 }
 
 /// An EC2 account in memory: instances, idempotent launches by client token, capacity
@@ -82,13 +84,17 @@ impl FakeFleet {
         instance
     }
 
-    /// Forgets terminated instances, as EC2 stops describing them a while after termination.
-    pub fn forget_terminated(&self) {
+    /// Forgets the instances terminated at or before `cutoff`, as EC2 stops describing an
+    /// instance about an hour after its termination (not at once: a worker that looks a few
+    /// minutes later still sees it terminated).
+    pub fn forget_terminated_before(&self, cutoff: chrono::DateTime<chrono::Utc>) {
         let mut state = lock(&self.state);
         state.generation += 1;
-        state.instances.retain(|_, i| i.state != InstanceState::Terminated);
+        let FleetState { instances, by_client_token, terminated_at, .. } = &mut *state;
+        instances
+            .retain(|id, i| i.state != InstanceState::Terminated || terminated_at.get(id).is_some_and(|t| *t > cutoff));
+        terminated_at.retain(|id, _| instances.contains_key(id));
         // Their idempotency tokens go with them: a token names an instance EC2 still knows.
-        let FleetState { instances, by_client_token, .. } = &mut *state;
         by_client_token.retain(|_, id| instances.contains_key(id));
     }
 
@@ -111,10 +117,15 @@ impl FakeFleet {
     }
 
     pub fn set_state(&self, id: &str, to: InstanceState) {
+        let now = self.clock.now();
         let mut state = lock(&self.state);
-        if let Some(i) = state.instances.get_mut(id) {
+        let FleetState { instances, generation, terminated_at, .. } = &mut *state;
+        if let Some(i) = instances.get_mut(id) {
             i.state = to;
-            state.generation += 1;
+            *generation += 1;
+            if to == InstanceState::Terminated {
+                terminated_at.entry(id.to_string()).or_insert(now);
+            }
         }
     }
 
@@ -187,9 +198,12 @@ impl Fleet for FakeFleet {
             }
         }
         state.generation += 1;
+        let now = self.clock.now();
+        let FleetState { instances, terminated_at, .. } = &mut *state;
         for id in instance_ids {
-            if let Some(i) = state.instances.get_mut(id) {
+            if let Some(i) = instances.get_mut(id) {
                 i.state = InstanceState::Terminated;
+                terminated_at.entry(id.clone()).or_insert(now);
             }
         }
         Ok(())
@@ -242,6 +256,30 @@ mod tests {
         assert!(matches!(err, Error::Rejected { .. }), "{err}");
         fleet.terminate(std::slice::from_ref(&a.instance_id)).await.unwrap();
         assert_eq!(fleet.instance(&a.instance_id).unwrap().state, InstanceState::Terminated);
+    }
+
+    #[tokio::test]
+    async fn terminated_instances_are_described_for_a_while_then_forgotten() {
+        let clock = FakeClock::new("2026-11-23T10:00:00Z".parse().unwrap());
+        let fleet = FakeFleet::new("prod", clock.clone());
+        let LaunchOutcome::Launched(a) = fleet.launch(&request("t-1", Lifecycle::Spot)).await.unwrap() else {
+            panic!()
+        };
+        let LaunchOutcome::Launched(b) = fleet.launch(&request("t-2", Lifecycle::Spot)).await.unwrap() else {
+            panic!()
+        };
+        fleet.terminate(std::slice::from_ref(&a.instance_id)).await.unwrap();
+        clock.advance(1800);
+        fleet.set_state(&b.instance_id, InstanceState::Terminated);
+        clock.advance(1800);
+        // An hour after a's termination, half an hour after b's (a Spot reclaim).
+        fleet.forget_terminated_before(clock.now() - chrono::Duration::hours(1));
+        let described: Vec<String> =
+            fleet.describe_managed().await.unwrap().into_iter().map(|i| i.instance_id).collect();
+        assert_eq!(described, vec![b.instance_id.clone()], "a is forgotten, b still described as terminated");
+        clock.advance(1800);
+        fleet.forget_terminated_before(clock.now() - chrono::Duration::hours(1));
+        assert!(fleet.describe_managed().await.unwrap().is_empty());
     }
 
     #[tokio::test]
