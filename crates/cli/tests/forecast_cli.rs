@@ -50,7 +50,8 @@ fn no_pattern_on_the_elb_trace() {
 
 #[test]
 fn the_asg_traces_hourly_spike_is_a_pattern() {
-    // Read exactly 12 h out of phase, a spike every hour lands on itself; 12 h 25 min does not.
+    // Read exactly 12 h out of phase, a spike every hour lands on itself; the yardstick's shifts
+    // are no whole number of hours, so they do not.
     let r = json(&["--trace", &trace("nab__cpu_utilization_asg_misconfiguration.csv")]);
     let model = &r["model"];
     assert!(!model.is_null(), "{}", r["no_forecast"]);

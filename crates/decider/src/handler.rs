@@ -8,6 +8,7 @@ use serde::Serialize;
 use smartscale_core::cost_ledger::{ForecastObservation, RunObservation};
 use smartscale_core::decide::{decide, Action, BlockedBy, Decision, DecisionState};
 use smartscale_core::emf::{Metric, MetricBatch};
+use smartscale_core::forecast::combine::reactive_policy;
 use smartscale_core::messages::{DrainRequest, ScaleUpRequest, WorkMessage};
 use smartscale_core::metrics::{Sample, Signal};
 use smartscale_core::notification::{FailureType, NotificationEvent};
@@ -18,7 +19,7 @@ use smartscale_core::state::{
 use tracing::{error, info, instrument, warn};
 
 use crate::fast_path::{self, AlertStatus, FAST_PATH_ALERT};
-use crate::predictive::{self, combine, reactive_policy, ForecastOutcome};
+use crate::predictive::{self, combine, ForecastOutcome};
 use crate::{DeciderConfig, Result, ScheduledEvent};
 
 /// The ports the decider works through.

@@ -271,7 +271,7 @@ fn describe(model: &Result<Model, NoForecast>) -> String {
 }
 
 /// Re-exported for the simulator and tests: the same pure combination the decider runs.
-pub use forecast::{combine, combine::reactive_policy};
+pub use forecast::combine;
 
 #[cfg(test)]
 mod tests {

@@ -48,8 +48,8 @@ pub struct Prediction {
     #[serde(default)]
     pub hold_nodes: Option<u32>,
     /// How far ahead of now the profile forecasts every slot, at most [`PROFILE_AHEAD_CAP_S`]
-    /// (0 without a profile): when it covers the fit check's lookback, the lookback may shrink
-    /// ([`combine::reactive_policy`]).
+    /// (0 without a profile): when it covers the fit check's lookback, the fit check may fill
+    /// more of one node fewer ([`combine::reactive_policy`]).
     #[serde(default)]
     pub profile_ahead_s: u32,
     /// Why the profile has no forecast, when it has none.
@@ -71,8 +71,8 @@ impl Prediction {
 /// and buys nothing but a boot.
 pub const HOLD_BEYOND_LEAD_S: u32 = 900;
 
-/// How far ahead [`Prediction::profile_ahead_s`] looks: two hours, more than any fit-check lookback
-/// worth shrinking.
+/// How far ahead [`Prediction::profile_ahead_s`] looks: two hours, past the fit check's default
+/// hour-long lookback.
 pub const PROFILE_AHEAD_CAP_S: u32 = 7200;
 
 /// Fits the profile and predicts in one call. The decider may instead cache [`fit`]'s result and
