@@ -358,12 +358,13 @@ fn render(r: &Report) -> String {
     let w = &r.walk_forward;
     let _ = writeln!(
         out,
-        "walk-forward back-test, {} to {}, refit every {} h: {} fits ({} daily, {} weekly, {} no pattern, {} too little history)",
+        "walk-forward back-test, {} to {}, refit every {} h: {} fits ({} daily, {} weekday/weekend, {} weekly, {} no pattern, {} too little history)",
         w.from.format("%Y-%m-%d"),
         w.to.format("%Y-%m-%d"),
         w.refresh_h,
         w.fits,
         w.daily_fits,
+        w.day_kind_fits,
         w.weekly_fits,
         w.no_pattern,
         w.not_enough_history

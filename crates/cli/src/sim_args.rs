@@ -194,9 +194,10 @@ fn forecast_lines(f: &smartscale_sim::ForecastTally) -> Vec<String> {
             f.pre_scales, f.raised, f.scale_downs_held, f.waits, f.applied
         ),
         format!(
-            "forecast fits              {} ({} daily, {} weekly, {} short of two cycles, {} no pattern); first profile {}",
+            "forecast fits              {} ({} daily, {} weekday/weekend, {} weekly, {} short of two cycles, {} no pattern); first profile {}",
             f.fits,
             f.daily_fits,
+            f.day_kind_fits,
             f.weekly_fits,
             f.not_enough_history_fits,
             f.no_pattern_fits,

@@ -31,6 +31,7 @@ pub struct ForecastTally {
     /// Refits (the 14-day history read again), and their outcome.
     pub fits: u32,
     pub daily_fits: u32,
+    pub day_kind_fits: u32,
     pub weekly_fits: u32,
     pub not_enough_history_fits: u32,
     pub no_pattern_fits: u32,
@@ -84,6 +85,7 @@ impl ForecastTally {
             Ok(m) => {
                 match m.period {
                     Period::Daily => self.daily_fits += 1,
+                    Period::DayKind => self.day_kind_fits += 1,
                     Period::Weekly => self.weekly_fits += 1,
                 }
                 self.first_profile_at.get_or_insert(cached.fitted_at);

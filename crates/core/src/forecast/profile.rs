@@ -1,9 +1,11 @@
 //! The seasonal profile: for each 5-minute slot of the next cycle, a high quantile (or the max)
-//! of the same slot over the past cycles, plus a margin. The period (daily or weekly) is the one
-//! that back-tests better on the last cycle, and the profile is kept only if acting on it beats
-//! the reactive stand-in there: otherwise there is no pattern and no forecast.
+//! of the same slot over the past cycles, plus a margin. The period (daily, daily by kind of
+//! day, or weekly) is the one that back-tests better on the last cycle, and the profile is kept
+//! only if acting on it beats the reactive stand-in there: otherwise there is no pattern and no
+//! forecast.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::config::{PredictiveConfig, Quantile};
@@ -21,15 +23,22 @@ pub const MIN_RELATIVE_GAIN: f64 = 0.05;
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     Daily,
+    /// Daily, each slot read from past days of its own kind only: weekdays from weekdays,
+    /// Saturdays and Sundays from weekend days (in the scheduled floors' time zone), by the same
+    /// rules as the plain daily profile. A kind of day the history does not hold yet has no
+    /// forecast: a first weekend is not forecast from five weekdays' rush hours.
+    #[serde(rename = "weekday-weekend")]
+    DayKind,
     Weekly,
 }
 
 impl Period {
-    pub const ALL: [Period; 2] = [Period::Daily, Period::Weekly];
+    /// In the order the fit tries them: a later one must do better than the one chosen before it.
+    pub const ALL: [Period; 3] = [Period::Daily, Period::DayKind, Period::Weekly];
 
     pub fn days(self) -> u32 {
         match self {
-            Period::Daily => 1,
+            Period::Daily | Period::DayKind => 1,
             Period::Weekly => 7,
         }
     }
@@ -45,9 +54,15 @@ impl Period {
     pub fn label(self) -> &'static str {
         match self {
             Period::Daily => "daily",
+            Period::DayKind => "weekday/weekend",
             Period::Weekly => "weekly",
         }
     }
+}
+
+/// Whether `at` falls on a Saturday or a Sunday in `tz`.
+fn is_weekend(at: DateTime<Utc>, tz: Tz) -> bool {
+    matches!(at.with_timezone(&tz).weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 /// Why there is no forecast. Predictive scaling then stays reactive.
@@ -147,6 +162,7 @@ impl Model {
     pub fn describe(&self) -> String {
         let unit = match self.period {
             Period::Daily => "days",
+            Period::DayKind => "days of the same kind",
             Period::Weekly => "weeks",
         };
         format!(
@@ -188,9 +204,8 @@ fn shifted_slot_forecast(
     buf: &mut Vec<f64>,
 ) -> Option<f64> {
     buf.clear();
-    let within = (1..=i64::from(cycles)).map(|k| i - k * period.slots() - shift).filter(|&j| j >= 0);
     let mut expected = 0;
-    for j in within {
+    for j in reference_slots(h, i, period, cycles, config).map(|j| j - shift).filter(|&j| j >= 0) {
         expected += 1;
         buf.extend(h.get(j));
     }
@@ -198,6 +213,24 @@ fn shifted_slot_forecast(
         return None;
     }
     Some(quantile(buf, config.quantile) * (1.0 + config.margin_pct / 100.0))
+}
+
+/// The slots of the history that slot `i`'s forecast reads, in phase: the same slot of each of the
+/// last `cycles` cycles, of the same kind of day for [`Period::DayKind`].
+fn reference_slots<'h>(
+    h: &'h History,
+    i: i64,
+    period: Period,
+    cycles: u32,
+    config: &PredictiveConfig,
+) -> impl Iterator<Item = i64> + 'h {
+    let tz = config.floors.tz();
+    let time_of = move |j: i64| h.start() + Duration::seconds(j * STEP_S);
+    let weekend = period == Period::DayKind && is_weekend(time_of(i), tz);
+    (1..=i64::from(cycles))
+        .map(move |k| i - k * period.slots())
+        .filter(|&j| j >= 0)
+        .filter(move |&j| period != Period::DayKind || is_weekend(time_of(j), tz) == weekend)
 }
 
 /// Linear interpolation between closest ranks (numpy's default); `values` is reordered.
@@ -287,6 +320,39 @@ fn score_needs(
     scorer.score()
 }
 
+/// Whether the daily profile by kind of day is chosen over the plain daily one, given their
+/// scores on the slots every candidate is scored on. Once the history holds a week, the two are
+/// compared over the last week instead, so that a weekend is among the slots: on two weekdays
+/// they are one profile. The better one wins; on a tie, the split does while some slot of the
+/// next day is of a kind the history does not hold yet, which the plain profile would forecast
+/// from the other kind.
+fn day_kind_wins(
+    h: &History,
+    now: DateTime<Utc>,
+    daily: Score,
+    day_kind: Score,
+    config: &PredictiveConfig,
+    lead_s: u32,
+) -> bool {
+    let cycles = config.history_days;
+    let (daily, day_kind) = if whole_cycles(h, now, Period::Weekly) >= 1 {
+        let from = now - Period::Weekly.duration();
+        (
+            backtest(h, from, now, Period::Daily, cycles, config, lead_s),
+            backtest(h, from, now, Period::DayKind, cycles, config, lead_s),
+        )
+    } else {
+        (daily, day_kind)
+    };
+    let error = |s: &Score| s.predictive.asymmetric_error_pct;
+    if error(&day_kind) != error(&daily) {
+        return error(&day_kind) < error(&daily);
+    }
+    let base = h.index_of(now);
+    let days = |i: i64, period: Period| reference_slots(h, i, period, cycles, config).count();
+    (0..Period::Daily.slots()).any(|k| days(base + k, Period::DayKind) == 0 && days(base + k, Period::Daily) > 0)
+}
+
 /// Fits the profile at `now` from the history before it (at most `config.history_days`).
 // The refusal carries its back-test scores for the decision's reasons; it is built a few times an
 // hour, so its size does not matter.
@@ -309,19 +375,53 @@ pub fn fit(history: &History, now: DateTime<Utc>, config: &PredictiveConfig, lea
     let eval_cycles = if whole_cycles(&h, now, longest) >= 3 { 2 } else { 1 };
     let eval_from = now - longest.duration() * eval_cycles;
     let cycles_of = |p: Period| config.history_days / p.days();
-    let mut scored: Vec<(Period, Score)> =
+    let scored: Vec<(Period, Score)> =
         candidates.iter().map(|&p| (p, backtest(&h, eval_from, now, p, cycles_of(p), config, lead_s))).collect();
-    // The shorter period reads more cycles per slot, so the longer one must be clearly better
-    // (by MIN_RELATIVE_GAIN) to be chosen.
+    // The weekly profile must be clearly better (by MIN_RELATIVE_GAIN) than the daily one
+    // chosen, since the shorter period reads more cycles per slot.
     let error = |s: &Score| s.predictive.asymmetric_error_pct;
-    if scored.len() == 2 && error(&scored[1].1) < (1.0 - MIN_RELATIVE_GAIN) * error(&scored[0].1) {
-        scored.swap(0, 1);
+    let position = |period: Period| scored.iter().position(|(p, _)| *p == period);
+    let mut best = 0;
+    if let Some(k) = position(Period::DayKind) {
+        if day_kind_wins(&h, now, scored[0].1, scored[k].1, config, lead_s) {
+            best = k;
+        }
     }
-    let (period, backtest) = scored[0];
-    let other = scored.get(1).copied();
-    let out_of_phase = out_of_phase_backtest(&h, eval_from, now, period, cycles_of(period), config, lead_s);
-    if backtest.avoided_node_minutes <= 0.0 || error(&backtest) > (1.0 - MIN_RELATIVE_GAIN) * error(&out_of_phase) {
+    if let Some(k) = position(Period::Weekly) {
+        if error(&scored[k].1) < (1.0 - MIN_RELATIVE_GAIN) * error(&scored[best].1) {
+            best = k;
+        }
+    }
+    let (period, backtest) = scored[best];
+    // The runner-up, for the reasons.
+    let other = scored
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != best)
+        .map(|(_, s)| *s)
+        .min_by(|a, b| error(&a.1).total_cmp(&error(&b.1)));
+    let no_pattern = |period: Period, backtest: Score| {
+        let out_of_phase = out_of_phase_backtest(&h, eval_from, now, period, cycles_of(period), config, lead_s);
+        let none =
+            backtest.avoided_node_minutes <= 0.0 || error(&backtest) > (1.0 - MIN_RELATIVE_GAIN) * error(&out_of_phase);
+        (none, out_of_phase)
+    };
+    let (none, out_of_phase) = no_pattern(period, backtest);
+    if none {
         return Err(NoForecast::NoPattern { period, backtest, out_of_phase });
+    }
+    // A profile by kind of day reads as few as two days a slot, and two days of bursts can line
+    // up by chance: the plain daily profile, reading every day, must show the pattern too.
+    if period == Period::DayKind {
+        if let Some((_, daily)) = scored.iter().find(|(p, _)| *p == Period::Daily) {
+            if let (true, daily_out_of_phase) = no_pattern(Period::Daily, *daily) {
+                return Err(NoForecast::NoPattern {
+                    period: Period::Daily,
+                    backtest: *daily,
+                    out_of_phase: daily_out_of_phase,
+                });
+            }
+        }
     }
     let cycles = cycles_of(period);
     let base = h.index_of(now);
@@ -423,6 +523,48 @@ mod tests {
         assert_eq!(model.known_ahead_s(now - Duration::minutes(30), 7200), 0);
         let end = model.fitted_at + Period::Weekly.duration();
         assert_eq!(model.known_ahead_s(end - Duration::minutes(12), 7200), 12 * 60, "up to the cycle's end");
+    }
+
+    #[test]
+    fn a_first_weekend_is_not_forecast_from_weekdays() {
+        let config = PredictiveConfig::default();
+        let saturday = monday() + Duration::days(5);
+        let model =
+            fit(&history_of(5, |at, _| Some(rush(at))), saturday, &config, 600).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(model.period, Period::DayKind, "{:?}", model.other);
+        assert_eq!(model.other.map(|o| o.0), Some(Period::Daily), "the two scored alike on weekdays");
+        let rush_hour = saturday + Duration::hours(9);
+        assert_eq!(model.at(rush_hour), None, "no weekend seen: no forecast, reactive alone");
+        assert_eq!(model.known_ahead_s(saturday, 7200), 0);
+        let plain = shifted_slot_forecast(
+            &history_of(5, |at, _| Some(rush(at))),
+            5 * 288 + 108,
+            Period::Daily,
+            14,
+            0,
+            &config,
+            &mut Vec::new(),
+        );
+        assert!(plain.is_some_and(|v| v > 5.0), "the plain profile would forecast the weekday rush: {plain:?}");
+    }
+
+    #[test]
+    fn weekends_are_forecast_from_weekends() {
+        let config = PredictiveConfig::default();
+        let h = history_of(12, |at, _| Some(rush(at)));
+        // Saturday of the second week: one weekend seen, and the last week shows it differs.
+        let saturday = monday() + Duration::days(12);
+        let model = fit(&h, saturday, &config, 600).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(model.period, Period::DayKind, "{:?}", model.other);
+        assert_eq!(model.need(saturday + Duration::hours(8), 3600).map(|n| n.0), Some(1), "0.8 × 1.1, no rush");
+        assert_eq!(model.describe(), "weekday/weekend profile, p90 of 14 days of the same kind + 10 %");
+        // A load the same every day keeps the plain daily profile once a week shows it.
+        let every_day = history_of(12, |_, i| {
+            let minute = (i % 288) * 5;
+            Some(if (510..630).contains(&minute) { 5.2 } else { 0.8 } + 0.1 * noise(i, 3))
+        });
+        let model = fit(&every_day, saturday, &config, 600).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(model.period, Period::Daily, "{:?}", model.other);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub struct WalkForward {
     pub refresh_h: f64,
     pub fits: u32,
     pub daily_fits: u32,
+    pub day_kind_fits: u32,
     pub weekly_fits: u32,
     pub not_enough_history: u32,
     pub no_pattern: u32,
@@ -34,6 +35,7 @@ pub fn walk_forward(history: &History, config: &PredictiveConfig, lead_s: u32, r
         refresh_h: (step * STEP_S) as f64 / 3600.0,
         fits: 0,
         daily_fits: 0,
+        day_kind_fits: 0,
         weekly_fits: 0,
         not_enough_history: 0,
         no_pattern: 0,
@@ -46,8 +48,11 @@ pub fn walk_forward(history: &History, config: &PredictiveConfig, lead_s: u32, r
         let model = fit(history, now, config, lead_s);
         walk.fits += 1;
         match &model {
-            Ok(m) if m.period == Period::Daily => walk.daily_fits += 1,
-            Ok(_) => walk.weekly_fits += 1,
+            Ok(m) => match m.period {
+                Period::Daily => walk.daily_fits += 1,
+                Period::DayKind => walk.day_kind_fits += 1,
+                Period::Weekly => walk.weekly_fits += 1,
+            },
             Err(NoForecast::NotEnoughHistory { .. }) => walk.not_enough_history += 1,
             Err(NoForecast::NoPattern { .. }) => walk.no_pattern += 1,
             // The walk reads a history it holds; it cannot be unavailable.
@@ -84,10 +89,15 @@ mod tests {
         let walk = walk_forward(&h, &PredictiveConfig::default(), 600, Duration::hours(6));
         assert_eq!(walk.fits, 40, "{walk:?}");
         assert_eq!(walk.not_enough_history, 8, "the first two days have no forecast");
-        assert_eq!(walk.daily_fits, 32);
-        // Reactive: 3.5 nodes short for 10 minutes at each of 10 rushes; prediction avoids the last 8.
+        // 2026-11-02 is a Monday. Until the history holds a week, a fit whose next day reaches
+        // into a kind of day not yet seen twice keeps weekdays apart and leaves the weekend
+        // unforecast; once Saturday has been back-tested and matched the weekdays, the plain
+        // daily profile returns.
+        assert_eq!((walk.daily_fits, walk.day_kind_fits), (27, 5), "{walk:?}");
+        // Reactive: 3.5 nodes short for 10 minutes at each of 10 rushes; prediction avoids the
+        // last 8 but the first Saturday's.
         assert_eq!(walk.score.reactive.under_node_minutes, 10.0 * 35.0);
-        assert_eq!(walk.score.avoided_node_minutes, 8.0 * 35.0);
+        assert_eq!(walk.score.avoided_node_minutes, 7.0 * 35.0);
         assert!(walk.score.added_node_hours > 0.0);
     }
 }
