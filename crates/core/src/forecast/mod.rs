@@ -52,6 +52,11 @@ pub struct Prediction {
     /// more of one node fewer ([`combine::reactive_policy`]).
     #[serde(default)]
     pub profile_ahead_s: u32,
+    /// The share of reactive's shortfall the profile avoided in its back-test
+    /// ([`Score::avoided_pct`]; 0 without a profile): the fit check fills more only behind a
+    /// profile that covered the rises.
+    #[serde(default)]
+    pub profile_avoided_pct: f64,
     /// Why the profile has no forecast, when it has none.
     pub no_forecast: Option<NoForecast>,
     /// For the decision's reasons: what set the need, or why there is none.
@@ -97,6 +102,7 @@ fn off(lead_s: u32) -> Prediction {
         nodes: None,
         hold_nodes: None,
         profile_ahead_s: 0,
+        profile_avoided_pct: 0.0,
         source: None,
         no_forecast: None,
         reason: "predictive scaling is off (PREDICTIVE_MODE=off)".to_string(),
@@ -129,6 +135,7 @@ pub fn predict_with(
         lead_s,
         hold_nodes,
         profile_ahead_s: model.as_ref().map_or(0, |m| m.known_ahead_s(now, PROFILE_AHEAD_CAP_S)),
+        profile_avoided_pct: model.as_ref().map_or(0.0, |m| m.backtest.avoided_pct()),
         nodes: None,
         source: None,
         no_forecast: model.as_ref().err().cloned(),

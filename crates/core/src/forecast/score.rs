@@ -61,6 +61,18 @@ pub struct Score {
     pub added_node_hours: f64,
 }
 
+impl Score {
+    /// The share of the reactive stand-in's under-provisioned node-minutes the forecast avoided,
+    /// in percent: 0 when reactive alone was never short (nothing to avoid).
+    pub fn avoided_pct(&self) -> f64 {
+        if self.reactive.under_node_minutes > 0.0 {
+            self.avoided_node_minutes / self.reactive.under_node_minutes * 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Accumulates a score slot by slot.
 #[derive(Debug, Default)]
 pub struct Scorer {
