@@ -121,9 +121,7 @@ impl DynamoStateStore {
             .expression_attribute_values(":ttl", n(ttl));
         let request = match read {
             None => request.condition_expression("attribute_not_exists(#attribute)"),
-            Some(old) => {
-                request.condition_expression("#attribute = :old").expression_attribute_values(":old", s(old))
-            }
+            Some(old) => request.condition_expression("#attribute = :old").expression_attribute_values(":old", s(old)),
         };
         match request.send().await {
             Ok(_) => Ok(true),

@@ -165,14 +165,17 @@ pub fn summary_table(s: &Summary) -> String {
     .into_iter()
     .chain(s.windows.iter().map(|w| {
         format!(
-            "waited: {:<19} {} pods, {:.1} pod-min in {} windows; after the warm-up {} pods, {:.1} pod-min in {}",
+            "waited: {:<19} {} pods, {:.1} pod-min in {} windows; after the warm-up {} pods, {:.1} pod-min in {}; \
+             displaced by a vanished node {} ({} after the warm-up)",
             w.name.split(" (").next().unwrap_or(&w.name),
             w.pods_waited,
             w.pod_minutes_waiting,
             w.occurrences,
             w.pods_waited_after_warm_up,
             w.pod_minutes_waiting_after_warm_up,
-            w.occurrences_after_warm_up
+            w.occurrences_after_warm_up,
+            w.displaced_pods_waited,
+            w.displaced_pods_waited_after_warm_up
         )
     }))
     .chain(s.forecast.iter().flat_map(forecast_lines))

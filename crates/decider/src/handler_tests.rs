@@ -69,7 +69,10 @@ impl World {
         self.deps.state.put(StateItem {
             cluster_id: "prod".into(),
             node_count: 4,
-            metrics_snapshot: Some(MetricsSnapshot { taken_at: t0() - Duration::seconds(age_s), samples: samples.into() }),
+            metrics_snapshot: Some(MetricsSnapshot {
+                taken_at: t0() - Duration::seconds(age_s),
+                samples: samples.into(),
+            }),
             ..Default::default()
         });
         self.deps.metrics.faults.fail_always(FetchOp, Error::unavailable("prometheus", "connection refused"));
@@ -751,7 +754,8 @@ fn the_newest_matching_sample_is_the_same_in_any_order() {
     let at = |s: i64| t0() + Duration::seconds(s);
     let sample = |s: i64, pending: Option<u32>| Sample { pending_pods: pending, ..Sample::at(at(s)) };
     // Two samples at the same instant: the later one fed is the newest, as `max_by_key` has it.
-    let ordered = vec![sample(0, Some(1)), sample(15, Some(2)), sample(30, Some(3)), sample(30, Some(4)), sample(45, None)];
+    let ordered =
+        vec![sample(0, Some(1)), sample(15, Some(2)), sample(30, Some(3)), sample(30, Some(4)), sample(45, None)];
     let mut shuffled = ordered.clone();
     shuffled.swap(0, 4);
     for samples in [&ordered, &shuffled] {

@@ -30,14 +30,15 @@ pub fn ready_workers(nodes: &[Node]) -> Vec<&Node> {
 
 /// The ReplicaSet and the scheduler, in place on the cluster's pods: add pending replicas up
 /// to `desired` (or remove the newest beyond it, pending ones first), count a replica whose
-/// node vanished while it ran, and bind pending replicas first-fit by requests to Ready,
-/// schedulable nodes.
+/// node vanished while it ran (and name it in `displaced`), and bind pending replicas first-fit
+/// by requests to Ready, schedulable nodes.
 pub fn reconcile_and_schedule(
     cluster: &FakeCluster,
     all_nodes: &[Node],
     desired: u64,
     next_pod: &mut u64,
     reclaimed_nodes: &BTreeSet<String>,
+    displaced: &mut Vec<String>,
 ) -> Replicas {
     // The nodes come sorted by name (the cluster keeps them by name): a pod's node is found by
     // bisection, once per pod and pass.
@@ -98,12 +99,14 @@ pub fn reconcile_and_schedule(
                 } else {
                     replicas.lost += 1;
                 }
+                displaced.push(pod.name.clone());
                 pod.node = None;
                 pod.phase = PodPhase::Pending;
                 pod.ready = false;
             }
             let fits = |f: &(u64, u64)| f.0 >= pod.requests.cpu_millis && f.1 >= pod.requests.memory_bytes;
-            let first_fit = free.iter_mut().enumerate().find_map(|(i, f)| f.as_mut().filter(|f| fits(f)).map(|f| (i, f)));
+            let first_fit =
+                free.iter_mut().enumerate().find_map(|(i, f)| f.as_mut().filter(|f| fits(f)).map(|f| (i, f)));
             match first_fit {
                 Some((i, f)) => {
                     f.0 -= pod.requests.cpu_millis;

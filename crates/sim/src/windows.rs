@@ -1,7 +1,9 @@
 //! The synthetic week's named windows, where predictive scaling must have capacity Ready before
 //! the load arrives: the weekday 9 AM rush and the Friday 20:00 flash sale. Pods that wait there
 //! are counted per window, over the whole run and after the warm-up (the first two weekly cycles,
-//! when the decider has no weekly profile yet).
+//! when the decider has no weekly profile yet). A replica that was running when its node
+//! vanished (a Spot reclaim, a node failure) had its capacity before the load: when it waits for
+//! a new node it is counted apart, as displaced.
 
 use std::collections::BTreeSet;
 
@@ -58,12 +60,16 @@ pub struct WindowWait {
     /// Occurrences of the window that opened inside the run, and after the warm-up.
     pub occurrences: u32,
     pub occurrences_after_warm_up: u32,
-    /// Distinct replicas that were unschedulable at some step inside the window.
+    /// Distinct replicas that were unschedulable at some step inside the window, displaced ones
+    /// left out.
     pub pods_waited: u32,
     pub pods_waited_after_warm_up: u32,
-    /// Unschedulable replicas × time inside the window.
+    /// Unschedulable replicas × time inside the window, displaced ones left out.
     pub pod_minutes_waiting: f64,
     pub pod_minutes_waiting_after_warm_up: f64,
+    /// Distinct replicas that waited inside the window after their node vanished under them.
+    pub displaced_pods_waited: u32,
+    pub displaced_pods_waited_after_warm_up: u32,
 }
 
 /// Counts, step by step, the pods waiting inside each window.
@@ -72,6 +78,11 @@ pub struct WindowCounter {
     waits: Vec<WindowWait>,
     seen: Vec<BTreeSet<String>>,
     seen_after: Vec<BTreeSet<String>>,
+    seen_displaced: Vec<BTreeSet<String>>,
+    seen_displaced_after: Vec<BTreeSet<String>>,
+    /// Replicas that were running when their node vanished. A replica keeps its name while it
+    /// waits for another node, and only a vanishing node makes a bound replica pending again.
+    displaced: BTreeSet<String>,
     warm_up_end: Option<DateTime<Utc>>,
 }
 
@@ -82,7 +93,17 @@ impl WindowCounter {
             waits: WINDOWS.iter().map(|w| WindowWait { name: w.name.to_string(), ..WindowWait::default() }).collect(),
             seen: vec![BTreeSet::new(); WINDOWS.len()],
             seen_after: vec![BTreeSet::new(); WINDOWS.len()],
+            seen_displaced: vec![BTreeSet::new(); WINDOWS.len()],
+            seen_displaced_after: vec![BTreeSet::new(); WINDOWS.len()],
+            displaced: BTreeSet::new(),
             warm_up_end: Some(start + Duration::days(WARM_UP_DAYS)),
+        }
+    }
+
+    /// Replicas whose node vanished while they ran (a trace run has no windows to count them in).
+    pub fn displaced(&mut self, names: Vec<String>) {
+        if !self.waits.is_empty() {
+            self.displaced.extend(names);
         }
     }
 
@@ -104,12 +125,16 @@ impl WindowCounter {
                 wait.occurrences += 1;
                 wait.occurrences_after_warm_up += u32::from(after);
             }
-            let minutes = pending as f64 * step_s as f64 / 60.0;
+            let (displaced, waited): (Vec<&String>, Vec<&String>) =
+                names.iter().partition(|n| self.displaced.contains(*n));
+            let minutes = pending.saturating_sub(displaced.len() as u64) as f64 * step_s as f64 / 60.0;
             wait.pod_minutes_waiting += minutes;
-            self.seen[i].extend(names.iter().cloned());
+            self.seen[i].extend(waited.iter().map(|n| n.to_string()));
+            self.seen_displaced[i].extend(displaced.iter().map(|n| n.to_string()));
             if after {
                 wait.pod_minutes_waiting_after_warm_up += minutes;
-                self.seen_after[i].extend(names.iter().cloned());
+                self.seen_after[i].extend(waited.iter().map(|n| n.to_string()));
+                self.seen_displaced_after[i].extend(displaced.iter().map(|n| n.to_string()));
             }
         }
     }
@@ -118,6 +143,8 @@ impl WindowCounter {
         for (i, wait) in self.waits.iter_mut().enumerate() {
             wait.pods_waited = self.seen[i].len() as u32;
             wait.pods_waited_after_warm_up = self.seen_after[i].len() as u32;
+            wait.displaced_pods_waited = self.seen_displaced[i].len() as u32;
+            wait.displaced_pods_waited_after_warm_up = self.seen_displaced_after[i].len() as u32;
         }
         std::mem::take(&mut self.waits)
     }
@@ -156,6 +183,19 @@ mod tests {
         assert!((sale.pod_minutes_waiting - 7.0 * 0.25).abs() < 1e-9, "{sale:?}");
         assert!((sale.pod_minutes_waiting_after_warm_up - 1.0).abs() < 1e-9);
         assert_eq!(waits[0].pods_waited, 0);
+        assert_eq!(sale.displaced_pods_waited, 0);
+    }
+
+    #[test]
+    fn a_replica_whose_node_vanished_waits_apart() {
+        let mut c = WindowCounter::synthetic_week(at("2026-11-23T00:00:00Z"));
+        // After the warm-up, during a sale: api-7 was running on a reclaimed node, api-8 is new load.
+        c.displaced(vec!["api-7".into()]);
+        c.observe(at("2026-12-11T20:00:00Z"), 60, 2, &["api-7".into(), "api-8".into()]);
+        c.observe(at("2026-12-11T20:01:00Z"), 60, 1, &["api-7".into()]);
+        let sale = &c.finish()[1];
+        assert_eq!((sale.pods_waited_after_warm_up, sale.displaced_pods_waited_after_warm_up), (1, 1));
+        assert_eq!(sale.pod_minutes_waiting_after_warm_up, 1.0, "api-8's minute only");
     }
 
     #[test]

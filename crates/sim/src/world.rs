@@ -349,13 +349,16 @@ impl<'a> World<'a> {
         let desired = self.demand.replicas[step as usize];
         let nodes = self.nodes();
         let instances = self.instances();
+        let mut displaced = Vec::new();
         let replicas = metrics::reconcile_and_schedule(
             &self.ports.cluster,
             &nodes,
             desired,
             &mut self.next_pod,
             &self.reclaimed_nodes,
+            &mut displaced,
         );
+        self.windows.displaced(displaced);
         self.summary.pods_lost += replicas.lost;
         self.summary.pods_killed_by_spot_reclaim += replicas.reclaimed;
         self.account(step, now, desired, replicas, &nodes, &instances);

@@ -160,18 +160,13 @@ impl Model {
 
     /// "daily profile, p90 of 14 days + 10 %".
     pub fn describe(&self) -> String {
-        let unit = match self.period {
-            Period::Daily => "days",
-            Period::DayKind => "days of the same kind",
-            Period::Weekly => "weeks",
+        let (label, q, n) = (self.period.label(), self.quantile.label(), self.cycles);
+        let over = match self.period {
+            Period::Daily => format!("{n} days"),
+            Period::DayKind => format!("the days of the same kind in {n}"),
+            Period::Weekly => format!("{n} weeks"),
         };
-        format!(
-            "{} profile, {} of {} {unit} + {} %",
-            self.period.label(),
-            self.quantile.label(),
-            self.cycles,
-            self.margin_pct
-        )
+        format!("{label} profile, {q} of {over} + {} %", self.margin_pct)
     }
 }
 
@@ -557,7 +552,7 @@ mod tests {
         let model = fit(&h, saturday, &config, 600).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(model.period, Period::DayKind, "{:?}", model.other);
         assert_eq!(model.need(saturday + Duration::hours(8), 3600).map(|n| n.0), Some(1), "0.8 × 1.1, no rush");
-        assert_eq!(model.describe(), "weekday/weekend profile, p90 of 14 days of the same kind + 10 %");
+        assert_eq!(model.describe(), "weekday/weekend profile, p90 of the days of the same kind in 14 + 10 %");
         // A load the same every day keeps the plain daily profile once a week shows it.
         let every_day = history_of(12, |_, i| {
             let minute = (i % 288) * 5;
