@@ -289,7 +289,7 @@ fn bench(history: &History, at: DateTime<Utc>, config: &PredictiveConfig, lead_s
     times.sort_by(f64::total_cmp);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     format!(
-        "fit (profile + back-test of both periods) on {points} points ({} days at 5 min), {runs} runs: \
+        "fit (profile + back-test of every candidate period) on {points} points ({} days at 5 min), {runs} runs: \
          mean {mean:.2} ms, median {:.2} ms, max {:.2} ms\n{outcome}",
         config.history_days,
         times[times.len() / 2],

@@ -376,9 +376,12 @@ pub fn fit(history: &History, now: DateTime<Utc>, config: &PredictiveConfig, lea
     // chosen, since the shorter period reads more cycles per slot.
     let error = |s: &Score| s.predictive.asymmetric_error_pct;
     let position = |period: Period| scored.iter().position(|(p, _)| *p == period);
-    let mut best = 0;
+    // Every daily-length candidate needs the same two whole days, so the plain daily profile is
+    // scored whenever its split is.
+    let daily = position(Period::Daily).unwrap_or(0);
+    let mut best = daily;
     if let Some(k) = position(Period::DayKind) {
-        if day_kind_wins(&h, now, scored[0].1, scored[k].1, config, lead_s) {
+        if day_kind_wins(&h, now, scored[daily].1, scored[k].1, config, lead_s) {
             best = k;
         }
     }
@@ -408,14 +411,9 @@ pub fn fit(history: &History, now: DateTime<Utc>, config: &PredictiveConfig, lea
     // A profile by kind of day reads as few as two days a slot, and two days of bursts can line
     // up by chance: the plain daily profile, reading every day, must show the pattern too.
     if period == Period::DayKind {
-        if let Some((_, daily)) = scored.iter().find(|(p, _)| *p == Period::Daily) {
-            if let (true, daily_out_of_phase) = no_pattern(Period::Daily, *daily) {
-                return Err(NoForecast::NoPattern {
-                    period: Period::Daily,
-                    backtest: *daily,
-                    out_of_phase: daily_out_of_phase,
-                });
-            }
+        let plain = scored[daily].1;
+        if let (true, out_of_phase) = no_pattern(Period::Daily, plain) {
+            return Err(NoForecast::NoPattern { period: Period::Daily, backtest: plain, out_of_phase });
         }
     }
     let cycles = cycles_of(period);

@@ -90,8 +90,7 @@ mod tests {
         assert_eq!(walk.fits, 40, "{walk:?}");
         assert_eq!(walk.not_enough_history, 8, "the first two days have no forecast");
         // 2026-11-02 is a Monday. Until the history holds a week, a fit whose next day reaches
-        // into a kind of day not yet seen twice keeps weekdays apart and leaves the weekend
-        // unforecast; once Saturday has been back-tested and matched the weekdays, the plain
+        // into a kind of day not yet seen keeps weekdays apart and leaves the weekend unforecast; once Saturday has been back-tested and matched the weekdays, the plain
         // daily profile returns.
         assert_eq!((walk.daily_fits, walk.day_kind_fits), (27, 5), "{walk:?}");
         // Reactive: 3.5 nodes short for 10 minutes at each of 10 rushes; prediction avoids the
