@@ -2,7 +2,8 @@
 //! call [`combine`] with the engine's [`Decision`] and a [`Prediction`].
 //!
 //! `active`: target = max(reactive target, need) clamped to the policy's limits; a scale-down
-//! never goes below the need of the next lead window (it becomes "none", with the reason); a
+//! never goes below the need of the next lead window (it becomes "none", with the reason), and
+//! when that window needs more nodes than the cluster has, the pre-scale replaces it; a
 //! pre-scale waits for the lock and the scale-up cooldown like any scale-up. `forecast-only`:
 //! the decision's action is unchanged and one reason says what prediction would have done.
 //! `off`: nothing.
@@ -77,13 +78,15 @@ pub fn combine(
     let n = state.node_count;
     let effect = match decision.action {
         Action::ScaleUp if need > decision.target_nodes => Effect::Raised { reactive: decision.target_nodes, to: need },
-        Action::ScaleDown if decision.target_nodes < hold => {
-            Effect::ScaleDownHeld { reactive: decision.target_nodes, need: hold }
-        }
-        Action::None if need > n => match waits(&decision, policy, state, now) {
+        // A rise due within the lead outranks a reactive scale-down (the load is low just before
+        // a forecast peak): the pre-scale goes, or waits, and the scale-down does not.
+        Action::None | Action::ScaleDown if need > n => match waits(&decision, policy, state, now) {
             Some(why) => Effect::Waits { to: need, why },
             None => Effect::PreScale { from: n, to: need },
         },
+        Action::ScaleDown if decision.target_nodes < hold => {
+            Effect::ScaleDownHeld { reactive: decision.target_nodes, need: hold }
+        }
         _ => Effect::Unchanged,
     };
     let Some(what) = effect.describe() else { return unchanged(decision) };
@@ -100,12 +103,12 @@ pub fn combine(
             decision.delta = *to as i32 - n as i32;
             decision.blocked_by = None;
         }
-        Effect::ScaleDownHeld { .. } => {
+        Effect::ScaleDownHeld { .. } | Effect::Waits { .. } => {
             decision.action = Action::None;
             decision.target_nodes = n;
             decision.delta = 0;
         }
-        Effect::Waits { .. } | Effect::Unchanged => {}
+        Effect::Unchanged => {}
     }
     Combined { decision, effect, applied: true }
 }
@@ -266,6 +269,32 @@ mod tests {
         assert_eq!(c.effect, Effect::PreScale { from: 3, to: 4 });
         let c = combine(reactive(Action::ScaleDown, 8, 7), &p, &policy, &state(8), now());
         assert_eq!(c.decision.action, Action::ScaleDown, "7 still covers the hold");
+    }
+
+    /// A quiet cluster just before a forecast peak: the reactive engine wants a node fewer, the
+    /// next lead window wants more. Holding the scale-down alone would leave the peak to reactive.
+    #[test]
+    fn a_rise_due_within_the_lead_replaces_a_reactive_scale_down() {
+        let policy = Policy::default();
+        let p = prediction(PredictiveMode::Active, Some(8));
+        let c = combine(reactive(Action::ScaleDown, 6, 5), &p, &policy, &state(6), now());
+        assert_eq!((c.decision.action, c.decision.target_nodes, c.decision.delta), (Action::ScaleUp, 8, 2));
+        assert_eq!(c.effect, Effect::PreScale { from: 6, to: 8 });
+        assert!(c.decision.reasons.last().unwrap().ends_with("; pre-scale 6 → 8 nodes"));
+        // While the pre-scale waits, the scale-down does not go either.
+        let cooling = DecisionState {
+            last_scale_at: Some(now() - Duration::seconds(100)),
+            last_scale_action: Some(ScaleAction::ScaleUp),
+            ..state(6)
+        };
+        let c = combine(reactive(Action::ScaleDown, 6, 5), &p, &policy, &cooling, now());
+        assert_eq!((c.decision.action, c.decision.target_nodes, c.decision.delta), (Action::None, 6, 0));
+        assert_eq!(c.effect, Effect::Waits { to: 8, why: "scale-up cooldown, 200 s left".into() });
+        // In forecast-only the scale-down goes, and the reason says what prediction would have done.
+        let only = prediction(PredictiveMode::ForecastOnly, Some(8));
+        let c = combine(reactive(Action::ScaleDown, 6, 5), &only, &policy, &state(6), now());
+        assert_eq!((c.decision.action, c.decision.target_nodes, c.applied), (Action::ScaleDown, 5, false));
+        assert!(c.decision.reasons.last().unwrap().contains("would have made a pre-scale 6 → 8 nodes"));
     }
 
     #[test]
