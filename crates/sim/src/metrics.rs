@@ -138,19 +138,23 @@ pub struct Observed<'a> {
     pub pending_requests: Resources,
 }
 
-/// Reads the step's state. `per_node` also counts the running replicas per ready node, which
-/// only the scraped model needs.
+/// The app's CPU use at `load` (0–1 of the peak of `peak_nodes` nodes' replicas), millicores:
+/// 80 % of the peak replicas' requests × load.
+pub fn app_cpu_millis(load: f64, peak_nodes: u32) -> f64 {
+    load * f64::from(peak_nodes) * pods_per_node() as f64 * POD_CPU_MILLIS as f64 * 0.8
+}
+
+/// Reads the step's state; `app_cpu_millis` is [`app_cpu_millis`] of the step's load. `per_node`
+/// also counts the running replicas per ready node, which only the scraped model needs.
 pub fn observe<'a>(
     now: DateTime<Utc>,
-    load: f64,
-    peak_nodes: u32,
+    app_cpu_millis: f64,
     desired: u64,
     ready: &'a [&'a Node],
     replicas: Replicas,
     cluster: &FakeCluster,
     per_node: bool,
 ) -> Observed<'a> {
-    let peak_pods = f64::from(peak_nodes) * pods_per_node() as f64;
     let mut replicas_on = if per_node { vec![0; ready.len()] } else { Vec::new() };
     // kube-state-metrics' view: requests of the pending and of the running app pods (the
     // DaemonSets never move).
@@ -174,16 +178,7 @@ pub fn observe<'a>(
         }
         sums
     });
-    Observed {
-        at: now,
-        ready,
-        replicas_on,
-        desired,
-        replicas,
-        app_cpu_millis: load * peak_pods * POD_CPU_MILLIS as f64 * 0.8,
-        running_requests,
-        pending_requests,
-    }
+    Observed { at: now, ready, replicas_on, desired, replicas, app_cpu_millis, running_requests, pending_requests }
 }
 
 /// The overload: desired replicas per running one, less one (4 with none running).

@@ -722,8 +722,7 @@ impl<'a> World<'a> {
         if matches!(self.controller, Controller::Decider(_)) {
             let observed = metrics::observe(
                 now,
-                self.demand.load[step as usize],
-                self.config.peak_nodes,
+                metrics::app_cpu_millis(self.demand.load[step as usize], self.config.peak_nodes),
                 desired,
                 &ready,
                 replicas,
