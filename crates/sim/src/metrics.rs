@@ -141,7 +141,8 @@ pub struct Observed<'a> {
 /// The app's CPU use at `load` (0–1 of the peak of `peak_nodes` nodes' replicas), millicores:
 /// 80 % of the peak replicas' requests × load.
 pub fn app_cpu_millis(load: f64, peak_nodes: u32) -> f64 {
-    load * f64::from(peak_nodes) * pods_per_node() as f64 * POD_CPU_MILLIS as f64 * 0.8
+    let peak_pods = f64::from(peak_nodes) * pods_per_node() as f64;
+    load * peak_pods * POD_CPU_MILLIS as f64 * 0.8
 }
 
 /// Reads the step's state; `app_cpu_millis` is [`app_cpu_millis`] of the step's load. `per_node`
