@@ -191,6 +191,15 @@ mod tests {
         DecisionState { node_count: n, last_scale_at: None, last_scale_action: None, lock_expires_at: None }
     }
 
+    /// `n` nodes, 100 s after a scale-up: 200 s of the default scale-up cooldown left.
+    fn cooling(n: u32) -> DecisionState {
+        DecisionState {
+            last_scale_at: Some(now() - Duration::seconds(100)),
+            last_scale_action: Some(ScaleAction::ScaleUp),
+            ..state(n)
+        }
+    }
+
     fn reactive(action: Action, n: u32, target: u32) -> Decision {
         Decision {
             action,
@@ -282,12 +291,7 @@ mod tests {
         assert_eq!(c.effect, Effect::PreScale { from: 6, to: 8 });
         assert!(c.decision.reasons.last().unwrap().ends_with("; pre-scale 6 → 8 nodes"));
         // While the pre-scale waits, the scale-down does not go either.
-        let cooling = DecisionState {
-            last_scale_at: Some(now() - Duration::seconds(100)),
-            last_scale_action: Some(ScaleAction::ScaleUp),
-            ..state(6)
-        };
-        let c = combine(reactive(Action::ScaleDown, 6, 5), &p, &policy, &cooling, now());
+        let c = combine(reactive(Action::ScaleDown, 6, 5), &p, &policy, &cooling(6), now());
         assert_eq!((c.decision.action, c.decision.target_nodes, c.decision.delta), (Action::None, 6, 0));
         assert_eq!(c.effect, Effect::Waits { to: 8, why: "scale-up cooldown, 200 s left".into() });
         // In forecast-only the scale-down goes, and the reason says what prediction would have done.
@@ -301,12 +305,7 @@ mod tests {
     fn a_pre_scale_waits_for_the_cooldown_and_the_lock() {
         let policy = Policy::default();
         let p = prediction(PredictiveMode::Active, Some(6));
-        let cooling = DecisionState {
-            last_scale_at: Some(now() - Duration::seconds(100)),
-            last_scale_action: Some(ScaleAction::ScaleUp),
-            ..state(3)
-        };
-        let c = combine(reactive(Action::None, 3, 3), &p, &policy, &cooling, now());
+        let c = combine(reactive(Action::None, 3, 3), &p, &policy, &cooling(3), now());
         assert_eq!(c.decision.action, Action::None);
         assert_eq!(c.effect, Effect::Waits { to: 6, why: "scale-up cooldown, 200 s left".into() });
         assert!(c.decision.reasons[1].ends_with("pre-scale to 6 nodes waits: scale-up cooldown, 200 s left"));
