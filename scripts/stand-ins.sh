@@ -1,7 +1,11 @@
-# Sourced by scripts/test and scripts/measure: installs and starts the local stand-ins for
+# shellcheck shell=bash
+# Sourced by scripts/test, scripts/check-predictive and scripts/check-cost-observed, which set
+# `cache` (their .cache directory): installs and starts the local stand-ins for
 # AWS (moto_server) and Prometheus (Debian's, with the synthetic backfill), installs Debian's
 # chromium for the report's render test, exports their URLs and paths,
 # and stops them on exit. Fails loudly when one cannot start: skipping is not passing.
+
+: "${cache:?scripts/stand-ins.sh: the sourcing script sets cache, its .cache directory}"
 
 MOTO_VERSION=5.2.5
 MOTO_EXTRAS="server,ec2,dynamodb,sqs,sns,secretsmanager"
@@ -55,8 +59,8 @@ wait_for() {
 }
 
 stop_stand_ins() {
-    [ -n "${moto_pid:-}" ] && kill "$moto_pid" 2>/dev/null || true
-    [ -n "${prometheus_pid:-}" ] && kill "$prometheus_pid" 2>/dev/null || true
+    if [ -n "${moto_pid:-}" ]; then kill "$moto_pid" 2>/dev/null || true; fi
+    if [ -n "${prometheus_pid:-}" ]; then kill "$prometheus_pid" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     [ -n "${run_dir:-}" ] && rm -rf "$run_dir"
 }
