@@ -694,7 +694,7 @@ async fn report_unhostable_pods<S, M, F, Q, N, C, K>(
 ) where
     N: Notifier,
 {
-    let latest = newest(samples, |s| s.unhostable_pods.is_some());
+    let latest = newest(samples, |s| s.at, |s| s.unhostable_pods.is_some());
     let Some(pods) = latest.and_then(|s| s.unhostable_pods) else { return };
     let open = item.episode(EpisodeKind::UnhostablePods).is_some();
     if pods == 0 {
@@ -807,21 +807,22 @@ where
     }
 }
 
-/// The newest sample `holds` is true of (the last of equally new ones). Prometheus' range
-/// queries come oldest first, so that is a walk back from the end, which stops at the first
-/// match; samples in any other order are scanned whole.
-fn newest(samples: &[Sample], holds: impl Fn(&Sample) -> bool) -> Option<&Sample> {
-    if samples.is_sorted_by_key(|s| s.at) {
-        samples.iter().rev().find(|s| holds(s))
+/// The newest of `items` (by `at`) that `holds` is true of (the last of equally new ones), for
+/// metric samples and demand samples alike. Prometheus' range queries come oldest first, so
+/// that is a walk back from the end, which stops at the first match; items in any other order
+/// are scanned whole.
+pub(crate) fn newest<T>(items: &[T], at: impl Fn(&T) -> DateTime<Utc>, holds: impl Fn(&T) -> bool) -> Option<&T> {
+    if items.is_sorted_by_key(&at) {
+        items.iter().rev().find(|s| holds(s))
     } else {
-        samples.iter().filter(|s| holds(s)).max_by_key(|s| s.at)
+        items.iter().filter(|s| holds(s)).max_by_key(|s| at(s))
     }
 }
 
 fn record_cluster_metrics(emf: &mut MetricBatch, samples: &[Sample], at: DateTime<Utc>, interval_s: u32) {
     let fresh = Duration::seconds(2 * i64::from(interval_s));
     // One pass for the latest fresh sample; unknown (no fresh sample, or no value) is NaN, never 0.
-    let newest = newest(samples, |s| s.at <= at && at - s.at <= fresh);
+    let newest = newest(samples, |s| s.at, |s| s.at <= at && at - s.at <= fresh);
     let latest = |signal: Signal| newest.and_then(|s| signal.value(s)).unwrap_or(f64::NAN);
     emf.put(Metric::ClusterCpuUtilization, latest(Signal::Cpu))
         .put(Metric::ClusterMemoryUtilization, latest(Signal::Memory))

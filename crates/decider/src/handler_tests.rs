@@ -759,8 +759,8 @@ fn the_newest_matching_sample_is_the_same_in_any_order() {
     let mut shuffled = ordered.clone();
     shuffled.swap(0, 4);
     for samples in [&ordered, &shuffled] {
-        let found = super::newest(samples, |s| s.pending_pods.is_some());
+        let found = super::newest(samples, |s| s.at, |s| s.pending_pods.is_some());
         assert_eq!(found.and_then(|s| s.pending_pods), Some(4), "{samples:?}");
-        assert!(super::newest(samples, |s| s.at > at(60)).is_none());
+        assert!(super::newest(samples, |s| s.at, |s| s.at > at(60)).is_none());
     }
 }

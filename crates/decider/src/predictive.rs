@@ -260,7 +260,7 @@ pub fn node_size(cfg: &DeciderConfig) -> NodeSize {
 
 fn latest(samples: &[DemandSample], now: DateTime<Utc>) -> Option<f64> {
     let fresh = Duration::seconds(2 * STEP_S);
-    samples.iter().filter(|s| s.at <= now && now - s.at <= fresh).max_by_key(|s| s.at).map(|s| s.nodes)
+    crate::handler::newest(samples, |s| s.at, |s| s.at <= now && now - s.at <= fresh).map(|s| s.nodes)
 }
 
 fn describe(model: &Result<Model, NoForecast>) -> String {
