@@ -5,7 +5,8 @@
 //! without a PDB allowing a disruption, a bare pod, a StatefulSet pod, a workload's only ready
 //! replica with no ready twin elsewhere, local storage, an opt-out annotation, or a PDB with no disruption
 //! left), if its pods do not fit on the other schedulable nodes, or if removing it would break
-//! `min_nodes` or empty an AZ while another AZ has two or more nodes.
+//! `min_nodes` or empty an AZ while another AZ has two or more nodes. The AZ rule alone yields
+//! when no node is removable otherwise.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -97,7 +98,7 @@ pub fn is_control_plane(node: &Node) -> bool {
 #[serde(rename_all = "snake_case")]
 pub enum Selection {
     /// SmartScale's: the evicted pods must fit on the other nodes, the last node of an AZ
-    /// stays, then the fewest pods.
+    /// stays unless no other node may go, then the fewest pods.
     #[default]
     Safest,
     /// The spec's as written (the `reactive-seed` baseline): the fewest pods, no fit or AZ check.
@@ -206,6 +207,16 @@ pub fn plan(
                 .then(a.node.cmp(&b.node))
         })
         .map(|v| v.node.clone());
+    // The AZ rule is a preference, not a safety rule: when every other node is held by one (the
+    // On-Demand floor pinning the fuller AZ's nodes, a PDB), a node held by it alone goes, or the
+    // cluster would pay for a node its load does not need for as long as that lasts.
+    let chosen = chosen.or_else(|| {
+        verdicts
+            .iter()
+            .filter(|v| !v.reasons.is_empty() && v.reasons.iter().all(|r| r.rule == Rule::LastInAz))
+            .min_by(|a, b| a.pods.cmp(&b.pods).then(a.utilization.total_cmp(&b.utilization)).then(a.node.cmp(&b.node)))
+            .map(|v| v.node.clone())
+    });
     verdicts.sort_by(|a, b| a.node.cmp(&b.node));
     DrainPlan { chosen, verdicts }
 }

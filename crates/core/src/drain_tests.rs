@@ -342,6 +342,24 @@ fn the_on_demand_floor_keeps_on_demand_nodes_while_spot_runs() {
 }
 
 #[test]
+fn the_last_node_of_an_az_goes_when_every_other_node_is_held() {
+    // Both On-Demand nodes of the floor in AZ a, the Spot node alone in b: the floor holds n1
+    // and n2, so the AZ rule alone must not stop every scale-down.
+    let spot_n3 = |n: &Node| Some(if n.name == "n3" { Lifecycle::Spot } else { Lifecycle::OnDemand });
+    let pods = replicas(&["n1", "n2", "n3"]);
+    let held = plan(Selection::Safest, &three_nodes(), &pods, &[], 2, spot_n3);
+    assert_eq!(rules(&held, "n3"), vec![Rule::LastInAz], "the verdict still says why it is a last resort");
+    assert!(rules(&held, "n1").contains(&Rule::OnDemandFloor) && rules(&held, "n2").contains(&Rule::OnDemandFloor));
+    assert_eq!(held.chosen.as_deref(), Some("n3"), "{held:#?}");
+    // Held by another rule too, it stays.
+    let mut pinned = pods.clone();
+    pinned[2].owner = None;
+    let plan2 = plan(Selection::Safest, &three_nodes(), &pinned, &[], 2, spot_n3);
+    assert_eq!(rules(&plan2, "n3"), vec![Rule::LastInAz, Rule::BarePod]);
+    assert_eq!(plan2.chosen, None);
+}
+
+#[test]
 fn pods_without_requests_are_not_free_space() {
     let mut pods: Vec<Pod> = (0..9)
         .map(|i| Pod { requests: Resources::default(), ..pod(&format!("bare-{i}"), "n2", Some(("ReplicaSet", "w"))) })
