@@ -1,6 +1,7 @@
 //! Where a new instance goes and how it is bought: the AZ with the fewest managed instances
-//! first (ties by subnet order), the first `min_on_demand` instances On-Demand, then a Spot
-//! share, with every other (type, AZ) pool as a fallback and On-Demand last.
+//! first (ties by the fewest On-Demand ones for an On-Demand instance, then by subnet order);
+//! the first `min_on_demand` instances On-Demand, then a Spot share, with every other (type, AZ)
+//! pool as a fallback and On-Demand last.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ pub struct Subnet {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FleetCounts {
     pub per_az: BTreeMap<String, u32>,
+    pub on_demand_per_az: BTreeMap<String, u32>,
     pub on_demand: u32,
     pub spot: u32,
 }
@@ -36,7 +38,10 @@ impl FleetCounts {
         *self.per_az.entry(availability_zone.to_string()).or_default() += 1;
         match lifecycle {
             Lifecycle::Spot => self.spot += 1,
-            Lifecycle::OnDemand => self.on_demand += 1,
+            Lifecycle::OnDemand => {
+                self.on_demand += 1;
+                *self.on_demand_per_az.entry(availability_zone.to_string()).or_default() += 1;
+            }
         }
     }
 
@@ -45,10 +50,17 @@ impl FleetCounts {
     }
 }
 
-/// Subnets best first: fewest instances in their AZ, then configured order.
-pub fn subnets_by_preference<'a>(subnets: &'a [Subnet], counts: &FleetCounts) -> Vec<&'a Subnet> {
+/// Subnets best first for an instance of `lifecycle`: fewest instances in their AZ, then, for
+/// an On-Demand instance, fewest On-Demand ones, then configured order. The On-Demand tie-break
+/// spreads the floor over the AZs: with both floor nodes in one AZ and a Spot node alone in
+/// another, the floor holds the first two and the drain's AZ rule the last (docs/drain.md).
+pub fn subnets_by_preference<'a>(subnets: &'a [Subnet], counts: &FleetCounts, lifecycle: Lifecycle) -> Vec<&'a Subnet> {
+    let count = |map: &BTreeMap<String, u32>, s: &Subnet| map.get(&s.availability_zone).copied().unwrap_or(0);
     let mut ordered: Vec<(usize, &Subnet)> = subnets.iter().enumerate().collect();
-    ordered.sort_by_key(|(i, s)| (counts.per_az.get(&s.availability_zone).copied().unwrap_or(0), *i));
+    ordered.sort_by_key(|(i, s)| {
+        let on_demand = if lifecycle == Lifecycle::OnDemand { count(&counts.on_demand_per_az, s) } else { 0 };
+        (count(&counts.per_az, s), on_demand, *i)
+    });
     ordered.into_iter().map(|(_, s)| s).collect()
 }
 
@@ -95,17 +107,16 @@ pub fn launch_plan(
     lifecycle: Lifecycle,
     avoid: &[Offering],
 ) -> Vec<Attempt> {
-    let preferred = subnets_by_preference(subnets, counts);
     let lifecycles: &[Lifecycle] = match lifecycle {
         Lifecycle::Spot => &[Lifecycle::Spot, Lifecycle::OnDemand],
         Lifecycle::OnDemand => &[Lifecycle::OnDemand],
     };
     let mut plan = Vec::new();
     for lifecycle in lifecycles {
-        for subnet in &preferred {
+        for subnet in subnets_by_preference(subnets, counts, *lifecycle) {
             for instance_type in instance_types {
                 let attempt =
-                    Attempt { subnet: (*subnet).clone(), instance_type: instance_type.clone(), lifecycle: *lifecycle };
+                    Attempt { subnet: subnet.clone(), instance_type: instance_type.clone(), lifecycle: *lifecycle };
                 if !avoid.contains(&attempt.offering()) {
                     plan.push(attempt);
                 }
@@ -144,13 +155,42 @@ mod tests {
         counts.add("us-east-1a", Lifecycle::OnDemand);
         counts.add("us-east-1c", Lifecycle::OnDemand);
         let s = subnets();
-        let order: Vec<&str> = subnets_by_preference(&s, &counts).iter().map(|s| s.subnet_id.as_str()).collect();
+        let order: Vec<&str> =
+            subnets_by_preference(&s, &counts, Lifecycle::Spot).iter().map(|s| s.subnet_id.as_str()).collect();
         assert_eq!(order, vec!["subnet-b", "subnet-a", "subnet-c"]);
         // Two launches in a row go to two different AZs, round-robin by order on ties.
         counts.add("us-east-1b", Lifecycle::OnDemand);
-        assert_eq!(subnets_by_preference(&s, &counts)[0].subnet_id, "subnet-a");
+        assert_eq!(subnets_by_preference(&s, &counts, Lifecycle::OnDemand)[0].subnet_id, "subnet-a");
         counts.add("us-east-1a", Lifecycle::OnDemand);
-        assert_eq!(subnets_by_preference(&s, &counts)[0].subnet_id, "subnet-b");
+        assert_eq!(subnets_by_preference(&s, &counts, Lifecycle::Spot)[0].subnet_id, "subnet-b");
+    }
+
+    #[test]
+    fn on_demand_goes_to_the_az_with_the_fewest_on_demand_first() {
+        // The tie that put both floor nodes in one AZ: one node each, the On-Demand one in a. A
+        // Spot launch takes the subnet order, an On-Demand one the AZ with no On-Demand node.
+        let s: Vec<Subnet> = subnets().into_iter().take(2).collect();
+        let mut counts = FleetCounts::default();
+        counts.add("us-east-1a", Lifecycle::OnDemand);
+        counts.add("us-east-1b", Lifecycle::Spot);
+        assert_eq!(subnets_by_preference(&s, &counts, Lifecycle::Spot)[0].subnet_id, "subnet-a");
+        assert_eq!(subnets_by_preference(&s, &counts, Lifecycle::OnDemand)[0].subnet_id, "subnet-b");
+        // The fewest instances still come first: AZ balance is not traded for the floor's spread.
+        counts.add("us-east-1b", Lifecycle::Spot);
+        assert_eq!(subnets_by_preference(&s, &counts, Lifecycle::OnDemand)[0].subnet_id, "subnet-a");
+        counts.add("us-east-1a", Lifecycle::Spot);
+        // A Spot launch falling back to On-Demand tries the On-Demand order.
+        let plan = launch_plan(&s, &counts, &["t3.small".to_string()], Lifecycle::Spot, &[]);
+        let zones: Vec<(&str, Lifecycle)> = plan.iter().map(|a| (a.subnet.subnet_id.as_str(), a.lifecycle)).collect();
+        assert_eq!(
+            zones,
+            vec![
+                ("subnet-a", Lifecycle::Spot),
+                ("subnet-b", Lifecycle::Spot),
+                ("subnet-b", Lifecycle::OnDemand),
+                ("subnet-a", Lifecycle::OnDemand)
+            ]
+        );
     }
 
     #[test]

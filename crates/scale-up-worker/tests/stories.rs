@@ -124,8 +124,12 @@ async fn full_story_launch_three_checks_ready_then_state_lock_and_notification()
     let launched = world.launched(TOKEN);
     assert_eq!(launched.len(), 2);
     let azs: Vec<&str> = launched.iter().map(|i| i.availability_zone.as_str()).collect();
-    assert_eq!(azs, vec!["us-east-1c", "us-east-1a"], "fewest-first, then subnet order: two different AZs");
+    // The floor's On-Demand nodes are in 1a and 1b. The Spot node goes to the empty 1c; then every
+    // AZ has one node, and the On-Demand one goes where no On-Demand node is, 1c again, so that
+    // the floor is spread and the Spot node is never the last of its AZ.
+    assert_eq!(azs, vec!["us-east-1c", "us-east-1c"], "fewest-first, then fewest On-Demand for an On-Demand node");
     assert_eq!(launched[0].lifecycle, Lifecycle::Spot, "above the On-Demand floor the first node is Spot");
+    assert_eq!(launched[1].lifecycle, Lifecycle::OnDemand, "then the On-Demand share");
     assert_eq!(launched[0].tags["Lifecycle"], "spot");
     assert_eq!(launched[0].tags["ManagedBy"], "Lambda");
     let queued = world.deps.queue.queued();
