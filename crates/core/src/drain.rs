@@ -183,9 +183,13 @@ pub fn plan(
         })
         .collect();
 
+    // The AZ rule is a preference, not a safety rule: when every other node is held by one (the
+    // On-Demand floor pinning the fuller AZ's nodes, a PDB), a node held by it alone goes, last
+    // of all, or the cluster would pay for a node its load does not need for as long as that lasts.
+    let last_resort = |v: &Verdict| !v.reasons.is_empty() && v.reasons.iter().all(|r| r.rule == Rule::LastInAz);
     let chosen = verdicts
         .iter()
-        .filter(|v| v.removable)
+        .filter(|v| v.removable || last_resort(v))
         .min_by(|a, b| {
             let az = |v: &Verdict| {
                 if safest {
@@ -198,8 +202,9 @@ pub fn plan(
                 |v: &Verdict| index.node(&v.node).and_then(|n| n.created_at).unwrap_or(DateTime::<Utc>::MAX_UTC);
             let cordoned = |v: &Verdict| index.node(&v.node).is_some_and(|n| n.unschedulable);
             // A node already cordoned (a drain in progress, or an admin's intent) goes first.
-            cordoned(b)
-                .cmp(&cordoned(a))
+            last_resort(a)
+                .cmp(&last_resort(b))
+                .then(cordoned(b).cmp(&cordoned(a)))
                 .then(az(b).cmp(&az(a)))
                 .then(a.pods.cmp(&b.pods))
                 .then(a.utilization.total_cmp(&b.utilization))
@@ -207,16 +212,6 @@ pub fn plan(
                 .then(a.node.cmp(&b.node))
         })
         .map(|v| v.node.clone());
-    // The AZ rule is a preference, not a safety rule: when every other node is held by one (the
-    // On-Demand floor pinning the fuller AZ's nodes, a PDB), a node held by it alone goes, or the
-    // cluster would pay for a node its load does not need for as long as that lasts.
-    let chosen = chosen.or_else(|| {
-        verdicts
-            .iter()
-            .filter(|v| !v.reasons.is_empty() && v.reasons.iter().all(|r| r.rule == Rule::LastInAz))
-            .min_by(|a, b| a.pods.cmp(&b.pods).then(a.utilization.total_cmp(&b.utilization)).then(a.node.cmp(&b.node)))
-            .map(|v| v.node.clone())
-    });
     verdicts.sort_by(|a, b| a.node.cmp(&b.node));
     DrainPlan { chosen, verdicts }
 }
