@@ -142,7 +142,10 @@ pub fn summary_table(s: &Summary) -> String {
             "unschedulable pod-minutes  {:.1} ({:.3} % of {:.0})",
             s.unschedulable_pod_minutes, s.unschedulable_pct, s.total_pod_minutes
         ),
-        format!("longest pending            {} s (p95 time to capacity {} s)", s.max_pending_duration_s, s.p95_time_to_capacity_s),
+        format!(
+            "longest pending            {} s (p95 time to capacity {} s; p95 {} s to the first launch, {} s from launch to Ready)",
+            s.max_pending_duration_s, s.p95_time_to_capacity_s, s.p95_pending_to_launch_s, s.p95_launch_to_ready_s
+        ),
         format!("scale-ups / scale-downs    {} / {} ({} thrash)", s.scale_ups, s.scale_downs, s.thrash_events),
         format!("spot interruptions         {} ({} replicas died with a reclaimed node)", s.spot_interruptions, s.pods_killed_by_spot_reclaim),
         format!("pdb violations             {}", s.pdb_violations),

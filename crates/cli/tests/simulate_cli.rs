@@ -58,6 +58,8 @@ fn compare_prints_every_policy_and_json_with_the_issue_fields() {
         "total_pod_minutes",
         "max_pending_duration_s",
         "p95_time_to_capacity_s",
+        "p95_pending_to_launch_s",
+        "p95_launch_to_ready_s",
         "scale_ups",
         "scale_downs",
         "thrash_events",

@@ -241,6 +241,12 @@ pub struct Summary {
     /// The longest and the 95th-percentile spell of pods pending for want of capacity.
     pub max_pending_duration_s: i64,
     pub p95_time_to_capacity_s: i64,
+    /// The two parts of the time to capacity: from a spell's start to its first launch (the
+    /// policy's detection: a scrape, the alert's `for:` and group wait, or a scan), over the
+    /// spells with a launch; and from a launch to the node's registration (the boot and join),
+    /// over the instances launched in the run.
+    pub p95_pending_to_launch_s: i64,
+    pub p95_launch_to_ready_s: i64,
     pub scale_ups: u32,
     pub scale_downs: u32,
     /// A scale-down followed by a scale-up within 15 minutes.

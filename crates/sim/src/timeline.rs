@@ -68,22 +68,41 @@ impl Timeline {
     }
 }
 
-/// Spells of pending pods, in seconds, as they end (or at the end of the run).
+/// Spells of pending pods, in seconds, as they end (or at the end of the run), and how long each
+/// took to get its first launch: the part of the time to capacity a policy's detection decides,
+/// the rest being the node's boot and join.
 #[derive(Debug, Clone, Default)]
 pub struct PendingSpells {
     since: Option<i64>,
+    launch_seen: bool,
     pub spells_s: Vec<i64>,
+    /// Seconds from a spell's start to the first instance launched in it, for the spells that had
+    /// one (a spell can also end on a node launched before it, or on a freed one).
+    pub to_launch_s: Vec<i64>,
 }
 
 impl PendingSpells {
     pub fn observe(&mut self, at_s: i64, pending: bool) {
         match (pending, self.since) {
-            (true, None) => self.since = Some(at_s),
+            (true, None) => {
+                self.since = Some(at_s);
+                self.launch_seen = false;
+            }
             (false, Some(since)) => {
                 self.spells_s.push(at_s - since);
                 self.since = None;
             }
             _ => {}
+        }
+    }
+
+    /// The instances' launch instants (seconds from the run's start): the first at or after the
+    /// open spell's start is its time to launch, once per spell.
+    pub fn launches(&mut self, launched_s: impl IntoIterator<Item = i64>) {
+        let Some(since) = self.since.filter(|_| !self.launch_seen) else { return };
+        if let Some(first) = launched_s.into_iter().filter(|&at| at >= since).min() {
+            self.to_launch_s.push(first - since);
+            self.launch_seen = true;
         }
     }
 
@@ -95,14 +114,18 @@ impl PendingSpells {
         self.spells_s.iter().copied().max().unwrap_or(0)
     }
 
-    /// The nearest-rank 95th percentile.
     pub fn p95_s(&self) -> i64 {
-        let mut sorted = self.spells_s.clone();
-        sorted.sort_unstable();
-        match sorted.len() {
-            0 => 0,
-            n => sorted[((n as f64 * 0.95).ceil() as usize).clamp(1, n) - 1],
-        }
+        p95(&self.spells_s)
+    }
+}
+
+/// The nearest-rank 95th percentile; 0 for none.
+pub fn p95(values: &[i64]) -> i64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    match sorted.len() {
+        0 => 0,
+        n => sorted[((n as f64 * 0.95).ceil() as usize).clamp(1, n) - 1],
     }
 }
 
@@ -136,5 +159,21 @@ mod tests {
         assert_eq!(spells.spells_s, vec![60, 300, 30]);
         assert_eq!((spells.max_s(), spells.p95_s()), (300, 300));
         assert_eq!(PendingSpells::default().p95_s(), 0);
+    }
+
+    #[test]
+    fn a_spell_counts_its_first_launch_only_and_not_one_from_before_it() {
+        let mut spells = PendingSpells::default();
+        spells.observe(100, true);
+        spells.launches([40]);
+        assert!(spells.to_launch_s.is_empty(), "a launch before the spell is not its own");
+        spells.launches([40, 160, 130]);
+        spells.launches([175]);
+        spells.observe(250, false);
+        spells.observe(300, true);
+        spells.observe(315, false);
+        spells.launches([320]);
+        assert_eq!(spells.to_launch_s, vec![30], "one per spell, none once it has ended");
+        assert_eq!(spells.spells_s, vec![150, 15]);
     }
 }

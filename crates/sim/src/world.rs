@@ -35,7 +35,7 @@ use crate::ports::{Decider, Deps, Ports, APP_NAMESPACE, SUBNETS, ZONES};
 use crate::references::References;
 use crate::scrape::Prometheus;
 use crate::settings::HandlerConfigs;
-use crate::timeline::{Event, EventKind, PendingSpells, Point, Timeline};
+use crate::timeline::{self, Event, EventKind, PendingSpells, Point, Timeline};
 use crate::windows::WindowCounter;
 
 pub(crate) const CLUSTER: &str = "sim";
@@ -171,6 +171,8 @@ pub struct World<'a> {
     /// Decision ids of the scale-up requests delivered so far.
     scale_ups_seen: BTreeSet<String>,
     spells: PendingSpells,
+    /// Seconds from launch to the node's registration, per instance launched during the run.
+    launch_to_ready_s: Vec<i64>,
     summary: Summary,
     timeline: Timeline,
     copies: Copies,
@@ -274,6 +276,7 @@ impl<'a> World<'a> {
             join_deadline_s,
             scale_ups_seen: BTreeSet::new(),
             spells: PendingSpells::default(),
+            launch_to_ready_s: Vec::new(),
             summary: Summary { policy: config.policy.as_str().into(), ..Summary::default() },
             timeline: Timeline::default(),
             copies: Copies::default(),
@@ -520,6 +523,9 @@ impl<'a> World<'a> {
                 && !self.never_join.contains(&instance.instance_id)
             {
                 self.ports.join(instance);
+                if let Some(at) = instance.launched_at.filter(|at| *at > self.config.start) {
+                    self.launch_to_ready_s.push((now - at).num_seconds());
+                }
             }
         }
     }
@@ -788,6 +794,8 @@ impl<'a> World<'a> {
         self.summary.total_pod_minutes += desired as f64 * step_h * 60.0;
         self.summary.unschedulable_pod_minutes += replicas.pending as f64 * step_h * 60.0;
         self.spells.observe(step * self.config.step_s(), replicas.pending > 0);
+        let start = self.config.start;
+        self.spells.launches(instances.iter().filter_map(|i| i.launched_at).map(|at| (at - start).num_seconds()));
         if self.windows.wants(now) {
             let names = match replicas.pending {
                 0 => Vec::new(),
@@ -994,6 +1002,8 @@ impl<'a> World<'a> {
         s.days = f64::from(self.config.days);
         s.max_pending_duration_s = self.spells.max_s();
         s.p95_time_to_capacity_s = self.spells.p95_s();
+        s.p95_pending_to_launch_s = timeline::p95(&self.spells.to_launch_s);
+        s.p95_launch_to_ready_s = timeline::p95(&self.launch_to_ready_s);
         s.scale_ups = self.timeline.count(EventKind::ScaleUp);
         s.scale_downs = self.timeline.count(EventKind::ScaleDown);
         s.thrash_events = self.timeline.thrash_events(0.25);
